@@ -1,0 +1,144 @@
+"""The `cascadesim` command line: run, compare, validate, check."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario
+
+EXIT_BAD_INPUT = 2
+
+
+def _load(path: str, seed: int | None = None, protocol: str | None = None) -> Scenario:
+    overrides: dict[str, object] = {}
+    if seed is not None:
+        overrides["seed"] = seed
+    if protocol is not None:
+        overrides["protocol"] = protocol
+    return load_scenario(path, overrides)
+
+
+def _protocol_list(text: str) -> list[str]:
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in names if p not in PROTOCOLS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown protocol(s) {unknown}; choose from {', '.join(PROTOCOLS)}")
+    return names
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sim.model import simulate
+    from sim.output import write_results
+    from sim.report import format_kpi_table, kpi_table
+
+    scenario = _load(args.scenario, args.seed, args.protocol)
+    result = simulate(scenario)
+    folder = write_results(result, Path(args.out))
+    print(f"results: {folder}")
+    print(f"{result.summary['events_processed']:,} events in {result.summary['wall_seconds']:.2f} s")
+    print(format_kpi_table(kpi_table({scenario.protocol: result.summary})))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sim.model import simulate
+    from sim.output import write_results
+    from sim.report import format_kpi_table, kpi_table
+
+    scenario = _load(args.scenario, args.seed)
+    protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
+    summaries = {}
+    for protocol in protocols:
+        result = simulate(scenario.model_copy(update={"protocol": protocol}))
+        folder = write_results(result, Path(args.out))
+        summaries[protocol] = result.summary
+        print(f"{protocol}: {folder}")
+    table = kpi_table(summaries)
+    out = Path(args.out) / scenario.name / f"compare-seed{scenario.seed}.csv"
+    table.to_csv(out, index_label="kpi")
+    print(f"\n{scenario.name}, seed {scenario.seed}: same scenario and seed under each protocol")
+    print(format_kpi_table(table))
+    print(f"\ntable: {out}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    failed = False
+    for path in args.scenarios:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as err:
+            print("\n".join(err.problems), file=sys.stderr)
+            failed = True
+        else:
+            print(f"{path}: ok ({scenario.name})")
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def _scenario_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+    return files
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from sim.expect import check_kpis
+    from sim.model import simulate
+
+    verdicts = []
+    for path in _scenario_files(args.paths):
+        scenario = load_scenario(path)
+        for protocol, bounds in scenario.expect.items():
+            result = simulate(scenario.model_copy(update={"protocol": protocol}))
+            for v in check_kpis(protocol, bounds, result.summary["kpis"]):
+                verdicts.append(v)
+                status = "pass" if v.passed else "FAIL"
+                print(f"{status}  {scenario.name:<24} {protocol:<10} {v.kpi:<22} {v.value:>14g}  (expect {v.bound})")
+    failures = sum(not v.passed for v in verdicts)
+    print(f"{len(verdicts) - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cascadesim", description="Discrete-event simulator of cascaded snapshot mirroring and soft locks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run one scenario and write its results folder")
+    run.add_argument("scenario")
+    run.add_argument("--seed", type=int)
+    run.add_argument("--protocol", choices=PROTOCOLS)
+    run.add_argument("--out", default="results")
+    run.set_defaults(func=cmd_run)
+
+    compare = sub.add_parser("compare", help="run one scenario under several protocols, same seed")
+    compare.add_argument("scenario")
+    compare.add_argument("--protocols", type=_protocol_list, help="comma-separated, default: those in expect:")
+    compare.add_argument("--seed", type=int)
+    compare.add_argument("--out", default="results")
+    compare.set_defaults(func=cmd_compare)
+
+    validate = sub.add_parser("validate", help="check scenario files and report every problem")
+    validate.add_argument("scenarios", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+
+    check = sub.add_parser("check", help="run scenarios and compare outcomes with their expect: blocks")
+    check.add_argument("paths", nargs="+")
+    check.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

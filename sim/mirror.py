@@ -1,0 +1,169 @@
+"""Volume mirror relationships and their scheduled update cycle.
+
+An update: the destination runs the protocol's before-update step; a writable source
+takes a new mirror PCPI (a read-only source, itself a mirror destination, sends its newest
+PCPI); the common base is the newest PCPI the destination has that the source still has;
+the bytes changed since the base (or the whole volume, without a base) cross the network;
+on arrival the destination's PCPI set becomes the source's set as it was when the transfer
+started. The source then hard-locks the new base, releases the old one, and deletes its own
+older mirror PCPIs that nothing locks. An update due while the previous one still runs is
+skipped and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from sim.storage import Pcpi, Volume
+
+if TYPE_CHECKING:
+    from sim.model import Model
+
+MIRROR_LABEL = "mirror"
+
+
+class MirrorRelationship:
+    """Asynchronous volume mirror from `source` to `destination` on a cron schedule."""
+
+    def __init__(self, model: Model, index: int, source: Volume, destination: Volume,
+                 firings: tuple[float, ...]):
+        self.model = model
+        self.env = model.env
+        self.index = index
+        self.name = f"{source.name}->{destination.name}"
+        self.source = source
+        self.destination = destination
+        self.firings = firings
+        self.busy = False
+        self.base: Pcpi | None = None
+        self.in_flight: Pcpi | None = None
+        self.mirror_pcpis: dict[int, None] = {}
+        self.baselined = False
+        self.updates_completed = 0
+        self.updates_skipped = 0
+        self.rebaselines = 0
+        self.rebaseline_bytes = 0.0
+        self.bytes_sent = 0.0
+        self.own_lock_pcpi: int | None = None
+        self.own_lock_created_s = 0.0
+        self._lag_origin_s: float | None = None
+        self._lag_since_s = 0.0
+        self._lag_ref_s = 0.0
+        self._lag_area = 0.0
+        self.max_lag_s = 0.0
+
+    def update_cycle(self) -> Generator[simpy.Event, Any, None]:
+        """Long-lived process: start an update at every scheduled firing."""
+        for at in self.firings:
+            if at > self.env.now:
+                yield self.env.timeout(at - self.env.now)
+            if self.busy:
+                self.updates_skipped += 1
+                self.model.record_event("update_skipped", self.name)
+                continue
+            self.busy = True
+            self.env.process(self.update())
+
+    def find_common_base(self) -> Pcpi | None:
+        """The newest PCPI the destination has that the source still has."""
+        source_pcpis = self.source.pcpis
+        for pcpi in self.destination.newest_first():
+            if pcpi.id in source_pcpis:
+                return pcpi
+        return None
+
+    def update(self) -> Generator[simpy.Event, Any, None]:
+        """One asynchronous mirror update, start to finish."""
+        model = self.model
+        yield from model.protocol.before_update(self)
+        src, dst = self.source, self.destination
+        if src.writable:
+            send = model.take_pcpi(src, MIRROR_LABEL, f"mirror.{dst.name}.{self.updates_completed + 1}")
+            self.mirror_pcpis[send.id] = None
+        else:
+            newest = src.newest()
+            if newest is None:  # the source has not been baselined itself yet
+                self.updates_skipped += 1
+                model.record_event("update_skipped", self.name, detail="source has no PCPI")
+                self.busy = False
+                return
+            send = newest
+        base = self.find_common_base()
+        image = tuple(src.pcpis.values())
+        if base is None:
+            size = src.size_bytes
+            kind = "rebaseline" if self.baselined else "baseline"
+        else:
+            size = min(src.size_bytes, send.cum_changed_bytes - base.cum_changed_bytes)
+            kind = "incremental"
+        self.in_flight = send
+        started = self.env.now
+        model.record_event("update_start", self.name, send.id)
+        yield from model.network.transfer(src.appliance.name, dst.appliance.name, size)
+        dst.apply_image(image, self.env.now)
+        self._account_lag()
+        self.in_flight = None
+        self.baselined = True
+        self.bytes_sent += size
+        if kind == "rebaseline":
+            self.rebaselines += 1
+            self.rebaseline_bytes += size
+            model.record_event("rebaseline", self.name, send.id, size)
+        self.updates_completed += 1
+        model.record_transfer(self, started, size, kind, base, send)
+        self._move_base(send)
+        yield from model.protocol.after_update(self)
+        self.busy = False
+
+    def _move_base(self, send: Pcpi) -> None:
+        """Hard-lock the new base on the source, release the old, prune own mirror PCPIs."""
+        src = self.source
+        old = self.base
+        self.base = send
+        if send.id in src.pcpis:
+            self.model.set_hard_lock(src, send.id, self.name)
+        if old is not None and old.id != send.id:
+            self.model.release_hard_lock(src, old.id, self.name)
+        for pcpi_id in [pid for pid in self.mirror_pcpis if pid != send.id]:
+            if pcpi_id not in src.pcpis:
+                del self.mirror_pcpis[pcpi_id]
+            elif not src.is_locked(pcpi_id):
+                del self.mirror_pcpis[pcpi_id]
+                src.delete_pcpi(pcpi_id, "mirror_rotation")
+
+    def _account_lag(self) -> None:
+        """Lag (RPO) at the destination: now minus the creation time of its newest PCPI.
+
+        Between two completed updates it grows linearly from the last one, so its time
+        integral is exact: the area of a trapezoid per interval.
+        """
+        now = self.env.now
+        if self._lag_origin_s is None:
+            self._lag_origin_s = now
+        else:
+            self._lag_area += self._lag_area_until(now)
+            self.max_lag_s = max(self.max_lag_s, now - self._lag_ref_s)
+        newest = self.destination.newest()
+        self._lag_ref_s = newest.created_s if newest is not None else now
+        self._lag_since_s = now
+        self.max_lag_s = max(self.max_lag_s, now - self._lag_ref_s)
+
+    def _lag_area_until(self, t: float) -> float:
+        since, ref = self._lag_since_s, self._lag_ref_s
+        return ((t - ref) ** 2 - (since - ref) ** 2) / 2
+
+    def lag_s(self, now: float) -> float | None:
+        """Current lag of the destination, or None before its first update completed."""
+        return None if self._lag_origin_s is None else now - self._lag_ref_s
+
+    def lag_summary(self, end_s: float) -> tuple[float | None, float | None]:
+        """(time-weighted mean, max) lag from the first completed update to `end_s`."""
+        if self._lag_origin_s is None:
+            return None, None
+        span = end_s - self._lag_origin_s
+        area = self._lag_area + self._lag_area_until(end_s)
+        peak = max(self.max_lag_s, end_s - self._lag_ref_s)
+        return (area / span if span > 0 else peak), peak

@@ -1,0 +1,181 @@
+"""Links, fair-share flows and control messages over the topology graph.
+
+A bulk transfer is one `Flow` along a routed path. Concurrent flows share every link
+max-min fairly (progressive filling); allocations are recomputed only for the flows
+connected, through shared links, to the flow or link that changed, and only when a flow
+starts, ends, or a link goes down or up. A flow's completion is one timeout computed from
+its remaining bytes and rate; when its rate changes the old timeout is left in the heap
+and ignored (its version no longer matches).
+
+A link in an outage has zero capacity: flows across it stall and resume where they were
+when the link returns (transfers are not aborted by outages). The last byte arrives one
+path latency after the flow's bytes have been sent, so a transfer on an idle path takes
+latency + bytes / bandwidth.
+
+Control messages (soft-lock sets) are small: they pay the path latency plus
+size / (narrowest bandwidth) and wait for every link of the path to be up, but do not
+take bandwidth from bulk flows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable
+from functools import partial
+from typing import Any
+
+import simpy
+
+from sim.topology import Topology
+
+
+class Link:
+    """A bidirectional link with a fixed bandwidth, shared max-min fairly by its flows."""
+
+    __slots__ = ("index", "name", "bandwidth_bps", "latency_s", "down_count", "flows", "_up_event", "bytes_carried")
+
+    def __init__(self, index: int, name: str, bandwidth_bps: float, latency_s: float):
+        self.index = index
+        self.name = name
+        self.bandwidth_bps = bandwidth_bps
+        self.latency_s = latency_s
+        self.down_count = 0
+        self.flows: dict[Flow, None] = {}
+        self._up_event: simpy.Event | None = None
+        self.bytes_carried = 0.0
+
+    @property
+    def up(self) -> bool:
+        return self.down_count == 0
+
+
+class Flow:
+    """Bytes in transit along a path; `done` fires when the last byte has been sent."""
+
+    __slots__ = ("links", "remaining_bytes", "rate_bps", "last_s", "version", "done", "size_bytes")
+
+    def __init__(self, links: tuple[Link, ...], size_bytes: float, done: simpy.Event, now: float):
+        self.links = links
+        self.size_bytes = size_bytes
+        self.remaining_bytes = size_bytes
+        self.rate_bps = 0.0
+        self.last_s = now
+        self.version = 0
+        self.done = done
+
+
+class Network:
+    """All links of a run, routing from the topology, and the fair-share allocator."""
+
+    def __init__(self, env: simpy.Environment, topology: Topology):
+        self.env = env
+        self.topology = topology
+        self.links = [Link(i, name, bw, lat) for i, (name, bw, lat) in enumerate(topology.link_specs())]
+        self._paths: dict[tuple[str, str], tuple[Link, ...]] = {}
+
+    def path(self, src: str, dst: str) -> tuple[Link, ...]:
+        """Links along the lowest-latency route from appliance `src` to `dst` (cached)."""
+        key = (src, dst)
+        links = self._paths.get(key)
+        if links is None:
+            links = self._paths[key] = tuple(self.links[i] for i in self.topology.route(src, dst))
+        return links
+
+    # -- bulk transfers -------------------------------------------------------------
+
+    def transfer(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:
+        """Process body: send `size_bytes` from `src` to `dst`, sharing links fairly."""
+        links = self.path(src, dst)
+        if size_bytes > 0:
+            flow = Flow(links, size_bytes, self.env.event(), self.env.now)
+            for link in links:
+                link.flows[flow] = None
+            self._reallocate(links)
+            yield flow.done
+        latency = sum(link.latency_s for link in links)
+        if latency > 0:
+            yield self.env.timeout(latency)
+
+    def _finish(self, flow: Flow, version: int, _event: simpy.Event) -> None:
+        if version != flow.version or flow.done.triggered:
+            return
+        flow.remaining_bytes = 0.0
+        for link in flow.links:
+            del link.flows[flow]
+            link.bytes_carried += flow.size_bytes
+        flow.done.succeed()
+        self._reallocate(flow.links)
+
+    def _reallocate(self, changed: Iterable[Link]) -> None:
+        """Max-min fair rates for every flow connected to the `changed` links."""
+        now = self.env.now
+        links: dict[Link, None] = {}
+        flows: dict[Flow, None] = {}
+        stack = list(changed)
+        while stack:
+            link = stack.pop()
+            if link in links:
+                continue
+            links[link] = None
+            for flow in link.flows:
+                if flow not in flows:
+                    flows[flow] = None
+                    stack.extend(flow.links)
+        if not flows:
+            return
+        for flow in flows:
+            flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
+            flow.last_s = now
+        capacity = {link: (link.bandwidth_bps if link.up else 0.0) for link in links}
+        unfrozen = {link: len(link.flows) for link in links}
+        rates: dict[Flow, float] = {}
+        while len(rates) < len(flows):
+            share, bottleneck = min(
+                (capacity[link] / count, link.index, link) for link, count in unfrozen.items() if count
+            )[0::2]
+            share = max(share, 0.0)
+            for flow in bottleneck.flows:
+                if flow in rates:
+                    continue
+                rates[flow] = share
+                for link in flow.links:
+                    capacity[link] -= share
+                    unfrozen[link] -= 1
+        for flow, rate in rates.items():
+            flow.version += 1
+            flow.rate_bps = rate
+            if rate > 0:
+                delay = max(flow.remaining_bytes, 0.0) / rate
+                self.env.timeout(delay).callbacks.append(partial(self._finish, flow, flow.version))
+
+    # -- outages --------------------------------------------------------------------
+
+    def set_link_down(self, link: Link) -> None:
+        """Start an outage on `link` (outages may overlap: each must be ended)."""
+        link.down_count += 1
+        if link.down_count == 1:
+            link._up_event = self.env.event()
+            self._reallocate((link,))
+
+    def set_link_up(self, link: Link) -> None:
+        """End one outage on `link`; when none remain its flows resume."""
+        link.down_count -= 1
+        if link.down_count == 0:
+            self._reallocate((link,))
+            event, link._up_event = link._up_event, None
+            if event is not None:
+                event.succeed()
+
+    # -- control messages -------------------------------------------------------------
+
+    def send_message(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:
+        """Process body: deliver a small control message, waiting out link outages."""
+        links = self.path(src, dst)
+        if not links:
+            return
+        while True:
+            down = next((link for link in links if not link.up), None)
+            if down is None:
+                break
+            yield down._up_event
+        narrowest = min(link.bandwidth_bps for link in links)
+        yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / narrowest)

@@ -1,0 +1,41 @@
+"""Writing a run's results folder: summary.json, Parquet tables and the PCPI timeline PNG.
+
+A folder is written under a temporary name and renamed into place at the end, so an
+interrupted or failed run never leaves a half-written result.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from sim.model import RunResult
+from sim.report import plot_pcpi_timeline
+
+
+def run_folder(out_dir: Path, result: RunResult) -> Path:
+    """`OUT/<scenario>/<protocol>-seed<N>/`."""
+    s = result.scenario
+    return out_dir / s.name / f"{s.protocol}-seed{s.seed}"
+
+
+def write_results(result: RunResult, out_dir: Path) -> Path:
+    """Write every output of `result` and return its folder (replacing an older one)."""
+    final = run_folder(out_dir, result)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    staging.chmod(0o755)
+    try:
+        (staging / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=False) + "\n")
+        for name, frame in result.tables.items():
+            frame.to_parquet(staging / f"{name}.parquet", index=False)
+        plot_pcpi_timeline(result, staging / "pcpi_timeline.png")
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final

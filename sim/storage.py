@@ -1,0 +1,183 @@
+"""Appliances, volumes and PCPIs: changed bytes, snapshot space, retention and locks.
+
+Space model (a documented approximation): a volume's live size is constant, every write
+overwrites blocks, and each changed byte is held in snapshot space for as long as any PCPI
+taken before the change is retained. A volume's snapshot space is therefore the bytes
+changed since its oldest retained PCPI: `cum_changed(newest state) - cum_changed(oldest)`.
+It is an upper bound (it ignores blocks overwritten twice between two retained PCPIs).
+
+Writes are accounted per write interval: when a PCPI closes an interval, the interval's
+changed bytes must fit in the appliance's free space (they add to snapshot space whenever
+an older PCPI exists); what does not fit is a failed write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.locks import SoftLock
+    from sim.mirror import MirrorRelationship
+
+
+@dataclass(slots=True, frozen=True)
+class Pcpi:
+    """A persistent consistency point image (snapshot) of a volume. Immutable.
+
+    A volume mirror copies PCPIs with the same `id`; `cum_changed_bytes` is the origin
+    volume's cumulative changed bytes when it was taken, so the bytes between two PCPIs of
+    the same lineage are a subtraction.
+    """
+
+    id: int
+    origin: str
+    name: str
+    label: str
+    created_s: float
+    cum_changed_bytes: float
+    changed_bytes: float
+
+
+class Appliance:
+    """A storage system: capacity shared by its volumes' live data and snapshot space."""
+
+    __slots__ = ("name", "capacity_bytes", "used_bytes", "volumes")
+
+    def __init__(self, name: str, capacity_bytes: float):
+        self.name = name
+        self.capacity_bytes = capacity_bytes
+        self.used_bytes = 0.0
+        self.volumes: list[Volume] = []
+
+    @property
+    def free_bytes(self) -> float:
+        return max(self.capacity_bytes - self.used_bytes, 0.0)
+
+
+DeletionHook = Callable[["Volume", Pcpi, str], None]
+"""Called after a PCPI is removed from a volume, with the reason."""
+
+
+class Volume:
+    """A volume on an appliance and its PCPIs, oldest first, with the locks that hold them.
+
+    A writable volume takes PCPIs of its own; a volume-mirror destination is read-only and
+    its PCPI set is replaced by its source's set on every update (`apply_image`).
+    """
+
+    __slots__ = (
+        "name", "appliance", "size_bytes", "writable", "change_rate_bps", "change_cv",
+        "rng", "pcpis", "arrived_s", "by_label", "cum_changed_bytes", "_rate_bps",
+        "_interval_start_s", "hard_locks", "soft_locks", "incoming", "outgoing",
+        "failed_writes", "failed_write_bytes", "_on_delete",
+    )
+
+    def __init__(self, name: str, appliance: Appliance, size_bytes: float, *, writable: bool,
+                 change_rate_bps: float = 0.0, change_cv: float = 0.0,
+                 rng: np.random.Generator | None = None, on_delete: DeletionHook):
+        self.name = name
+        self.appliance = appliance
+        self.size_bytes = size_bytes
+        self.writable = writable
+        self.change_rate_bps = change_rate_bps
+        self.change_cv = change_cv
+        self.rng = rng
+        self.pcpis: dict[int, Pcpi] = {}
+        self.arrived_s: dict[int, float] = {}
+        self.by_label: dict[str, dict[int, Pcpi]] = {}
+        self.cum_changed_bytes = 0.0
+        self._rate_bps = self._draw_rate()
+        self._interval_start_s = 0.0
+        self.hard_locks: dict[int, dict[str, float]] = {}
+        self.soft_locks: dict[int, dict[tuple[str, str], tuple[SoftLock, float]]] = {}
+        self.incoming: MirrorRelationship | None = None
+        self.outgoing: list[MirrorRelationship] = []
+        self.failed_writes = 0
+        self.failed_write_bytes = 0.0
+        self._on_delete = on_delete
+        appliance.volumes.append(self)
+        appliance.used_bytes += size_bytes
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def snapshot_space_bytes(self) -> float:
+        if not self.pcpis:
+            return 0.0
+        return self.cum_changed_bytes - next(iter(self.pcpis.values())).cum_changed_bytes
+
+    def newest(self) -> Pcpi | None:
+        return next(reversed(self.pcpis.values()), None)
+
+    def newest_first(self) -> Iterator[Pcpi]:
+        return reversed(self.pcpis.values())
+
+    def is_locked(self, pcpi_id: int) -> bool:
+        return pcpi_id in self.hard_locks or pcpi_id in self.soft_locks
+
+    # -- writes and PCPIs ----------------------------------------------------------------
+
+    def _draw_rate(self) -> float:
+        if self.change_cv <= 0 or self.rng is None or self.change_rate_bps <= 0:
+            return self.change_rate_bps
+        shape = 1.0 / (self.change_cv * self.change_cv)
+        return float(self.rng.gamma(shape, self.change_rate_bps / shape))
+
+    def take_pcpi(self, pcpi_id: int, name: str, label: str, now: float) -> Pcpi:
+        """Close the current write interval and take a PCPI of a writable volume."""
+        changed = self._rate_bps * (now - self._interval_start_s)
+        if self.pcpis:
+            free = self.appliance.free_bytes
+            if changed > free:
+                self.failed_writes += 1
+                self.failed_write_bytes += changed - free
+                changed = free
+            self.appliance.used_bytes += changed
+        self.cum_changed_bytes += changed
+        self._interval_start_s = now
+        self._rate_bps = self._draw_rate()
+        pcpi = Pcpi(pcpi_id, self.name, name, label, now, self.cum_changed_bytes, changed)
+        self.pcpis[pcpi_id] = pcpi
+        self.arrived_s[pcpi_id] = now
+        self.by_label.setdefault(label, {})[pcpi_id] = pcpi
+        return pcpi
+
+    def delete_pcpi(self, pcpi_id: int, reason: str) -> None:
+        """Remove one PCPI; snapshot space shrinks when it was the oldest."""
+        before = self.snapshot_space_bytes
+        pcpi = self.pcpis.pop(pcpi_id)
+        label_set = self.by_label.get(pcpi.label)
+        if label_set is not None:
+            label_set.pop(pcpi_id, None)
+        if not self.writable and self.pcpis:
+            self.cum_changed_bytes = self.newest().cum_changed_bytes  # type: ignore[union-attr]
+        self.appliance.used_bytes += self.snapshot_space_bytes - before
+        self._on_delete(self, pcpi, reason)
+        self.arrived_s.pop(pcpi_id, None)
+
+    def apply_image(self, image: tuple[Pcpi, ...], now: float) -> None:
+        """Make this read-only volume's PCPI set exactly `image` (its source's set)."""
+        keep = {pcpi.id for pcpi in image}
+        for pcpi_id in [pid for pid in self.pcpis if pid not in keep]:
+            self.delete_pcpi(pcpi_id, "mirror_image")
+        before = self.snapshot_space_bytes
+        for pcpi in image:
+            if pcpi.id not in self.pcpis:
+                self.pcpis[pcpi.id] = pcpi
+                self.arrived_s[pcpi.id] = now
+        if image:
+            self.cum_changed_bytes = image[-1].cum_changed_bytes
+        self.appliance.used_bytes += self.snapshot_space_bytes - before
+
+    def apply_retention(self, label: str, keep: int) -> None:
+        """Delete the oldest unlocked PCPIs with `label` until `keep` unlocked ones remain."""
+        labelled = self.by_label.get(label)
+        if not labelled:
+            return
+        unlocked = [pid for pid in labelled if not self.is_locked(pid)]
+        for pcpi_id in unlocked[: max(len(unlocked) - keep, 0)]:
+            self.delete_pcpi(pcpi_id, "retention")

@@ -1,0 +1,90 @@
+"""Human units in scenarios: durations (`15m`, `3d12h`), sizes (`2TiB`) and rates (`1Gbit/s`).
+
+Everything inside the engine is seconds, bytes and bytes per second (floats). Parsing is
+delegated to well-kept libraries: pint for information units (SI and IEC prefixes, bits and
+bytes) and pytimeparse2 for compound durations. A rate is a size over a duration, so
+`20GiB/h` and `1Gbit/s` share one rule.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pint
+from pytimeparse2 import parse as _parse_timespan
+
+
+@lru_cache(maxsize=1)
+def _registry() -> pint.UnitRegistry:
+    return pint.UnitRegistry()
+
+
+def _require_text(value: object, example: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected a value with a unit, e.g. {example!r}")
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} has no unit; write it with one, e.g. {example!r}")
+    return value.strip()
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in a duration such as `15m`, `7d`, `3d12h`, `2ms`. Must be positive."""
+    text = _require_text(value, "15m")
+    seconds = _parse_timespan(text)
+    if seconds is None:
+        raise ValueError(f"{text!r} is not a duration; use e.g. '30s', '15m', '4h', '7d', '3d12h'")
+    if seconds <= 0:
+        raise ValueError(f"{text!r}: a duration must be positive")
+    return float(seconds)
+
+
+def parse_size(value: object) -> float:
+    """Bytes in a size such as `2TiB`, `500GB`, `1Gbit`. Must be positive."""
+    text = _require_text(value, "2TiB")
+    ureg = _registry()
+    try:
+        quantity = ureg.Quantity(text)
+    except Exception:  # pint raises several unrelated types for garbage input
+        raise ValueError(f"{text!r} is not a size; use e.g. '512MiB', '2TiB', '500GB'") from None
+    if not isinstance(quantity, pint.Quantity) or quantity.dimensionality != ureg.byte.dimensionality:
+        raise ValueError(f"{text!r} is not a size; use e.g. '512MiB', '2TiB', '500GB'")
+    size = float(quantity.to(ureg.byte).magnitude)
+    if size <= 0:
+        raise ValueError(f"{text!r}: a size must be positive")
+    return size
+
+
+def parse_rate(value: object) -> float:
+    """Bytes per second in a rate such as `1Gbit/s`, `100MB/s`, `20GiB/h`, `1TiB/7d`."""
+    text = _require_text(value, "1Gbit/s")
+    amount, slash, per = text.partition("/")
+    if not slash or not per.strip():
+        raise ValueError(f"{text!r} is not a rate; write size/time, e.g. '1Gbit/s', '20GiB/h'")
+    per = per.strip()
+    if per[0].isalpha():
+        per = "1" + per
+    try:
+        return parse_size(amount) / parse_duration(per)
+    except ValueError as err:
+        raise ValueError(f"{text!r} is not a rate ({err}); write size/time, e.g. '1Gbit/s'") from None
+
+
+def format_bytes(size_bytes: float) -> str:
+    """Short human form of a byte count, IEC prefixes (for tables and plots)."""
+    value = float(size_bytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_duration(seconds: float) -> str:
+    """Short human form of a duration in seconds (for tables and plots)."""
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f}m"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.2f}d"
