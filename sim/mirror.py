@@ -39,7 +39,7 @@ class MirrorRelationship:
         self.firings = firings
         self.busy = False
         self.base: Pcpi | None = None
-        self.in_flight: Pcpi | None = None
+        self.in_flight_image: dict[int, Pcpi] | None = None
         self.mirror_pcpis: dict[int, None] = {}
         self.baselined = False
         self.updates_completed = 0
@@ -92,20 +92,20 @@ class MirrorRelationship:
                 return
             send = newest
         base = self.find_common_base()
-        image = tuple(src.pcpis.values())
+        image = dict(src.pcpis)
         if base is None:
             size = src.size_bytes
             kind = "rebaseline" if self.baselined else "baseline"
         else:
             size = min(src.size_bytes, send.cum_changed_bytes - base.cum_changed_bytes)
             kind = "incremental"
-        self.in_flight = send
+        self.in_flight_image = image
         started = self.env.now
         model.record_event("update_start", self.name, send.id)
         yield from model.network.transfer(src.appliance.name, dst.appliance.name, size)
-        dst.apply_image(image, self.env.now)
+        dst.apply_image(tuple(image.values()), self.env.now)
         self._account_lag()
-        self.in_flight = None
+        self.in_flight_image = None
         self.baselined = True
         self.bytes_sent += size
         if kind == "rebaseline":

@@ -4,8 +4,8 @@ deleted PCPI was the last common base of some mirror relationship (a premature d
 A deletion on volume V matters to every relationship whose source is V or a volume-mirror
 image of V further down (V -> B -> ... -> S): whatever V deletes, those images lose at their
 next update. For relationship S -> D the deleted PCPI P was the last common base when D
-holds P and no other PCPI of D survives on every volume from V down to S. The PCPI that the
-relationship is transferring right now counts as held by D.
+holds P and no other PCPI of D survives on every volume from V down to S. While S -> D is
+transferring, D's set is the image in flight (D's set becomes exactly that image on arrival).
 """
 
 from __future__ import annotations
@@ -39,19 +39,9 @@ class Oracle:
         """Relationships for which deleting `pcpi` from `volume` removed the last common base."""
         broken = []
         for rel, path in self._downstream.get(volume.name, ()):
-            destination = rel.destination
-            if pcpi.id not in destination.pcpis:
-                continue
-            if not self._has_survivor(rel, path, pcpi.id):
+            held = rel.in_flight_image if rel.in_flight_image is not None else rel.destination.pcpis
+            if pcpi.id in held and not any(
+                all(candidate in v.pcpis for v in path) for candidate in reversed(held)
+            ):
                 broken.append(rel)
         return broken
-
-    @staticmethod
-    def _has_survivor(rel: MirrorRelationship, path: tuple[Volume, ...], gone: int) -> bool:
-        in_flight = rel.in_flight
-        if in_flight is not None and all(in_flight.id in v.pcpis for v in path):
-            return True
-        for candidate in rel.destination.newest_first():
-            if candidate.id != gone and all(candidate.id in v.pcpis for v in path):
-                return True
-        return False

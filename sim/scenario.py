@@ -55,9 +55,7 @@ MAX_SCHEDULED_FIRINGS = 50_000_000
 
 
 def _duration_at_least_zero(value: object) -> float:
-    if value in (0, "0"):
-        return 0.0
-    return parse_duration(value)
+    return parse_duration(value, allow_zero=True)
 
 
 def _check_cron(expr: str) -> str:
@@ -362,7 +360,7 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     except ValidationError as err:
         problems = []
         for error in err.errors():
-            loc = tuple(error["loc"])
+            loc = tuple(key for key in error["loc"] if key != "[key]")  # "[key]": pydantic marks a bad dict key
             problems.append(f"{path}:{_line_of(document, loc)}: {_field(loc)}: {_message(error)}")
         raise ScenarioError(problems) from None
     problems = _cross_reference_problems(scenario)

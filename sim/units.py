@@ -27,13 +27,15 @@ def _require_text(value: object, example: str) -> str:
     return value.strip()
 
 
-def parse_duration(value: object) -> float:
-    """Seconds in a duration such as `15m`, `7d`, `3d12h`, `2ms`. Must be positive."""
+def parse_duration(value: object, *, allow_zero: bool = False) -> float:
+    """Seconds in a duration such as `15m`, `7d`, `3d12h`, `2ms`. Positive unless `allow_zero`."""
+    if allow_zero and value == 0:
+        return 0.0
     text = _require_text(value, "15m")
     seconds = _parse_timespan(text)
     if seconds is None:
         raise ValueError(f"{text!r} is not a duration; use e.g. '30s', '15m', '4h', '7d', '3d12h'")
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError(f"{text!r}: a duration must be positive")
     return float(seconds)
 
@@ -46,7 +48,8 @@ def parse_size(value: object) -> float:
         quantity = ureg.Quantity(text)
     except Exception:  # pint raises several unrelated types for garbage input
         raise ValueError(f"{text!r} is not a size; use e.g. '512MiB', '2TiB', '500GB'") from None
-    if not isinstance(quantity, pint.Quantity) or quantity.dimensionality != ureg.byte.dimensionality:
+    # pint treats information as dimensionless: require that the quantity reduce to bits.
+    if not isinstance(quantity, pint.Quantity) or quantity.to_root_units().units != ureg.bit:
         raise ValueError(f"{text!r} is not a size; use e.g. '512MiB', '2TiB', '500GB'")
     size = float(quantity.to(ureg.byte).magnitude)
     if size <= 0:

@@ -1,0 +1,125 @@
+"""The command line: results folders, comparison, and clean refusals of bad scenarios."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import SCENARIOS, chain_document, dump_yaml
+
+from sim.cli import main
+
+QUICKSTART = SCENARIOS / "quickstart.yaml"
+TABLES = ("events", "transfers", "pcpis", "locks", "timeseries")
+
+
+def test_run_writes_summary_tables_and_plot(tmp_path, capsys):
+    assert main(["run", str(QUICKSTART), "--protocol", "softlock", "--seed", "7", "--out", str(tmp_path)]) == 0
+    folder = tmp_path / "quickstart" / "softlock-seed7"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["scenario"] == "quickstart" and summary["seed"] == 7 and summary["protocol"] == "softlock"
+    assert set(summary["kpis"]) >= {"premature_deletions", "rebaselines", "rebaseline_bytes", "bytes_transferred",
+                                    "updates_completed", "updates_skipped", "max_lag_s", "lock_messages",
+                                    "failed_writes"}
+    assert set(summary["relationships"]) == {"A:/vol/db->B:/vol/db", "B:/vol/db->C:/vol/db"}
+    for name in TABLES:
+        assert (folder / f"{name}.parquet").stat().st_size > 0
+    assert (folder / "pcpi_timeline.png").read_bytes()[:4] == b"\x89PNG"
+    out = capsys.readouterr().out
+    assert str(folder) in out and "premature_deletions" in out
+
+
+def test_compare_prints_and_writes_a_side_by_side_table(tmp_path, capsys):
+    assert main(["compare", str(QUICKSTART), "--protocols", "none,softlock", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "none" in out and "softlock" in out and "rebaselines" in out
+    csv = (tmp_path / "quickstart" / "compare-seed42.csv").read_text().splitlines()
+    assert csv[0] == "kpi,none,softlock"
+
+
+def test_validate_accepts_the_library():
+    assert main(["validate", *map(str, sorted(SCENARIOS.glob("*.yaml")))]) == 0
+
+
+def test_check_runs_expect_blocks(capsys):
+    assert main(["check", str(QUICKSTART)]) == 0
+    assert "0 failed" in capsys.readouterr().out
+
+
+def bad(doc_text: str, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(doc_text)
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True)
+    return path, proc
+
+
+GOOD = dump_yaml(chain_document())
+
+
+@pytest.mark.parametrize(("mutate", "line", "field", "message"), [
+    (lambda t: t.replace("keep: 3", "keep: 3\n    colour: red"), None, "snapshot_policies.hourly.colour", "unknown field"),
+    (lambda t: t.replace("keep: 3", "keep: three"), None, "snapshot_policies.hourly.keep", "integer"),
+    (lambda t: t.replace("bandwidth: 1Gbit/s", "bandwidth: fast", 1), None, "links[0].bandwidth", "not a rate"),
+    (lambda t: t.replace("size: 100GiB", "size: 100 parsecs"), None, "volumes.A:/vol/v.size", "not a size"),
+    (lambda t: t.replace("duration: 2d", "duration: forever"), None, "duration", "not a duration"),
+    (lambda t: t.replace("schedule: 0 * * * *", "schedule: every hour"), None, "snapshot_policies.hourly.schedule",
+     "not a cron"),
+    (lambda t: t.replace("between: [A, B]", "between: [A, Z]"), None, "links[0].between", "unknown appliance"),
+    (lambda t: t.replace("destination: C:/vol/v", "destination: B:/vol/v"), None, "mirrors[1].destination",
+     "destination is the source"),
+    (lambda t: t.replace("protocol: none", "protocol: maybe"), None, "protocol", "Input should be"),
+    (lambda t: t.replace("name: chain\n", ""), 1, "name", "required"),
+])
+def test_bad_scenarios_exit_2_with_file_line_field(tmp_path, mutate, line, field, message):
+    text = mutate(GOOD)
+    assert text != GOOD
+    path, proc = bad(text, tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert all(entry.startswith(f"{path}:") for entry in lines), lines
+    matching = [entry.split(":", 2) for entry in lines if f": {field}: " in entry and message in entry]
+    assert matching, lines
+    _, lineno, _rest = matching[0]
+    if line is None:  # the named line holds the field's own key
+        key = field.split(".")[-1].split("[")[0]
+        assert key in text.splitlines()[int(lineno) - 1]
+    else:
+        assert int(lineno) == line
+    assert not (tmp_path / "out").exists()
+
+
+def test_yaml_syntax_errors_name_the_line(tmp_path):
+    path, proc = bad("name: x\nseed: [1, 2\nduration: 1d\n", tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"{path}:")
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_missing_file_is_a_clean_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "sim", "validate", str(tmp_path / "nope.yaml")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "cannot read" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("overrides", "field", "message"), [
+    ({"mirrors": [{"source": "A:/vol/v", "destination": "B:/vol/v", "schedule": "0 * * * *"},
+                  {"source": "A:/vol/v", "destination": "B:/vol/v", "schedule": "0 * * * *"}]},
+     "mirrors[1].destination", "already the destination"),
+    ({"mirrors": [{"source": "A:/vol/v", "destination": "B:/vol/v", "schedule": "0 * * * *"},
+                  {"source": "B:/vol/v", "destination": "A:/vol/v", "schedule": "0 * * * *"}]},
+     "mirrors", "cycle"),
+    ({"links": [{"between": ["A", "B"], "bandwidth": "1Gbit/s", "latency": "1ms"}]}, "mirrors[1]", "no network path"),
+    ({"appliances": {"A": {"capacity": "10GiB"}, "B": {"capacity": "1TiB"}, "C": {"capacity": "1TiB"}}},
+     "appliances.A.capacity", "more than the capacity"),
+    ({"duration": "20y"}, "duration", "limit"),
+    ({"sample_interval": "1s", "duration": "1y"}, "sample_interval", "too fine"),
+    ({"expect": {"softlock": {"happiness": 1}}}, "expect.softlock.happiness", "Input should be"),
+])
+def test_cross_reference_errors(write_scenario, overrides, field, message):
+    path = write_scenario(chain_document(**overrides))
+    proc = subprocess.run([sys.executable, "-m", "sim", "validate", str(path)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert any(f": {field}: " in line and message in line for line in proc.stderr.splitlines()), proc.stderr
+    assert "Traceback" not in proc.stderr

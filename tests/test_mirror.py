@@ -1,0 +1,95 @@
+"""Mirror updates: exact traces, common base, re-baselines, skipped updates, lag closed form."""
+
+import pytest
+from conftest import chain_document
+
+from sim.model import Model, simulate
+
+GiB = 2.0**30
+
+
+def single_mirror(**overrides):
+    doc = chain_document(
+        appliances={"A": {"capacity": "1TiB"}, "B": {"capacity": "1TiB"}},
+        links=[{"between": ["A", "B"], "bandwidth": "1GiB/s", "latency": "0.5s"}],
+        volumes={"A:/vol/v": {"size": "10GiB", "change_rate": "1GiB/15m"}},
+        snapshot_policies={},
+        mirrors=[{"source": "A:/vol/v", "destination": "B:/vol/v", "schedule": "*/15 * * * *"}],
+    )
+    doc.update(overrides)
+    return doc
+
+
+def test_exact_trace_of_a_single_mirror(make_scenario):
+    result = simulate(make_scenario(single_mirror(duration="1h")))
+    transfers = result.tables["transfers"]
+    got = list(transfers[["start_s", "end_s", "bytes", "kind"]].itertuples(index=False, name=None))
+    # Baseline: 10 GiB at 1 GiB/s + 0.5 s latency. Then 1 GiB every 15 minutes: 1 s + 0.5 s.
+    assert got == [
+        (0.0, 10.5, 10 * GiB, "baseline"),
+        (900.0, 901.5, pytest.approx(1 * GiB), "incremental"),
+        (1800.0, 1801.5, pytest.approx(1 * GiB), "incremental"),
+        (2700.0, 2701.5, pytest.approx(1 * GiB), "incremental"),
+    ]
+
+
+def test_a_mirror_update_keeps_only_its_base_mirror_pcpi_on_the_source(make_scenario):
+    model = Model(make_scenario(single_mirror(duration="1h")))
+    model.start()
+    model.run()
+    source, destination = model.volumes["A:/vol/v"], model.volumes["B:/vol/v"]
+    base = model.relationships[0].base.id
+    assert list(source.pcpis) == [base]
+    # The destination got the source's set as it was when the transfer started: old base too.
+    assert list(destination.pcpis) == [base - 1, base]
+    assert source.hard_locks == {model.relationships[0].base.id: {"A:/vol/v->B:/vol/v": 2701.5}}
+
+
+def test_common_base_is_the_newest_destination_pcpi_the_source_still_has(make_scenario):
+    model = Model(make_scenario(chain_document(duration="3h")))
+    model.start()
+    model.run()
+    rel = model.relationships[1]  # B -> C
+    newest_shared = next(p for p in rel.destination.newest_first() if p.id in rel.source.pcpis)
+    assert rel.find_common_base() is newest_shared
+    for pcpi in list(rel.source.pcpis):
+        if pcpi != newest_shared.id:
+            continue
+        del rel.source.pcpis[pcpi]
+    assert rel.find_common_base() is not newest_shared
+
+
+def test_an_update_due_while_one_runs_is_skipped_and_counted(make_scenario):
+    # A 10 GiB baseline over 10 MiB/s takes 1024 s: the update due at 900 s is skipped.
+    doc = single_mirror(duration="30m",
+                        links=[{"between": ["A", "B"], "bandwidth": "10MiB/s", "latency": "0s"}])
+    result = simulate(make_scenario(doc))
+    assert result.summary["kpis"]["updates_skipped"] == 1
+    assert result.summary["kpis"]["updates_completed"] == 1
+
+
+def test_steady_state_lag_matches_the_closed_form(make_scenario):
+    # Each update sends r*T = 1 GiB in x = 0.5 + 1 s; lag saws from x up to T + x.
+    # Time-weighted mean lag = x + T/2; max lag = T + x.
+    period, x = 900.0, 1.5
+    doc = single_mirror(duration="7d", volumes={"A:/vol/v": {"size": "1GiB", "change_rate": "1GiB/15m"}})
+    result = simulate(make_scenario(doc))
+    rel = result.summary["relationships"]["A:/vol/v->B:/vol/v"]
+    assert rel["max_lag_s"] == pytest.approx(period + x)
+    assert rel["mean_lag_s"] == pytest.approx(x + period / 2, rel=2e-3)
+    lag = result.tables["timeseries"].query("metric == 'lag_s'")["value"]
+    assert lag.between(x - 1e-6, period + x + 1e-6).all()
+
+
+def test_retention_shorter_than_the_downstream_gap_forces_a_rebaseline_without_locks(make_scenario):
+    # Hourly snapshots kept 1 hour, C updates every 4 hours: its base is always gone upstream.
+    doc = chain_document(snapshot_policies={"hourly": {"schedule": "0 * * * *", "label": "hourly", "keep": 1,
+                                                       "volumes": ["A:/vol/v"]}},
+                         mirrors=[{"source": "A:/vol/v", "destination": "B:/vol/v", "schedule": "*/15 * * * *"},
+                                  {"source": "B:/vol/v", "destination": "C:/vol/v", "schedule": "0 */4 * * *"}])
+    none = simulate(make_scenario(doc))
+    assert none.summary["kpis"]["rebaselines"] >= 1
+    assert none.summary["kpis"]["premature_deletions"] >= none.summary["kpis"]["rebaselines"]
+    locked = simulate(make_scenario({**doc, "protocol": "softlock"}))
+    assert locked.summary["kpis"]["rebaselines"] == 0
+    assert locked.summary["kpis"]["premature_deletions"] == 0
