@@ -24,6 +24,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/scale.py --appliances 30 --days 30
+	$(BIN)/python bench/scale.py --appliances 30 --days 30 --protocol softlock
 	$(BIN)/python bench/scale.py --appliances 300 --days 30
 	$(BIN)/python bench/scale.py --appliances 99 --days 365
 

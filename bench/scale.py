@@ -127,7 +127,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells)
 
 
-def merge_into(path: Path, row: dict[str, Any]) -> list[dict[str, Any]]:
+def merge_into(path: Path, row: dict[str, Any]) -> None:
     """Add `row` to the JSON list of runs at `path`, replacing a run with the same key; write it back."""
     runs: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
     runs = [run for run in runs if tuple(run[k] for k in KEY) != tuple(row[k] for k in KEY)]
@@ -135,11 +135,10 @@ def merge_into(path: Path, row: dict[str, Any]) -> list[dict[str, Any]]:
     runs.sort(key=lambda run: tuple(run[k] for k in KEY))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
-    return runs
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Benchmark the simulator on a fleet of independent A -> B -> C cascades.")
     parser.add_argument("--appliances", type=int, required=True,
                         help="fleet size; makes appliances // 3 independent A -> B -> C chains (at least 3)")
     parser.add_argument("--days", type=int, required=True, help="simulated days (at least 1)")

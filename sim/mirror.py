@@ -101,7 +101,6 @@ class MirrorRelationship:
             kind = "incremental"
         self.in_flight_image = image
         started = self.env.now
-        model.record_event("update_start", self.name, send.id)
         yield from model.network.transfer(src.appliance.name, dst.appliance.name, size)
         dst.apply_image(tuple(image.values()), self.env.now)
         self._account_lag()

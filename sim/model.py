@@ -8,6 +8,7 @@ oracle; components reach shared services through it. No module-level state.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
 import zlib
 from collections.abc import Generator
@@ -28,6 +29,9 @@ from sim.schedule import ScheduleBook
 from sim.snapshots import SnapshotPolicy
 from sim.storage import Appliance, Pcpi, Volume
 from sim.topology import Topology
+
+GC_GEN0_THRESHOLD = 200_000
+"""Allocations between young-generation collections during a run (Python's default: 700 or 2000)."""
 
 
 @dataclass
@@ -220,14 +224,24 @@ class Model:
         self.env.process(self.sample())
 
     def run(self) -> None:
-        """Process every event before the end of the run, counting them."""
+        """Process every event before the end of the run, counting them.
+
+        The collectors' rows are long-lived and acyclic; with Python's default thresholds the
+        cyclic garbage collector rescans them over and over as they pile up (about a quarter
+        of a long run's time), so it runs less often while the simulation runs.
+        """
         env = self.env
         until = self.scenario.duration
         step, peek = env.step, env.peek
         processed = 0
-        while peek() < until:
-            step()
-            processed += 1
+        thresholds = gc.get_threshold()
+        gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])
+        try:
+            while peek() < until:
+                step()
+                processed += 1
+        finally:
+            gc.set_threshold(*thresholds)
         self.events_processed += processed
 
     # -- results -------------------------------------------------------------------------
