@@ -6,8 +6,10 @@ A `SoftLock` says "a system downstream depends on this PCPI; do not delete it"
 downstream resource that needs it). It also carries when it was created at the tail of
 the chain and how many hops it has travelled, to measure propagation.
 
-Protocols:
+Protocols (same scenario and seed, so the gain is measured):
 - `none`: no soft locks. Each source hard-locks only its own relationship's base.
+- `local`: each destination locks its base on its direct source; nothing is forwarded.
+- `lease`: `softlock` whose locks expire unless renewed within the scenario's `lease`.
 - `softlock` (the patent): a destination sends its whole lock set to its source before and
   after every update (claims 10, 20); a set replaces the previous set from the same sender,
   so a lost or late message heals at the next one. The set holds the destination's own
@@ -33,14 +35,24 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True, frozen=True)
 class SoftLock:
-    """An advisory lock on a PCPI held on behalf of a downstream dataset."""
+    """An advisory lock on a PCPI held on behalf of a downstream dataset.
+
+    `candidates` are the locking dataset's PCPIs, newest first, that it could use as a
+    base, narrowed at every hop to those the hop shares with its own source. Each system
+    that holds the lock pins the newest candidate it still has (`pcpi_id`).
+    """
 
     pcpi_id: int
     type: str
     string: str
     locking_dataset: str
     created_s: float
-    hops: int = 0
+    hops: int
+    candidates: tuple[int, ...]
+
+
+PCPI_ID_BYTES = 8
+"""Wire size of one candidate PCPI id in a lock record."""
 
 
 class LockProtocol:
@@ -66,53 +78,77 @@ class SoftLockProtocol(LockProtocol):
     """The patent's soft-lock protocol with forwarding up the chain."""
 
     name = "softlock"
+    forwards = True
+    """Whether an intermediate system passes downstream locks on to its own source."""
 
-    def lock_set(self, rel: MirrorRelationship) -> dict[int, list[SoftLock]]:
-        """The locks `rel`'s destination asks its source to hold, by PCPI id (claim 35).
+    def lock_set(self, rel: MirrorRelationship) -> list[SoftLock]:
+        """The locks `rel`'s destination asks its source to hold (claims 30, 31, 35).
 
-        Its own dependency is the common base, the newest PCPI it has that the source had
-        at the last transfer (a volume-mirror destination's PCPIs are exactly those). Then
-        every lock it holds itself from further downstream, on PCPIs it shares with the
-        source, goes up with one more hop.
+        Its own dependency: every PCPI it has is in common with its source as of the last
+        transfer (a volume-mirror image), newest first; the source pins the newest of them
+        it still has, its common base. Then, when the protocol forwards, every lock it
+        holds from further downstream goes up with one more hop, its candidates narrowed
+        to the PCPIs this system shares with its source.
+
+        Why candidates rather than one PCPI: deep in a chain, a destination's newest PCPI
+        left the head of the chain long ago (mirror PCPIs rotate every update), so a lock on
+        it alone arrives too late. The head pins the newest PCPI of the tail it still has.
         """
         dst = rel.destination
-        locks: dict[int, list[SoftLock]] = {}
-        base = dst.newest()
-        if base is not None:
-            created = rel.own_lock_created_s if rel.own_lock_pcpi == base.id else self.model.env.now
-            rel.own_lock_pcpi, rel.own_lock_created_s = base.id, created
-            locks[base.id] = [SoftLock(base.id, "destination_path", f"snapmirror {rel.name}",
-                                       dst.name, created, 1)]
-        for pcpi_id, held in dst.soft_locks.items():
-            for lock, _set_s in held.values():
-                locks.setdefault(pcpi_id, []).append(replace(lock, hops=lock.hops + 1))
+        locks: list[SoftLock] = []
+        candidates = tuple(p.id for p in dst.newest_first())
+        if candidates:
+            if rel.own_lock_candidates != candidates:
+                rel.own_lock_candidates, rel.own_lock_created_s = candidates, self.model.env.now
+            locks.append(SoftLock(candidates[0], "destination_path", f"snapmirror {rel.name}", dst.name,
+                                  rel.own_lock_created_s, 1, candidates))
+        if self.forwards:
+            shared = dst.pcpis
+            for held in dst.soft_locks.values():
+                for lock, _set_s in held.values():
+                    narrowed = tuple(c for c in lock.candidates if c in shared)
+                    if narrowed:
+                        locks.append(replace(lock, pcpi_id=narrowed[0], hops=lock.hops + 1, candidates=narrowed))
         return locks
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         """Process body: transmit the destination's whole lock set to the source."""
+        if rel.retired:
+            return
         locks = self.lock_set(rel)
-        size = self.model.scenario.lock_record_bytes * (1 + sum(len(v) for v in locks.values()))
+        scenario = self.model.scenario
+        size = scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
         self.model.count_lock_message(size)
         yield from self.model.network.send_message(rel.destination.appliance.name,
                                                    rel.source.appliance.name, size)
         self.receive_lock_set(rel.source, rel.destination.name, locks)
 
-    def receive_lock_set(self, volume: Volume, sender: str, locks: dict[int, list[SoftLock]]) -> None:
+    def receive_lock_set(self, volume: Volume, sender: str, locks: list[SoftLock]) -> None:
         """Replace the set from `sender` on `volume`; forward upstream if it changed."""
-        changed = False
         held_before = self.model.locks_from.setdefault((volume.name, sender), {})
-        wanted: dict[tuple[int, str], SoftLock] = {
-            (lock.pcpi_id, lock.locking_dataset): lock
-            for lock_list in locks.values() for lock in lock_list if lock.pcpi_id in volume.pcpis
-        }
+        wanted: dict[tuple[int, str], SoftLock] = {}
+        for lock in locks:
+            pinned = next((c for c in lock.candidates if c in volume.pcpis), None)
+            if pinned is not None:
+                wanted[(pinned, lock.locking_dataset)] = replace(lock, pcpi_id=pinned)
+        changed = False
         for key in [k for k in held_before if k not in wanted]:
             self.model.release_soft_lock(volume, sender, key, "released")
             changed = True
         for key, lock in wanted.items():
-            if key not in held_before:
+            before = held_before.get(key)
+            if before is None:
                 self.model.set_soft_lock(volume, sender, lock)
                 changed = True
-        if changed and volume.incoming is not None:
+            elif before.candidates != lock.candidates:
+                self.model.renew_soft_lock(volume, sender, lock)
+                changed = True
+        if changed:
+            self.forward(volume)
+
+    def forward(self, volume: Volume) -> None:
+        """Claims 31 and 35: a changed set on an intermediate system goes upstream at once."""
+        if self.forwards and volume.incoming is not None:
             self.model.env.process(self.send_lock_set(volume.incoming))
 
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
@@ -122,4 +158,51 @@ class SoftLockProtocol(LockProtocol):
         yield from self.send_lock_set(rel)
 
 
-PROTOCOL_CLASSES: dict[str, type[LockProtocol]] = {"none": LockProtocol, "softlock": SoftLockProtocol}
+class LocalLockProtocol(SoftLockProtocol):
+    """Protocol `local`: a source keeps what its direct destinations need, nothing forwarded.
+
+    Like the holds ZFS replication tools put on the sending side's snapshots: each hop
+    protects its own next hop, so the head of a chain knows nothing of the tail.
+    """
+
+    name = "local"
+    forwards = False
+
+
+class LeaseLockProtocol(SoftLockProtocol):
+    """Protocol `lease`: soft locks expire unless their sender renews them within `lease`.
+
+    Every received set renews the sender's locks. A destination that disappears for good
+    stops renewing, so its locks, and the locks forwarded on its behalf, are released one
+    lease later instead of leaking forever. The trade-off: a downstream cut off for longer
+    than the lease (a long outage) loses its protection too.
+    """
+
+    name = "lease"
+
+    def __init__(self, model: Model):
+        super().__init__(model)
+        self._renewed_s: dict[tuple[str, str], float] = {}
+
+    def receive_lock_set(self, volume: Volume, sender: str, locks: list[SoftLock]) -> None:
+        super().receive_lock_set(volume, sender, locks)
+        now = self.model.env.now
+        self._renewed_s[(volume.name, sender)] = now
+        expiry = self.model.env.timeout(self.model.scenario.lease)
+        expiry.callbacks.append(lambda _event: self._expire(volume, sender, now))
+
+    def _expire(self, volume: Volume, sender: str, renewed_s: float) -> None:
+        if self._renewed_s.get((volume.name, sender)) != renewed_s:
+            return  # renewed since
+        held = self.model.locks_from.get((volume.name, sender), {})
+        if not held:
+            return
+        for key in list(held):
+            self.model.release_soft_lock(volume, sender, key, "lease_expired")
+        self.forward(volume)
+
+
+PROTOCOL_CLASSES: dict[str, type[LockProtocol]] = {
+    cls.name: cls
+    for cls in (LockProtocol, LocalLockProtocol, SoftLockProtocol, LeaseLockProtocol)
+}

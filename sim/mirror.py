@@ -29,8 +29,9 @@ class MirrorRelationship:
     """Asynchronous volume mirror from `source` to `destination` on a cron schedule."""
 
     def __init__(self, model: Model, index: int, source: Volume, destination: Volume,
-                 firings: tuple[float, ...]):
+                 firings: tuple[float, ...], retire_at_s: float | None = None):
         self.model = model
+        self.retire_at_s = retire_at_s
         self.env = model.env
         self.index = index
         self.name = f"{source.name}->{destination.name}"
@@ -38,6 +39,7 @@ class MirrorRelationship:
         self.destination = destination
         self.firings = firings
         self.busy = False
+        self.retired = False
         self.base: Pcpi | None = None
         self.in_flight_image: dict[int, Pcpi] | None = None
         self.mirror_pcpis: dict[int, None] = {}
@@ -47,7 +49,7 @@ class MirrorRelationship:
         self.rebaselines = 0
         self.rebaseline_bytes = 0.0
         self.bytes_sent = 0.0
-        self.own_lock_pcpi: int | None = None
+        self.own_lock_candidates: tuple[int, ...] = ()
         self.own_lock_created_s = 0.0
         self._lag_origin_s: float | None = None
         self._lag_since_s = 0.0
@@ -60,6 +62,8 @@ class MirrorRelationship:
         for at in self.firings:
             if at > self.env.now:
                 yield self.env.timeout(at - self.env.now)
+            if self.retired:
+                return
             if self.busy:
                 self.updates_skipped += 1
                 self.model.record_event("update_skipped", self.name)
@@ -102,6 +106,9 @@ class MirrorRelationship:
         self.in_flight_image = image
         started = self.env.now
         yield from model.network.transfer(src.appliance.name, dst.appliance.name, size)
+        if self.retired:  # the destination was removed while the transfer ran
+            self.in_flight_image = None
+            return
         dst.apply_image(tuple(image.values()), self.env.now)
         self._account_lag()
         self.in_flight_image = None
@@ -116,6 +123,17 @@ class MirrorRelationship:
         self._move_base(send)
         yield from model.protocol.after_update(self)
         self.busy = False
+
+    def retire(self) -> None:
+        """The destination is removed for good: its PCPIs go, and it tells nobody upstream.
+
+        The source keeps the relationship's hard-locked base and whatever soft locks the
+        destination had sent, as a real source would until an administrator releases it.
+        """
+        self.retired = True
+        self.model.record_event("destination_retired", self.name)
+        for pcpi_id in list(self.destination.pcpis):
+            self.destination.delete_pcpi(pcpi_id, "destination_retired")
 
     def _move_base(self, send: Pcpi) -> None:
         """Hard-lock the new base on the source, release the old, prune own mirror PCPIs."""
@@ -155,13 +173,15 @@ class MirrorRelationship:
         return ((t - ref) ** 2 - (since - ref) ** 2) / 2
 
     def lag_s(self, now: float) -> float | None:
-        """Current lag of the destination, or None before its first update completed."""
-        return None if self._lag_origin_s is None else now - self._lag_ref_s
+        """Current lag of the destination; None before its first update or once retired."""
+        return None if self._lag_origin_s is None or self.retired else now - self._lag_ref_s
 
     def lag_summary(self, end_s: float) -> tuple[float | None, float | None]:
         """(time-weighted mean, max) lag from the first completed update to `end_s`."""
         if self._lag_origin_s is None:
             return None, None
+        if self.retire_at_s is not None:
+            end_s = min(end_s, self.retire_at_s)
         span = end_s - self._lag_origin_s
         area = self._lag_area + self._lag_area_until(end_s)
         peak = max(self.max_lag_s, end_s - self._lag_ref_s)

@@ -12,7 +12,7 @@ import gc
 import time
 import zlib
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,7 @@ class Model:
         self.lock_messages = 0
         self.lock_message_bytes = 0.0
         self.premature_deletions = 0
+        self.lock_space_byte_s: dict[str, float] = {name: 0.0 for name in sorted(scenario.appliances)}
         self.events_processed = 0
         self._next_pcpi_id = 1
         self.appliances = {name: Appliance(name, spec.capacity)
@@ -74,7 +75,8 @@ class Model:
             destination = self.volumes[spec.destination] = Volume(
                 spec.destination, self.appliances[spec.destination.partition(":")[0]],
                 source.size_bytes, writable=False, on_delete=self._on_pcpi_deleted)
-            rel = MirrorRelationship(self, index, source, destination, self.schedules.firings(spec.schedule))
+            rel = MirrorRelationship(self, index, source, destination, self.schedules.firings(spec.schedule),
+                                     spec.retire_at)
             source.outgoing.append(rel)
             destination.incoming = rel
             self.relationships.append(rel)
@@ -146,6 +148,12 @@ class Model:
         self.locks_from.setdefault((volume.name, sender), {})[key] = lock
         volume.soft_locks.setdefault(lock.pcpi_id, {})[(sender, lock.locking_dataset)] = (lock, self.env.now)
 
+    def renew_soft_lock(self, volume: Volume, sender: str, lock: SoftLock) -> None:
+        """Replace a held lock's record (same PCPI, new candidates), keeping its set time."""
+        self.locks_from[(volume.name, sender)][(lock.pcpi_id, lock.locking_dataset)] = lock
+        held = volume.soft_locks[lock.pcpi_id]
+        held[(sender, lock.locking_dataset)] = (lock, held[(sender, lock.locking_dataset)][1])
+
     def release_soft_lock(self, volume: Volume, sender: str, key: tuple[int, str], reason: str) -> None:
         pcpi_id, dataset = key
         self.locks_from[(volume.name, sender)].pop(key, None)
@@ -174,8 +182,11 @@ class Model:
                     self.record_event("premature_deletion", volume.name, pcpi.id, detail=rel.name)
         for owner in list(volume.hard_locks.get(pcpi.id, ())):
             self.release_hard_lock(volume, pcpi.id, owner, "pcpi_deleted")
-        for sender, dataset in list(volume.soft_locks.get(pcpi.id, ())):
+        for (sender, dataset), (lock, _set_s) in list(volume.soft_locks.get(pcpi.id, {}).items()):
             self.release_soft_lock(volume, sender, (pcpi.id, dataset), "pcpi_deleted")
+            repin = next((c for c in lock.candidates if c in volume.pcpis), None)
+            if repin is not None:  # the lock moves to the locking dataset's next usable base
+                self.set_soft_lock(volume, sender, replace(lock, pcpi_id=repin))
         self.collectors["pcpis"].rows.append(
             (volume.name, pcpi.id, pcpi.name, pcpi.label, pcpi.origin, pcpi.created_s,
              volume.arrived_s.get(pcpi.id), self.env.now, reason, premature, pcpi.changed_bytes))
@@ -191,8 +202,17 @@ class Model:
         self.network.set_link_up(link)
         self.record_event("link_up", link.name)
 
+    def retire(self, rel: MirrorRelationship, at_s: float) -> Generator[simpy.Event, Any, None]:
+        """Process: remove `rel`'s destination for good at `at_s`."""
+        yield self.env.timeout(at_s)
+        rel.retire()
+
     def sample(self) -> Generator[simpy.Event, Any, None]:
-        """Process: record levels (lag, PCPIs, space, locks) every `sample_interval`."""
+        """Process: record levels (lag, PCPIs, space, locks) every `sample_interval`.
+
+        Space held only because of locks is integrated from these samples (each sample's
+        level held until the next), so its byte-hours are as fine as the sample interval.
+        """
         rows = self.collectors["timeseries"].rows
         interval = self.scenario.sample_interval
         t = 0.0
@@ -206,6 +226,9 @@ class Model:
             for name, volume in self.volumes.items():
                 rows.append((t, "pcpis", name, float(len(volume.pcpis))))
                 rows.append((t, "snapshot_space_bytes", name, volume.snapshot_space_bytes))
+                held = volume.lock_held_bytes
+                rows.append((t, "lock_held_bytes", name, held))
+                self.lock_space_byte_s[volume.appliance.name] += held * min(interval, self.scenario.duration - t)
             for name, appliance in self.appliances.items():
                 held = sum(len(locks) for v in appliance.volumes for locks in v.soft_locks.values())
                 rows.append((t, "soft_locks", name, float(held)))
@@ -218,6 +241,9 @@ class Model:
             self.env.process(policy.take_scheduled_pcpis())
         for rel in self.relationships:
             self.env.process(rel.update_cycle())
+        for rel in self.relationships:
+            if rel.retire_at_s is not None:
+                self.env.process(self.retire(rel, rel.retire_at_s))
         for spec, link in zip(self.scenario.links, self.network.links):
             for outage in spec.outages:
                 self.env.process(self.outage(link, outage.at, outage.for_))
@@ -290,6 +316,7 @@ class Model:
             "max_lag_s": max_lag,
             "lock_messages": self.lock_messages,
             "failed_writes": sum(v.failed_writes for v in self.volumes.values()),
+            "lock_space_byte_hours": sum(self.lock_space_byte_s.values()) / 3600,
         }
         return {
             "scenario": self.scenario.name,
@@ -300,6 +327,7 @@ class Model:
             "wall_seconds": wall_seconds,
             "kpis": kpis,
             "lock_message_bytes": self.lock_message_bytes,
+            "lock_space_byte_hours": {name: v / 3600 for name, v in self.lock_space_byte_s.items()},
             "relationships": relationships,
             "links": {link.name: link.bytes_carried for link in self.network.links},
         }

@@ -6,6 +6,7 @@ image of V further down (V -> B -> ... -> S): whatever V deletes, those images l
 next update. For relationship S -> D the deleted PCPI P was the last common base when D
 holds P and no other PCPI of D survives on every volume from V down to S. While S -> D is
 transferring, D's set is the image in flight (D's set becomes exactly that image on arrival).
+A retired relationship needs nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Oracle:
         """Relationships for which deleting `pcpi` from `volume` removed the last common base."""
         broken = []
         for rel, path in self._downstream.get(volume.name, ()):
+            if rel.retired:
+                continue
             held = rel.in_flight_image if rel.in_flight_image is not None else rel.destination.pcpis
             if pcpi.id in held and not any(
                 all(candidate in v.pcpis for v in path) for candidate in reversed(held)

@@ -30,7 +30,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from sim.units import parse_duration, parse_rate, parse_size
 
-PROTOCOLS = ("none", "softlock")
+PROTOCOLS = ("none", "local", "softlock", "lease")
 """Lock protocols the engine implements (see `sim.locks`)."""
 
 KPIS = (
@@ -43,6 +43,7 @@ KPIS = (
     "max_lag_s",
     "lock_messages",
     "failed_writes",
+    "lock_space_byte_hours",
 )
 """Scalar outcomes of a run, as written to `summary.json` and bounded by `expect:`."""
 
@@ -77,7 +78,7 @@ Size = Annotated[float, BeforeValidator(parse_size)]
 Rate = Annotated[float, BeforeValidator(parse_rate)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
 VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
-Protocol = Literal["none", "softlock"]
+Protocol = Literal["none", "local", "softlock", "lease"]
 KpiName = Literal[KPIS]  # type: ignore[valid-type]
 
 
@@ -142,6 +143,8 @@ class MirrorSpec(_Spec):
     destination: VolumeName
     type: Literal["volume"] = "volume"
     schedule: Cron
+    retire_at: Offset | None = None
+    """When the destination is removed for good: no more updates, and it tells nobody."""
 
 
 class Bound(_Spec):
@@ -161,6 +164,8 @@ class Scenario(_Spec):
     protocol: Protocol = "none"
     sample_interval: Duration = 3600.0
     lock_record_bytes: int = Field(default=128, ge=1, le=1 << 20)
+    lease: Duration = 86400.0
+    """Protocol `lease`: a lock set not renewed within this long expires at its holder."""
     appliances: dict[str, ApplianceSpec] = Field(min_length=1)
     routers: tuple[str, ...] = ()
     links: tuple[LinkSpec, ...] = ()
@@ -268,6 +273,8 @@ def _cross_reference_problems(s: Scenario) -> list[tuple[Loc, str]]:
         elif src_app in graph and dst_app in graph and not nx.has_path(graph, src_app, dst_app):
             problems.append((("mirrors", i), f"no network path from {src_app!r} to {dst_app!r}"))
     for i, mirror in enumerate(s.mirrors):
+        if mirror.retire_at is not None and mirror.retire_at >= s.duration:
+            problems.append((("mirrors", i, "retire_at"), "is after the end of the run"))
         if mirror.source not in s.volumes and mirror.source not in destinations:
             problems.append((("mirrors", i, "source"),
                              f"unknown volume {mirror.source!r} (not in `volumes`, not a mirror destination)"))

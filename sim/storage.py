@@ -110,6 +110,24 @@ class Volume:
             return 0.0
         return self.cum_changed_bytes - next(iter(self.pcpis.values())).cum_changed_bytes
 
+    @property
+    def lock_held_bytes(self) -> float:
+        """Snapshot space held only because soft locks pin the oldest PCPIs.
+
+        The PCPIs at the old end of the volume that are soft-locked and not hard-locked
+        would have gone at their retention or mirror update; the bytes changed between the
+        oldest of them and the first PCPI not so pinned are what the locks cost.
+        """
+        oldest = None
+        for pcpi in self.pcpis.values():
+            if pcpi.id not in self.soft_locks or pcpi.id in self.hard_locks:
+                if oldest is None:
+                    return 0.0
+                return pcpi.cum_changed_bytes - oldest.cum_changed_bytes
+            if oldest is None:
+                oldest = pcpi
+        return 0.0 if oldest is None else self.cum_changed_bytes - oldest.cum_changed_bytes
+
     def newest(self) -> Pcpi | None:
         return next(reversed(self.pcpis.values()), None)
 

@@ -22,11 +22,11 @@ def quickstart():
 
 @pytest.fixture(scope="module")
 def runs(quickstart):
-    return {p: simulate(quickstart.model_copy(update={"protocol": p})) for p in ("none", "softlock")}
+    return {p: simulate(quickstart.model_copy(update={"protocol": p})) for p in quickstart.expect}
 
 
 def test_quickstart_meets_its_expect_block(quickstart, runs):
-    assert set(quickstart.expect) == {"none", "softlock"}
+    assert {"none", "softlock"} <= set(quickstart.expect)
     for protocol, bounds in quickstart.expect.items():
         verdicts = check_kpis(protocol, bounds, runs[protocol].summary["kpis"])
         assert verdicts and all(v.passed for v in verdicts), verdicts

@@ -1,0 +1,85 @@
+"""Protocol variants on the same scenario and seed: local, softlock, lease; retired destinations."""
+
+import pytest
+from conftest import SCENARIOS, chain_document
+
+from sim.model import simulate
+from sim.scenario import load_scenario
+
+
+def chain(depth: int, protocol: str, **overrides):
+    """A volume chain of `depth` appliances; the tail updates slowly over a link that fails."""
+    names = [f"S{i}" for i in range(depth)]
+    mirrors = [{"source": f"{a}:/vol/v", "destination": f"{b}:/vol/v", "schedule": "*/15 * * * *"}
+               for a, b in zip(names, names[1:])]
+    mirrors[-1]["schedule"] = "0 */4 * * *"
+    links = [{"between": [a, b], "bandwidth": "1Gbit/s", "latency": "2ms"} for a, b in zip(names, names[1:])]
+    links[-1]["outages"] = [{"at": "1d", "for": "12h"}]
+    return chain_document(
+        name=f"chain{depth}", protocol=protocol, duration="3d",
+        appliances={n: {"capacity": "10TiB"} for n in names}, links=links,
+        volumes={"S0:/vol/v": {"size": "100GiB", "change_rate": "1GiB/h", "change_variability": 0.4}},
+        snapshot_policies={"hourly": {"schedule": "0 * * * *", "label": "hourly", "keep": 4,
+                                      "volumes": ["S0:/vol/v"]}},
+        mirrors=mirrors, **overrides)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_depth_six_chain_softlock_protects_the_tail_and_none_does_not(make_scenario, seed):
+    none = simulate(make_scenario(chain(6, "none", seed=seed))).summary["kpis"]
+    soft = simulate(make_scenario(chain(6, "softlock", seed=seed)))
+    assert none["premature_deletions"] >= 1 and none["rebaselines"] >= 1
+    assert soft.summary["kpis"]["premature_deletions"] == 0 and soft.summary["kpis"]["rebaselines"] == 0
+    locks = soft.tables["locks"]
+    from_tail = locks[(locks["volume"] == "S0:/vol/v") & (locks["locking_dataset"] == "S5:/vol/v")]
+    assert len(from_tail) > 0 and (from_tail["hops"] == 5).all()
+
+
+def test_local_protects_only_the_next_hop(make_scenario):
+    result = simulate(make_scenario(chain(3, "local")))
+    locks = result.tables["locks"]
+    soft = locks[locks["type"] != "hard"]
+    assert set(zip(soft["volume"], soft["locking_dataset"])) == {("S0:/vol/v", "S1:/vol/v"), ("S1:/vol/v", "S2:/vol/v")}
+    assert result.summary["kpis"]["premature_deletions"] >= 1
+
+
+def test_a_lease_shorter_than_the_outage_loses_the_protection(make_scenario):
+    short = simulate(make_scenario(chain(3, "lease", lease="2h"))).summary["kpis"]
+    long = simulate(make_scenario(chain(3, "lease", lease="2d"))).summary["kpis"]
+    assert short["premature_deletions"] >= 1 and short["rebaselines"] >= 1
+    assert long["premature_deletions"] == 0 and long["rebaselines"] == 0
+
+
+@pytest.fixture(scope="module")
+def retired():
+    scenario = load_scenario(SCENARIOS / "destination_retired.yaml")
+    return scenario, {p: simulate(scenario.model_copy(update={"protocol": p})) for p in ("softlock", "lease")}
+
+
+def test_softlock_keeps_a_retired_destinations_locks_to_the_end(retired):
+    _, runs = retired
+    locks = runs["softlock"].tables["locks"]
+    from_c = locks[(locks["volume"] == "A:/vol/home") & (locks["locking_dataset"] == "C:/vol/home")]
+    assert from_c["released_s"].isna().sum() == 1  # still in force when the run ends
+
+
+def test_lease_releases_a_retired_destinations_locks_one_lease_after_its_last_renewal(retired):
+    scenario, runs = retired
+    locks = runs["lease"].tables["locks"]
+    at_b = locks[(locks["volume"] == "B:/vol/home") & (locks["locking_dataset"] == "C:/vol/home")]
+    last = at_b.sort_values("set_s").iloc[-1]
+    assert last["release_reason"] == "lease_expired"
+    retire_at = scenario.mirrors[1].retire_at
+    assert retire_at < last["released_s"] <= retire_at + scenario.lease
+    at_a = locks[(locks["volume"] == "A:/vol/home") & (locks["locking_dataset"] == "C:/vol/home")]
+    assert at_a["released_s"].max() == pytest.approx(last["released_s"], abs=1.0)  # forwarded at once
+
+
+def test_lock_space_is_what_the_pinned_pcpis_hold(retired):
+    _, runs = retired
+    soft = runs["softlock"].summary
+    assert soft["kpis"]["lock_space_byte_hours"] > 100 * runs["lease"].summary["kpis"]["lock_space_byte_hours"]
+    held = runs["softlock"].tables["timeseries"].query("metric == 'lock_held_bytes' and component == 'A:/vol/home'")
+    # Once C is gone its pinned base ages at the head's change rate: the held bytes only grow.
+    late = held[held["time_s"] >= 3 * 86400]["value"]
+    assert late.is_monotonic_increasing and late.iloc[-1] > late.iloc[0]
