@@ -64,6 +64,26 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_locks(args: argparse.Namespace) -> int:
+    from sim.model import Model
+    from sim.units import parse_duration
+
+    scenario = _load(args.scenario, args.seed, args.protocol)
+    try:
+        at_s = parse_duration(args.at, allow_zero=True)
+    except ValueError as err:
+        print(f"--at: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if at_s > scenario.duration:
+        print(f"--at: {args.at} is after the end of the run ({scenario.duration:.0f} s)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    model = Model(scenario)
+    model.start()
+    model.run(until_s=at_s)
+    print(model.snapshot_listing(at_s))
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.scenarios:
@@ -120,6 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", default="results")
     compare.set_defaults(func=cmd_compare)
+
+    locks = sub.add_parser("locks", help="list every PCPI and who locks it at a moment of the run")
+    locks.add_argument("scenario")
+    locks.add_argument("--at", required=True, help="simulated time, e.g. 3d12h")
+    locks.add_argument("--seed", type=int)
+    locks.add_argument("--protocol", choices=PROTOCOLS)
+    locks.set_defaults(func=cmd_locks)
 
     validate = sub.add_parser("validate", help="check scenario files and report every problem")
     validate.add_argument("scenarios", nargs="+")

@@ -249,15 +249,15 @@ class Model:
                 self.env.process(self.outage(link, outage.at, outage.for_))
         self.env.process(self.sample())
 
-    def run(self) -> None:
-        """Process every event before the end of the run, counting them.
+    def run(self, until_s: float | None = None) -> None:
+        """Process every event before the end of the run (or `until_s`), counting them.
 
         The collectors' rows are long-lived and acyclic; with Python's default thresholds the
         cyclic garbage collector rescans them over and over as they pile up (about a quarter
         of a long run's time), so it runs less often while the simulation runs.
         """
         env = self.env
-        until = self.scenario.duration
+        until = self.scenario.duration if until_s is None else min(until_s, self.scenario.duration)
         step, peek = env.step, env.peek
         processed = 0
         thresholds = gc.get_threshold()
@@ -269,6 +269,21 @@ class Model:
         finally:
             gc.set_threshold(*thresholds)
         self.events_processed += processed
+
+    def snapshot_listing(self, at_s: float) -> str:
+        """Every volume's PCPIs at `at_s` (run up to then), oldest first, with who locks each
+        and why, like a storage system's snapshot list with owners."""
+        lines = [f"t = {at_s:.0f} s ({self.clock_name(at_s)} UTC), protocol {self.protocol.name}"]
+        for appliance in self.appliances.values():
+            for volume in appliance.volumes:
+                lines.append(f"{volume.name}  ({len(volume.pcpis)} PCPIs)")
+                for pcpi in volume.pcpis.values():
+                    owners = [f"hard: base of {owner}" for owner in volume.hard_locks.get(pcpi.id, ())]
+                    owners += [f"{lock.type}: {lock.string} (for {lock.locking_dataset}, via {sender}, "
+                               f"{lock.hops} hop{'s' if lock.hops != 1 else ''})"
+                               for (sender, _), (lock, _set) in volume.soft_locks.get(pcpi.id, {}).items()]
+                    lines.append(f"  #{pcpi.id:<6} {pcpi.name:<40} {'; '.join(owners) or '-'}")
+        return "\n".join(lines)
 
     # -- results -------------------------------------------------------------------------
 

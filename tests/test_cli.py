@@ -123,3 +123,19 @@ def test_cross_reference_errors(write_scenario, overrides, field, message):
     assert proc.returncode == 2
     assert any(f": {field}: " in line and message in line for line in proc.stderr.splitlines()), proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_locks_lists_who_holds_each_pcpi_and_why(capsys):
+    # Mid-outage: C cannot update, so under softlock its base is pinned at the head A.
+    assert main(["locks", str(QUICKSTART), "--at", "3d12h", "--protocol", "softlock"]) == 0
+    listing = capsys.readouterr().out
+    head = listing.split("B:/vol/db")[0]
+    assert "for C:/vol/db, via B:/vol/db, 2 hops" in head
+    assert "hard: base of A:/vol/db->B:/vol/db" in head
+    assert main(["locks", str(QUICKSTART), "--at", "3d12h", "--protocol", "none"]) == 0
+    assert "for C:/vol/db" not in capsys.readouterr().out
+
+
+def test_locks_refuses_a_moment_outside_the_run(capsys):
+    assert main(["locks", str(QUICKSTART), "--at", "30d"]) == 2
+    assert "after the end of the run" in capsys.readouterr().err
