@@ -129,7 +129,7 @@ def test_locks_lists_who_holds_each_pcpi_and_why(capsys):
     # Mid-outage: C cannot update, so under softlock its base is pinned at the head A.
     assert main(["locks", str(QUICKSTART), "--at", "3d12h", "--protocol", "softlock"]) == 0
     listing = capsys.readouterr().out
-    head = listing.split("B:/vol/db")[0]
+    head = listing.split("\nB:/vol/db  (")[0]
     assert "for C:/vol/db, via B:/vol/db, 2 hops" in head
     assert "hard: base of A:/vol/db->B:/vol/db" in head
     assert main(["locks", str(QUICKSTART), "--at", "3d12h", "--protocol", "none"]) == 0
