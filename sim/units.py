@@ -70,24 +70,3 @@ def parse_rate(value: object) -> float:
         return parse_size(amount) / parse_duration(per)
     except ValueError as err:
         raise ValueError(f"{text!r} is not a rate ({err}); write size/time, e.g. '1Gbit/s'") from None
-
-
-def format_bytes(size_bytes: float) -> str:
-    """Short human form of a byte count, IEC prefixes (for tables and plots)."""
-    value = float(size_bytes)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if abs(value) < 1024 or unit == "PiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def format_duration(seconds: float) -> str:
-    """Short human form of a duration in seconds (for tables and plots)."""
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.2f}d"
