@@ -1,9 +1,13 @@
 """Mirror updates: exact traces, common base, re-baselines, skipped updates, lag closed form."""
 
+from types import SimpleNamespace
+
 import pytest
 from conftest import chain_document
 
+from sim.mirror import MirrorRelationship
 from sim.model import Model, simulate
+from sim.storage import Appliance, Volume
 
 GiB = 2.0**30
 
@@ -45,18 +49,20 @@ def test_a_mirror_update_keeps_only_its_base_mirror_pcpi_on_the_source(make_scen
     assert source.hard_locks == {model.relationships[0].base.id: {"A:/vol/v->B:/vol/v": 2701.5}}
 
 
-def test_common_base_is_the_newest_destination_pcpi_the_source_still_has(make_scenario):
-    model = Model(make_scenario(chain_document(duration="3h")))
-    model.start()
-    model.run()
-    rel = model.relationships[1]  # B -> C
-    newest_shared = next(p for p in rel.destination.newest_first() if p.id in rel.source.pcpis)
-    assert rel.find_common_base() is newest_shared
-    for pcpi in list(rel.source.pcpis):
-        if pcpi != newest_shared.id:
-            continue
-        del rel.source.pcpis[pcpi]
-    assert rel.find_common_base() is not newest_shared
+def test_common_base_is_the_newest_destination_pcpi_the_source_still_has():
+    source = Volume("A:/vol/v", Appliance("A", 1e12), 1e9, writable=True, change_rate_bps=1.0,
+                    on_delete=lambda *_: None)
+    destination = Volume("B:/vol/v", Appliance("B", 1e12), 1e9, writable=False, on_delete=lambda *_: None)
+    p1, p2, p3 = (source.take_pcpi(i, f"s.{i}", "hourly", 60.0 * i) for i in (1, 2, 3))
+    destination.apply_image((p1, p2, p3), 200.0)
+    source.take_pcpi(4, "s.4", "hourly", 240.0)
+    relationship = SimpleNamespace(source=source, destination=destination)
+    source.delete_pcpi(3, "retention")
+    assert MirrorRelationship.find_common_base(relationship) is p2
+    source.delete_pcpi(2, "retention")
+    assert MirrorRelationship.find_common_base(relationship) is p1
+    source.delete_pcpi(1, "retention")
+    assert MirrorRelationship.find_common_base(relationship) is None
 
 
 def test_an_update_due_while_one_runs_is_skipped_and_counted(make_scenario):
