@@ -10,6 +10,8 @@ Protocols (same scenario and seed, so the gain is measured):
 - `none`: no soft locks. Each source hard-locks only its own relationship's base.
 - `local`: each destination locks its base on its direct source; nothing is forwarded.
 - `lease`: `softlock` whose locks expire unless renewed within the scenario's `lease`.
+- `hard`: propagated like `softlock`, but space-pressure autodelete may never override the
+  locks (only `destroy` ignores them); shows what safety costs in space and failed writes.
 - `softlock` (the patent): a destination sends its whole lock set to its source before and
   after every update (claims 10, 20); a set replaces the previous set from the same sender,
   so a lost or late message heals at the next one. The set holds the destination's own
@@ -80,6 +82,8 @@ class SoftLockProtocol(LockProtocol):
     name = "softlock"
     forwards = True
     """Whether an intermediate system passes downstream locks on to its own source."""
+    overridable = True
+    """Whether autodelete at commitment `disrupt` may delete a PCPI these locks hold."""
 
     def lock_set(self, rel: MirrorRelationship) -> list[SoftLock]:
         """The locks `rel`'s destination asks its source to hold (claims 30, 31, 35).
@@ -93,19 +97,28 @@ class SoftLockProtocol(LockProtocol):
         Why candidates rather than one PCPI: deep in a chain, a destination's newest PCPI
         left the head of the chain long ago (mirror PCPIs rotate every update), so a lock on
         it alone arrives too late. The head pins the newest PCPI of the tail it still has.
+
+        A qtree destination depends on one source PCPI, the last one transferred (a `qtree`
+        lock naming the qtree), and forwards nothing: its own PCPIs are not its source's, so
+        no lock from further down concerns a PCPI it shares with its source.
         """
         dst = rel.destination
         locks: list[SoftLock] = []
-        candidates = tuple(p.id for p in dst.newest_first())
+        if rel.kind == "qtree":
+            candidates = (rel.base.id,) if rel.base is not None else ()
+            lock_type, string = "qtree", f"qtree {rel.destination_name} (mirror of {rel.source_name})"
+        else:
+            candidates = tuple(p.id for p in dst.newest_first())
+            lock_type, string = "destination_path", f"snapmirror {rel.name}"
         if candidates:
             if rel.own_lock_candidates != candidates:
                 rel.own_lock_candidates, rel.own_lock_created_s = candidates, self.model.env.now
-            locks.append(SoftLock(candidates[0], "destination_path", f"snapmirror {rel.name}", dst.name,
+            locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
                                   rel.own_lock_created_s, 1, candidates))
-        if self.forwards:
+        if self.forwards and rel.kind == "volume":
             shared = dst.pcpis
             for held in dst.soft_locks.values():
-                for lock, _set_s in held.values():
+                for lock, _set_s, _delay in held.values():
                     narrowed = tuple(c for c in lock.candidates if c in shared)
                     if narrowed:
                         locks.append(replace(lock, pcpi_id=narrowed[0], hops=lock.hops + 1, candidates=narrowed))
@@ -118,7 +131,7 @@ class SoftLockProtocol(LockProtocol):
         locks = self.lock_set(rel)
         scenario = self.model.scenario
         size = scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
-        self.model.count_lock_message(size)
+        self.model.count_lock_message(rel.destination.appliance.name, size)
         yield from self.model.network.send_message(rel.destination.appliance.name,
                                                    rel.source.appliance.name, size)
         self.receive_lock_set(rel.source, rel.destination.name, locks)
@@ -202,7 +215,20 @@ class LeaseLockProtocol(SoftLockProtocol):
         self.forward(volume)
 
 
+class HardLockProtocol(SoftLockProtocol):
+    """Protocol `hard`: locks travel like `softlock`'s but space pressure may not override
+    them (autodelete at `try` or `disrupt` leaves them; only `destroy` does not care).
+
+    It is the safe extreme: no downstream ever loses its base to autodelete, and the price
+    is snapshot space that cannot be reclaimed, then failed writes, when a downstream is
+    gone for long.
+    """
+
+    name = "hard"
+    overridable = False
+
+
 PROTOCOL_CLASSES: dict[str, type[LockProtocol]] = {
     cls.name: cls
-    for cls in (LockProtocol, LocalLockProtocol, SoftLockProtocol, LeaseLockProtocol)
+    for cls in (LockProtocol, LocalLockProtocol, SoftLockProtocol, HardLockProtocol, LeaseLockProtocol)
 }
