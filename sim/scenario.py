@@ -12,11 +12,15 @@ plain mappings, sequences and scalars, so loading is safe).
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import networkx as nx
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -24,9 +28,11 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from sim.units import parse_duration, parse_rate, parse_size
 
@@ -50,12 +56,27 @@ KPIS = (
 )
 """Scalar outcomes of a run, as written to `summary.json` and bounded by `expect:`."""
 
+# Limits: a scenario past one of these could not finish in reasonable time or fit in memory.
+# Each is a clear error naming the limit; `load_scenario(..., enforce_limits=False)` (the
+# command line's `--no-limits`) lifts them all.
 MAX_DURATION_S = 10 * 365 * 86400.0
 """Longest simulated time a scenario may ask for (ten years)."""
 MAX_SAMPLES = 2_000_000
 """Most time-series rows a run may produce (samples x sampled objects)."""
-MAX_SCHEDULED_FIRINGS = 50_000_000
-"""Most schedule firings (snapshots + mirror updates) a run may plan."""
+MAX_SCHEDULED_FIRINGS = 5_000_000
+"""Most schedule firings (snapshots + mirror updates) a run may plan. bench/scale.py measured
+about 60 us and 1.5 kB per firing (99 appliances, 30 days: 214,000 firings, 12 s, 323 MB
+peak), so the limit is a run of a few minutes and a few GB."""
+MAX_BYTES = float(2**60)
+"""Largest size, capacity, bandwidth (per second) or total change over the run (1 EiB).
+Bytes are floats: past this, one changed block would vanish in the rounding of the
+cumulative changed bytes that incremental transfers subtract."""
+NO_LIMITS_HINT = "--no-limits lifts it"
+MAX_EXPECT_SEEDS = 100
+"""Most seeds a statistical bound of `expect:` may ask `cascadesim check` to run."""
+_LAST_DAY = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+"""A run must end before this, well inside the calendar (Python's dates stop at the year 9999)."""
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def _duration_at_least_zero(value: object) -> float:
@@ -63,9 +84,28 @@ def _duration_at_least_zero(value: object) -> float:
 
 
 def _check_cron(expr: str) -> str:
-    if not croniter.is_valid(expr):
+    fields = expr.split()
+    valid = (len(fields) == 5 or (len(fields) == 1 and expr.startswith("@"))) and croniter.is_valid(expr)
+    if valid:
+        try:
+            croniter(expr, 0.0)
+        except Exception:  # croniter raises several types for expressions is_valid lets through
+            valid = False
+    if not valid:
         raise ValueError(f"{expr!r} is not a cron schedule (five fields, e.g. '0 * * * *')")
     return expr
+
+
+def _check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"{name!r} is not a name: use letters, digits, '.', '_' and '-'")
+    return name
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
 
 
 def _check_volume_name(name: str) -> str:
@@ -75,18 +115,19 @@ def _check_volume_name(name: str) -> str:
     return name
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Offset = Annotated[float, BeforeValidator(_duration_at_least_zero)]
-Size = Annotated[float, BeforeValidator(parse_size)]
-Rate = Annotated[float, BeforeValidator(parse_rate)]
+Duration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_finite)]
+Offset = Annotated[float, BeforeValidator(_duration_at_least_zero), AfterValidator(_finite)]
+Size = Annotated[float, BeforeValidator(parse_size), AfterValidator(_finite)]
+Rate = Annotated[float, BeforeValidator(parse_rate), AfterValidator(_finite)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
 VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
+Name = Annotated[str, AfterValidator(_check_name)]
 Protocol = Literal["none", "local", "softlock", "hard", "lease"]
 KpiName = Literal[KPIS]  # type: ignore[valid-type]
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class ApplianceSpec(_Spec):
@@ -187,11 +228,56 @@ class MirrorSpec(_Spec):
         return self.source.rpartition("/")[2] if self.type == "qtree" else None
 
 
-class Bound(_Spec):
-    """Inclusive bounds on a KPI."""
+def _number_as_range(value: Any) -> Any:
+    """A plain number means exactly that value; anything else must be a mapping."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"min": value, "max": value}
+    if not isinstance(value, dict):
+        raise ValueError("a bound is a number or a mapping such as {min: 1, max: 5}")
+    return value
+
+
+class Range(_Spec):
+    """Inclusive bounds; a plain number in the file means exactly that value."""
 
     min: float | None = None
     max: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_number(cls, value: Any) -> Any:
+        return _number_as_range(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min:g} is larger than max {self.max:g}")
+        return self
+
+
+class Bound(Range):
+    """What `cascadesim check` requires of one KPI under one protocol.
+
+    `2` means exactly 2; `{min: 1}`, `{max: 5}`, `{min: 1, max: 5}` are inclusive bounds.
+    With `seeds: N` the protocol runs with seeds `seed`, `seed + 1`, ..., `seed + N - 1`:
+    `min`/`max` must then hold for every seed, and `mean` (a number or `{min, max}`) bounds
+    the mean over the seeds. `tolerance` widens every bound of the entry by that much
+    (`{mean: 1.4, tolerance: 0.5, seeds: 10}`).
+    """
+
+    mean: Range | None = None
+    tolerance: float = Field(default=0.0, ge=0)
+    seeds: int = Field(default=1, ge=1, le=MAX_EXPECT_SEEDS)
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> Bound:
+        if self.min is None and self.max is None and self.mean is None:
+            raise ValueError("a bound needs min, max or mean")
+        if self.mean is not None and self.mean.min is None and self.mean.max is None:
+            raise ValueError("a mean needs min, max or a number")
+        if self.mean is not None and self.seeds < 2:
+            raise ValueError("a mean is over several seeds: add `seeds: N` with N >= 2")
+        return self
 
 
 class Scenario(_Spec):
@@ -206,13 +292,14 @@ class Scenario(_Spec):
     lock_record_bytes: int = Field(default=128, ge=1, le=1 << 20)
     lease: Duration = 86400.0
     """Protocol `lease`: a lock set not renewed within this long expires at its holder."""
-    appliances: dict[str, ApplianceSpec] = Field(min_length=1)
-    routers: tuple[str, ...] = ()
+    appliances: dict[Name, ApplianceSpec] = Field(min_length=1)
+    routers: tuple[Name, ...] = ()
     links: tuple[LinkSpec, ...] = ()
     volumes: dict[VolumeName, VolumeSpec] = Field(default_factory=dict)
     snapshot_policies: dict[str, SnapshotPolicySpec] = Field(default_factory=dict)
     mirrors: tuple[MirrorSpec, ...] = ()
-    expect: dict[Protocol, dict[KpiName, float | Bound]] = Field(default_factory=dict)
+    expect: dict[Protocol, dict[KpiName, Bound]] = Field(default_factory=dict)
+    """Outcome bounds per protocol, for `cascadesim check` (see `Bound`)."""
 
     @property
     def start_ts(self) -> float:
@@ -254,14 +341,34 @@ def _line_of(document: Any, loc: Loc) -> int:
     return line
 
 
+_PLAIN_KEY = re.compile(r"^[^\s\[\].\"]+$")
+
+
 def _field(loc: Loc) -> str:
+    """`mirrors[1].schedule`, `volumes.A:/vol/db.size`: one word, whatever the keys hold (a
+    key with spaces, dots or brackets is written `["..."]`, JSON-quoted, spaces escaped)."""
     text = ""
     for key in loc:
-        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+        if isinstance(key, int):
+            text += f"[{key}]"
+        elif _PLAIN_KEY.match(str(key)):
+            text += f".{key}" if text else str(key)
+        else:
+            text += "[" + json.dumps(str(key)).replace(" ", "\\u0020") + "]"
     return text or "(file)"
 
 
-def _cross_reference_problems(s: Scenario) -> list[tuple[Loc, str]]:
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _problem(path: Path, line: int, loc: Loc | str, message: str) -> str:
+    """`file:line: field: message`, always one line."""
+    field = loc if isinstance(loc, str) else _field(loc)
+    return f"{path}:{line}: {field}: {_one_line(message)}"
+
+
+def _cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[tuple[Loc, str]]:
     """Everything pydantic cannot see field by field: names, references, paths, limits."""
     problems: list[tuple[Loc, str]] = []
     hosts = set(s.appliances)
@@ -346,7 +453,9 @@ def _cross_reference_problems(s: Scenario) -> list[tuple[Loc, str]]:
 
     for name, policy in s.snapshot_policies.items():
         for j, volume in enumerate(policy.volumes):
-            if volume in destinations:
+            if volume in policy.volumes[:j]:
+                problems.append((("snapshot_policies", name, "volumes", j), f"{volume!r} is listed twice"))
+            elif volume in destinations:
                 problems.append((("snapshot_policies", name, "volumes", j),
                                  f"{volume!r} is a mirror destination; its PCPIs come from its mirror, schedule its source"))
             elif volume not in s.volumes:
@@ -361,15 +470,47 @@ def _cross_reference_problems(s: Scenario) -> list[tuple[Loc, str]]:
         if appliance in s.appliances and total > s.appliances[appliance].capacity:
             problems.append((("appliances", appliance, "capacity"), f"volumes need {total:.4g} bytes, more than the capacity"))
 
+    if enforce_limits and s.duration > MAX_DURATION_S:
+        return [*problems, *_limit_problems(s, len(sizes), 0.0)]
+    try:
+        ends = s.start + dt.timedelta(seconds=s.duration)
+    except OverflowError:
+        ends = _LAST_DAY
+    if ends.replace(tzinfo=ends.tzinfo or dt.UTC) >= _LAST_DAY:
+        problems.append((("duration",), f"the run would end after {_LAST_DAY:%Y-%m-%d}; shorten it or start earlier"))
+        return problems
+    firings, never = _estimate_firings(s)
+    problems += [(loc, "never fires (no such date)") for loc in never]
+    if enforce_limits:
+        problems += _limit_problems(s, len(sizes), firings)
+    return problems
+
+
+def _limit_problems(s: Scenario, volumes: int, firings: float) -> list[tuple[Loc, str]]:
+    """Sizes, durations and counts past which a run could not finish or fit in memory."""
+    problems: list[tuple[Loc, str]] = []
     if s.duration > MAX_DURATION_S:
-        problems.append((("duration",), f"longer than the limit of {MAX_DURATION_S / 86400 / 365:.0f} years"))
-    sampled = len(sizes) + len(s.mirrors) + len(s.appliances)
-    if s.duration / s.sample_interval * sampled > MAX_SAMPLES:
-        rows = s.duration / s.sample_interval * sampled
-        problems.append((("sample_interval",), f"too fine: {rows:.3g} time-series rows (limit {MAX_SAMPLES})"))
-    firings = _estimate_firings(s)
+        problems.append((("duration",), f"longer than the limit of {MAX_DURATION_S / 86400 / 365:.0f} years ({NO_LIMITS_HINT})"))
+    rows_per_sample = len(s.mirrors) + 3 * volumes + 2 * len(s.appliances) + len(s.links)
+    rows = math.ceil(s.duration / s.sample_interval) * rows_per_sample
+    if rows > MAX_SAMPLES:
+        problems.append((("sample_interval",),
+                         f"too fine: {rows:.3g} time-series rows (limit {MAX_SAMPLES:,}; {NO_LIMITS_HINT})"))
     if firings > MAX_SCHEDULED_FIRINGS:
-        problems.append((("duration",), f"plans {firings:.3g} scheduled snapshots and updates (limit {MAX_SCHEDULED_FIRINGS})"))
+        problems.append((("duration",), f"plans {firings:.3g} scheduled snapshots and updates "
+                                        f"(limit {MAX_SCHEDULED_FIRINGS:,}; {NO_LIMITS_HINT})"))
+    sizes: list[tuple[Loc, float]] = [(("appliances", n, "capacity"), a.capacity) for n, a in s.appliances.items()]
+    sizes += [(("links", i, "bandwidth"), link.bandwidth) for i, link in enumerate(s.links)]
+    for name, v in s.volumes.items():
+        sizes += [(("volumes", name, "size"), v.size), (("volumes", name, "change_rate"), v.change_rate * s.duration)]
+        if v.autodelete is not None:
+            sizes.append((("volumes", name, "autodelete", "trigger"), v.autodelete.trigger))
+    for loc, value in sizes:
+        if value > MAX_BYTES:
+            what = "changes more than" if loc[-1] == "change_rate" else "is more than"
+            per = " per second" if loc[-1] == "bandwidth" else ""
+            over = " over the run" if loc[-1] == "change_rate" else ""
+            problems.append((loc, f"{what} the limit of 1 EiB{per}{over} ({NO_LIMITS_HINT})"))
     return problems
 
 
@@ -412,35 +553,84 @@ def mirrors_in_dependency_order(s: Scenario) -> list[MirrorSpec]:
     return ordered
 
 
-def _estimate_firings(s: Scenario) -> float:
-    """Schedule firings over the run, from each cron's first two firings (an estimate)."""
+def planned_firings(s: Scenario) -> float:
+    """About how many scheduled snapshots and mirror updates a run of `s` plans (its cost)."""
+    return _estimate_firings(s)[0]
+
+
+def line_of(path: str | Path, loc: Loc) -> int:
+    """1-based line of the field at `loc` (or of its deepest present parent) in a scenario file."""
+    document, _problems = _load_yaml(Path(path))
+    return _line_of(document, loc)
+
+
+def _estimate_firings(s: Scenario) -> tuple[float, list[Loc]]:
+    """Schedule firings over the run, from each cron's first two firings (an estimate), and
+    the schedules that never fire (a date that does not exist, such as 31 February)."""
     total = 0.0
-    schedules = [(p.schedule, len(p.volumes)) for p in s.snapshot_policies.values()]
-    schedules += [(m.schedule, 1) for m in s.mirrors]
-    for expr, count in schedules:
+    never: list[Loc] = []
+    schedules: list[tuple[Loc, str, int]] = [(("snapshot_policies", n, "schedule"), p.schedule, len(p.volumes))
+                                             for n, p in s.snapshot_policies.items()]
+    schedules += [(("mirrors", i, "schedule"), m.schedule, 1) for i, m in enumerate(s.mirrors)]
+    for loc, expr, count in schedules:
         it = croniter(expr, s.start_ts)
-        first = it.get_next(float)
-        gap = max(it.get_next(float) - first, 60.0)
+        try:
+            first = it.get_next(float)
+        except CroniterBadDateError:
+            never.append(loc)
+            continue
+        try:
+            gap = max(it.get_next(float) - first, 60.0)
+        except CroniterBadDateError:  # fires once and never again (a date in one year only)
+            gap = s.duration
         total += count * s.duration / gap
-    return total
+    return total, never
 
 
-def _load_yaml(path: Path) -> Any:
+def _yaml_error(path: Path, err: MarkedYAMLError) -> str:
+    mark = err.problem_mark or err.context_mark
+    line = mark.line + 1 if mark is not None else 1
+    return _problem(path, line, "(yaml)", str(err.problem or err.context))
+
+
+def _duplicate_keys(path: Path, node: Node | None, loc: Loc = ()) -> list[str]:
+    """Every key given twice in one mapping, anywhere in the composed YAML tree."""
+    problems: list[str] = []
+    if isinstance(node, MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                problems.append(_problem(path, line, (*loc, key), f"duplicate key (first given on line {seen[key]})"))
+            else:
+                seen[key] = line
+                problems += _duplicate_keys(path, value_node, (*loc, key))
+    elif isinstance(node, SequenceNode):
+        for i, item in enumerate(node.value):
+            problems += _duplicate_keys(path, item, (*loc, i))
+    return problems
+
+
+def _load_yaml(path: Path) -> tuple[Any, list[str]]:
+    """The round-trip document and the problems found while reading it (duplicate keys: the
+    first value is kept, so that validation can go on and report everything at once)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError([f"{path}:1: (file): cannot read: {err}"]) from None
+        raise ScenarioError([_problem(path, 1, "(file)", f"cannot read: {err}")]) from None
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = True
     try:
-        document = YAML(typ="rt").load(text)
+        problems = _duplicate_keys(path, yaml.compose(text))
+        document = yaml.load(text)
     except MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise ScenarioError([f"{path}:{line}: (yaml): {err.problem or err.context}"]) from None
+        raise ScenarioError([_yaml_error(path, err)]) from None
     except Exception as err:  # ruamel raises non-marked errors for some malformed input
-        raise ScenarioError([f"{path}:1: (yaml): {err}"]) from None
+        raise ScenarioError([_problem(path, 1, "(yaml)", str(err))]) from None
     if not isinstance(document, dict):
-        raise ScenarioError([f"{path}:1: (file): a scenario is a mapping of fields, e.g. `name: ...`"])
-    return document
+        raise ScenarioError([_problem(path, 1, "(file)", "a scenario is a mapping of fields, e.g. `name: ...`")])
+    return document, problems
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -452,21 +642,96 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read, validate and freeze a scenario; raise `ScenarioError` listing every problem."""
+_SET_STEP = re.compile(r"""\[(-?\d+)\]|\["([^"]*)"\]|\['([^']*)'\]|(\.?)([^.\[\]"']+)""")
+
+
+def parse_set_path(text: str) -> Loc:
+    """`mirrors[1].schedule` -> ("mirrors", 1, "schedule"). A key holding dots or brackets is
+    quoted: `volumes["A:/vol/db.v2"].size`. Raises ValueError for anything else."""
+    loc: list[str | int] = []
+    at = 0
+    while at < len(text):
+        step = _SET_STEP.match(text, at)
+        if step is None:
+            break
+        index, double, single, dot, plain = step.groups()
+        if plain is not None and bool(dot) != bool(loc):  # a dot between keys, none before the first
+            break
+        loc.append(int(index) if index is not None else next(k for k in (double, single, plain) if k is not None))
+        at = step.end()
+    if at < len(text) or not loc:
+        raise ValueError(f"cannot read the field path {text!r}; write e.g. mirrors[1].schedule")
+    return tuple(loc)
+
+
+def _apply_set(document: Any, text: str) -> tuple[Loc, str | None]:
+    """Apply one `PATH=VALUE` to the round-trip document. Returns the field's location (list
+    indexes made positive) and the problem, if any (with the location of what is missing)."""
+    path_text, equals, value_text = text.partition("=")
+    if not equals:
+        return (), f"{text!r}: write PATH=VALUE, e.g. --set 'mirrors[1].schedule=0 */2 * * *'"
+    try:
+        loc = list(parse_set_path(path_text.strip()))
+    except ValueError as err:
+        return (), str(err)
+    try:
+        value = YAML(typ="rt").load(value_text) if value_text.strip() else None
+    except Exception as err:  # any YAML error: the value is not a YAML scalar or flow node
+        return tuple(loc), f"cannot read the value {value_text!r} as YAML: {err} (set by --set)"
+    node = document
+    for depth, key in enumerate(loc):
+        where = _field(tuple(loc[:depth])) if depth else "the file"
+        if isinstance(node, list) and isinstance(key, int) and -len(node) <= key < len(node):
+            key = loc[depth] = key % len(node)
+        elif isinstance(node, list) and isinstance(key, int):
+            return tuple(loc[:depth + 1]), f"{where} has {len(node)} items, no [{key}] (set by --set)"
+        elif not isinstance(node, dict) or isinstance(key, int):
+            kind = "a list" if isinstance(node, list) else "a mapping" if isinstance(node, dict) else "a single value"
+            return tuple(loc[:depth + 1]), f"{where} is {kind}, it has no {key!r} (set by --set)"
+        elif depth < len(loc) - 1 and key not in node:
+            return tuple(loc[:depth + 1]), f"{where} has no field {key!r} (set by --set)"
+        if depth == len(loc) - 1:
+            node[key] = value
+        else:
+            node = node[key]
+    return tuple(loc), None
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *,
+                  sets: Sequence[str] = (), enforce_limits: bool = True) -> Scenario:
+    """Read, validate and freeze a scenario; raise `ScenarioError` listing every problem.
+
+    `sets` are `PATH=VALUE` texts (the command line's `--set`) applied to the document
+    before validation, so an overridden value is checked like the file's and its problems
+    point at the overridden field's line. `overrides` replace top-level fields after them
+    (the command line's `--seed` and `--protocol`). `enforce_limits=False` lifts the limits
+    on duration, sizes and counts (`--no-limits`).
+    """
     path = Path(path)
-    document = _load_yaml(path)
+    document, problems = _load_yaml(path)
+    set_locs: list[Loc] = []
+    for text in sets:
+        loc, message = _apply_set(document, text)
+        if message is None:
+            set_locs.append(loc)
+        else:
+            problems.append(_problem(path, _line_of(document, loc), loc or "--set", message))
+    if len(set_locs) < len(sets):
+        raise ScenarioError(problems)
     data = dict(document)
     data.update(overrides or {})
+
+    def problem(loc: Loc, message: str) -> str:
+        overridden = any(loc[:len(s)] == s or s[:len(loc)] == loc for s in set_locs)
+        return _problem(path, _line_of(document, loc), loc, f"{message} (set by --set)" if overridden else message)
+
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as err:
-        problems = []
-        for error in err.errors():
-            loc = tuple(key for key in error["loc"] if key != "[key]")  # "[key]": pydantic marks a bad dict key
-            problems.append(f"{path}:{_line_of(document, loc)}: {_field(loc)}: {_message(error)}")
+        locs = [tuple(key for key in error["loc"] if key != "[key]") for error in err.errors()]  # "[key]": a bad dict key
+        problems += [problem(loc, _message(error)) for loc, error in zip(locs, err.errors())]
         raise ScenarioError(problems) from None
-    problems = _cross_reference_problems(scenario)
+    problems += [problem(loc, message) for loc, message in _cross_reference_problems(scenario, enforce_limits)]
     if problems:
-        raise ScenarioError([f"{path}:{_line_of(document, loc)}: {_field(loc)}: {msg}" for loc, msg in problems])
+        raise ScenarioError(problems)
     return scenario
