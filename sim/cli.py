@@ -1,9 +1,11 @@
-"""The `cascadesim` command line: run, compare, validate, check."""
+"""The `cascadesim` command line: run, compare, locks, validate, check, catalog."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario
@@ -11,13 +13,40 @@ from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario
 EXIT_BAD_INPUT = 2
 
 
-def _load(path: str, seed: int | None = None, protocol: str | None = None) -> Scenario:
+def _load(path: str, seed: int | None = None, protocol: str | None = None, *,
+          sets: list[str] | None = None, limits: bool = True) -> Scenario:
     overrides: dict[str, object] = {}
     if seed is not None:
         overrides["seed"] = seed
     if protocol is not None:
         overrides["protocol"] = protocol
-    return load_scenario(path, overrides)
+    return load_scenario(path, overrides, sets=sets or (), enforce_limits=limits)
+
+
+def _add_input_args(parser: argparse.ArgumentParser, *, sets: bool = True) -> None:
+    """`--set PATH=VALUE` (repeatable) and `--no-limits`, for commands that read scenarios."""
+    if sets:
+        parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                            help="override a field without editing the file, e.g. --set 'mirrors[1].schedule=0 */2 * * *' "
+                                 "(validated like the file, recorded in summary.json)")
+    parser.add_argument("--no-limits", action="store_true",
+                        help="lift the limits on duration, sizes and counts that keep a run finite")
+
+
+def _provenance(args: argparse.Namespace) -> dict[str, object]:
+    from sim.provenance import provenance
+
+    return provenance(args.scenario, args.set, limits=not args.no_limits)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
 
 
 def _protocol_list(text: str) -> list[str]:
@@ -33,8 +62,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.output import write_results
     from sim.report import format_kpi_table, kpi_table
 
-    scenario = _load(args.scenario, args.seed, args.protocol)
+    scenario = _load(args.scenario, args.seed, args.protocol, sets=args.set, limits=not args.no_limits)
     result = simulate(scenario)
+    result.summary["provenance"] = _provenance(args)
     folder = write_results(result, Path(args.out))
     print(f"results: {folder}")
     print(f"{result.summary['events_processed']:,} events in {result.summary['wall_seconds']:.2f} s")
@@ -47,11 +77,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sim.output import write_results
     from sim.report import format_kpi_table, kpi_table
 
-    scenario = _load(args.scenario, args.seed)
+    scenario = _load(args.scenario, args.seed, sets=args.set, limits=not args.no_limits)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
     summaries = {}
     for protocol in protocols:
         result = simulate(scenario.model_copy(update={"protocol": protocol}))
+        result.summary["provenance"] = _provenance(args)
         folder = write_results(result, Path(args.out))
         summaries[protocol] = result.summary
         print(f"{protocol}: {folder}")
@@ -68,7 +99,7 @@ def cmd_locks(args: argparse.Namespace) -> int:
     from sim.model import Model
     from sim.units import parse_duration
 
-    scenario = _load(args.scenario, args.seed, args.protocol)
+    scenario = _load(args.scenario, args.seed, args.protocol, sets=args.set, limits=not args.no_limits)
     try:
         at_s = parse_duration(args.at, allow_zero=True)
     except ValueError as err:
@@ -88,7 +119,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in args.scenarios:
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(path, sets=args.set, enforce_limits=not args.no_limits)
         except ScenarioError as err:
             print("\n".join(err.problems), file=sys.stderr)
             failed = True
@@ -97,29 +128,53 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if failed else 0
 
 
-def _scenario_files(paths: list[str]) -> list[Path]:
-    files: list[Path] = []
-    for path in map(Path, paths):
-        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
-    return files
-
-
 def cmd_check(args: argparse.Namespace) -> int:
-    from sim.expect import check_kpis
-    from sim.model import simulate
+    from sim.library import (
+        CHECK_HEADER,
+        Outcome,
+        load_library,
+        run_library,
+        timing_line,
+        update_suggestions,
+        verdict_lines,
+    )
+    from sim.provenance import code_version
 
-    verdicts = []
-    for path in _scenario_files(args.paths):
-        scenario = load_scenario(path)
-        for protocol, bounds in scenario.expect.items():
-            result = simulate(scenario.model_copy(update={"protocol": protocol}))
-            for v in check_kpis(protocol, bounds, result.summary["kpis"]):
-                verdicts.append(v)
-                status = "pass" if v.passed else "FAIL"
-                print(f"{status}  {scenario.name:<24} {protocol:<10} {v.kpi:<22} {v.value:>14g}  (expect {v.bound})")
+    entries = load_library(args.paths, enforce_limits=not args.no_limits)
+    code = code_version()
+    commit = f"commit {code['git_commit'][:12]}{' with uncommitted changes' if code['git_dirty'] else ''}" \
+        if code["git_commit"] else "not a git checkout"
+    print(f"cascadesim {code['package_version']}, {commit}")
+    print(CHECK_HEADER)
+    suggestions: list[str] = []
+
+    def show(outcome: Outcome) -> None:
+        for line in verdict_lines(outcome):
+            print(line)
+        print(timing_line(outcome) if outcome.entry.scenario.expect else f"{'':<5} {outcome.entry.path}: no expect: block")
+        suggestions.extend(update_suggestions(outcome))
+        sys.stdout.flush()
+
+    started = time.perf_counter()
+    outcomes = run_library(entries, workers=args.jobs, on_done=show)
+    verdicts = [v for outcome in outcomes for v in outcome.verdicts()]
     failures = sum(not v.passed for v in verdicts)
-    print(f"{len(verdicts) - failures} passed, {failures} failed")
+    runs = sum(o.runs for o in outcomes)
+    workers = min(args.jobs or os.cpu_count() or 1, max(runs, 1))
+    print(f"{len(verdicts) - failures} passed, {failures} failed; {runs} runs of {len(outcomes)} scenarios "
+          f"in {time.perf_counter() - started:.1f} s on {workers} process{'es' if workers != 1 else ''}")
+    if failures and args.update:
+        print("\n# Bounds the measured outcomes meet, to paste by hand (no file was changed):")
+        print("\n".join(suggestions))
     return 1 if failures else 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from sim.library import catalog_markdown, load_library, run_library
+
+    outcomes = run_library(load_library(args.paths, enforce_limits=not args.no_limits), workers=args.jobs)
+    print(catalog_markdown(outcomes), end="")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--protocol", choices=PROTOCOLS)
     run.add_argument("--out", default="results")
+    _add_input_args(run)
     run.set_defaults(func=cmd_run)
 
     compare = sub.add_parser("compare", help="run one scenario under several protocols, same seed")
@@ -139,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--protocols", type=_protocol_list, help="comma-separated, default: those in expect:")
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", default="results")
+    _add_input_args(compare)
     compare.set_defaults(func=cmd_compare)
 
     locks = sub.add_parser("locks", help="list every PCPI and who locks it at a moment of the run")
@@ -146,15 +203,27 @@ def build_parser() -> argparse.ArgumentParser:
     locks.add_argument("--at", required=True, help="simulated time, e.g. 3d12h")
     locks.add_argument("--seed", type=int)
     locks.add_argument("--protocol", choices=PROTOCOLS)
+    _add_input_args(locks)
     locks.set_defaults(func=cmd_locks)
 
     validate = sub.add_parser("validate", help="check scenario files and report every problem")
     validate.add_argument("scenarios", nargs="+")
+    _add_input_args(validate)
     validate.set_defaults(func=cmd_validate)
 
     check = sub.add_parser("check", help="run scenarios and compare outcomes with their expect: blocks")
-    check.add_argument("paths", nargs="+")
+    check.add_argument("paths", nargs="+", help="scenario files, or folders of *.yaml files")
+    check.add_argument("--update", action="store_true",
+                       help="also print expect: lines that the changed outcomes meet, to paste by hand (writes nothing)")
+    check.add_argument("--jobs", type=_positive_int, help="worker processes (default: one per CPU)")
+    _add_input_args(check, sets=False)
     check.set_defaults(func=cmd_check)
+
+    catalog = sub.add_parser("catalog", help="run scenarios and print the library's README table (Markdown)")
+    catalog.add_argument("paths", nargs="+", help="scenario files, or folders of *.yaml files")
+    catalog.add_argument("--jobs", type=_positive_int, help="worker processes (default: one per CPU)")
+    _add_input_args(catalog, sets=False)
+    catalog.set_defaults(func=cmd_catalog)
     return parser
 
 

@@ -676,7 +676,9 @@ def _apply_set(document: Any, text: str) -> tuple[Loc, str | None]:
         return (), str(err)
     try:
         value = YAML(typ="rt").load(value_text) if value_text.strip() else None
-    except Exception as err:  # any YAML error: the value is not a YAML scalar or flow node
+    except MarkedYAMLError as err:
+        return tuple(loc), f"cannot read the value {value_text!r} as YAML: {err.problem or err.context} (set by --set)"
+    except Exception as err:  # ruamel raises non-marked errors for some malformed input
         return tuple(loc), f"cannot read the value {value_text!r} as YAML: {err} (set by --set)"
     node = document
     for depth, key in enumerate(loc):

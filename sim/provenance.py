@@ -1,0 +1,59 @@
+"""Where a result came from: the scenario's content hash, its overrides, the code's version.
+
+Recorded in every run's `summary.json` under `provenance`, so that a result can be traced to
+the file, the command-line overrides and the code that produced it. Deterministic: the same
+file, overrides and checkout give the same record (no clock, no host, no absolute path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGE = "cascadesim"
+GIT_TIMEOUT_S = 10.0
+
+
+@lru_cache(maxsize=1)
+def code_version() -> dict[str, Any]:
+    """The installed package version and, when the code lives in a git checkout, its commit and
+    whether the package's tracked files differ from it (`git_dirty`). None where unknown."""
+    try:
+        version: str | None = metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        version = None
+    package_dir = Path(__file__).resolve().parent
+    commit = dirty = None
+    try:
+        commit = _git(package_dir, "rev-parse", "HEAD")
+        dirty = bool(_git(package_dir, "status", "--porcelain", "--untracked-files=no", "--", "."))
+    except (OSError, subprocess.SubprocessError):  # no git, not a checkout, or git failing
+        commit = dirty = None
+    return {"package_version": version, "git_commit": commit, "git_dirty": dirty}
+
+
+def _git(folder: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, check=True)
+    return done.stdout.strip()
+
+
+def scenario_sha256(path: str | Path) -> str:
+    """SHA-256 of the scenario file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def provenance(path: str | Path, sets: Sequence[str] = (), *, limits: bool = True) -> dict[str, Any]:
+    """The `provenance` record of a run of the scenario file at `path` with `--set` overrides
+    `sets` (in order) and limits enforced or not (`--no-limits`)."""
+    return {
+        "scenario_file": str(path),
+        "scenario_sha256": scenario_sha256(path),
+        "overrides": list(sets),
+        "limits_enforced": limits,
+        **code_version(),
+    }
