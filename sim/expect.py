@@ -33,7 +33,7 @@ class Verdict:
     def measured(self) -> str:
         """The measured value as printed next to the bound."""
         if len(self.values) > 1:
-            return f"mean {short(self.value)} ({short(min(self.values))}..{short(max(self.values))})"
+            return f"{short(min(self.values))}..{short(max(self.values))}, mean {short(self.value)}"
         return short(self.value)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.expect import Verdict, check_kpis, number, seeds_needed, suggest
+from sim.model import simulate
 from sim.provenance import scenario_sha256
 from sim.scenario import PROTOCOLS, Scenario, ScenarioError, line_of, load_scenario, planned_firings
 
@@ -83,8 +84,6 @@ def load_library(paths: Iterable[str | Path], *, enforce_limits: bool = True) ->
 
 def _run(scenario: Scenario) -> tuple[KpiValues, float]:
     """One run in a worker process: its KPIs and wall seconds."""
-    from sim.model import simulate
-
     started = time.perf_counter()
     kpis = simulate(scenario).summary["kpis"]
     return kpis, time.perf_counter() - started
