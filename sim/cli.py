@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario
+from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario, scenario_files
 
 EXIT_BAD_INPUT = 2
 
@@ -117,7 +117,7 @@ def cmd_locks(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
-    for path in args.scenarios:
+    for path in scenario_files(args.scenarios):
         try:
             scenario = load_scenario(path, sets=args.set, enforce_limits=not args.no_limits)
         except ScenarioError as err:
@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     locks.set_defaults(func=cmd_locks)
 
     validate = sub.add_parser("validate", help="check scenario files and report every problem")
-    validate.add_argument("scenarios", nargs="+")
+    validate.add_argument("scenarios", nargs="+", help="scenario files, or folders of *.yaml files")
     _add_input_args(validate)
     validate.set_defaults(func=cmd_validate)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from sim.expect import Verdict, check_kpis, number, seeds_needed, suggest
 from sim.model import simulate
 from sim.provenance import scenario_sha256
-from sim.scenario import PROTOCOLS, Scenario, ScenarioError, line_of, load_scenario, planned_firings
+from sim.scenario import PROTOCOLS, Scenario, ScenarioError, line_of, load_scenario, planned_firings, scenario_files
 
 KpiValues = dict[str, float]
 
@@ -57,21 +57,10 @@ class Outcome:
                 for v in check_kpis(protocol, bounds, self.kpis[protocol])]
 
 
-def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The files named, and every `*.yaml` file of each folder named (sorted)."""
-    files: list[Path] = []
-    for path in map(Path, paths):
-        files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
-    return files
-
-
 def load_library(paths: Iterable[str | Path], *, enforce_limits: bool = True) -> list[Entry]:
     """Validate every scenario file; a `ScenarioError` lists the problems of all of them."""
     entries: list[Entry] = []
     problems: list[str] = []
-    for path in map(Path, paths):
-        if path.is_dir() and not any(path.glob("*.yaml")):
-            problems.append(f"{path}:1: (file): a folder without *.yaml scenario files")
     for path in scenario_files(paths):
         try:
             entries.append(Entry(path, load_scenario(path, enforce_limits=enforce_limits), scenario_sha256(path)))

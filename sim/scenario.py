@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -697,6 +697,21 @@ def _apply_set(document: Any, text: str) -> tuple[Loc, str | None]:
         else:
             node = node[key]
     return tuple(loc), None
+
+
+def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The files named, and every `*.yaml` file of each folder named (sorted); a folder
+    without any is a `ScenarioError`."""
+    files: list[Path] = []
+    empty: list[str] = []
+    for path in map(Path, paths):
+        found = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        if not found:
+            empty.append(_problem(path, 1, "(file)", "a folder without *.yaml scenario files"))
+        files += found
+    if empty:
+        raise ScenarioError(empty)
+    return files
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *,

@@ -1,0 +1,313 @@
+"""Every kind of mistake in a scenario: exit code 2, one `file:line: field: message` line per
+problem, the right line and field, no traceback and no results folder.
+
+One test per class of mistake (parametrized), then a hypothesis test that feeds random
+mutations of library scenarios to `cascadesim run` and accepts only two endings: exit 0 with
+a complete results folder, or exit 2 with nothing but `file:line: field: message` lines.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SCENARIOS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+from sim.cli import main
+
+PROBLEM = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<field>\S+): (?P<message>\S.*)$")
+"""One problem line. The path holds no ':' in these tests; a field never holds a space."""
+TABLES = ("events", "transfers", "pcpis", "locks", "timeseries")
+
+BASE = """\
+name: bad_input_base
+seed: 1
+duration: 2d
+sample_interval: 1h
+
+appliances:
+  A: {capacity: 4TiB}
+  B: {capacity: 4TiB}
+  C: {capacity: 4TiB}
+routers: [R1]
+
+links:
+  - {between: [A, B], bandwidth: 10Gbit/s, latency: 1ms}
+  - {between: [B, R1], bandwidth: 1Gbit/s, latency: 10ms}
+  - {between: [R1, C], bandwidth: 1Gbit/s, latency: 10ms, outages: [{at: 1d, for: 2h}]}
+
+volumes:
+  A:/vol/v:
+    size: 100GiB
+    change_rate: 1GiB/h
+    qtrees: {q1: {share: 0.5}}
+
+snapshot_policies:
+  hourly: {schedule: "0 * * * *", label: hourly, keep: 3, volumes: [A:/vol/v]}
+
+mirrors:
+  - {source: A:/vol/v, destination: B:/vol/v, schedule: "*/15 * * * *"}
+  - {source: B:/vol/v, destination: C:/vol/v, schedule: "0 */2 * * *"}
+  - {source: A:/vol/v/q1, destination: C:/vol/q/q1, type: qtree, schedule: "0 */4 * * *"}
+
+expect:
+  none: {premature_deletions: {min: 0}}
+"""
+"""A valid scenario with every kind of section, written as a user would."""
+
+
+def run_cli(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, Path, str, str]:
+    """`cascadesim run` on `text` written to a file: exit code, file, stdout, stderr."""
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    code = main(["run", str(path), "--out", str(tmp_path / "out"), *extra])
+    out, err = capsys.readouterr()
+    return code, path, out, err
+
+
+def assert_clean_refusal(code: int, path: Path, out: str, err: str) -> list[re.Match[str]]:
+    """Exit 2, nothing on stdout, only problem lines naming the file, no results folder."""
+    assert code == 2, (out, err)
+    assert out == ""
+    lines = err.splitlines()
+    assert lines, "no problem reported"
+    matches = [PROBLEM.match(line) for line in lines]
+    assert all(matches), lines
+    assert all(m.group("file") == str(path) for m in matches), lines  # type: ignore[union-attr]
+    assert not (path.parent / "out").exists()
+    return matches  # type: ignore[return-value]
+
+
+def test_the_base_scenario_is_valid(tmp_path, capsys):
+    code, _path, _out, err = run_cli(tmp_path, BASE, capsys)
+    assert code == 0, err
+
+
+# (class of mistake, replaced text, replacement, field reported, words of the message, text
+# on the reported line). Each replaced text occurs once in BASE.
+CASES = [
+    ("yaml syntax", "seed: 1\n", "seed: [1, 2\n", "(yaml)", "expected ',' or ']'", "duration: 2d"),
+    ("yaml tab", "seed: 1\n", "seed: 1\n\tcolour: red\n", "(yaml)", "'\\t'", "colour: red"),
+    ("duplicate key", "  B: {capacity: 4TiB}\n", "  B: {capacity: 4TiB}\n  B: {capacity: 8TiB}\n",
+     "appliances.B", "duplicate key (first given on line 8)", "B: {capacity: 8TiB}"),
+    ("unknown key", "change_rate: 1GiB/h", "change_rate: 1GiB/h\n    colour: red", "volumes.A:/vol/v.colour",
+     "unknown field", "colour: red"),
+    ("unknown top-level key", "mirrors:\n", "mirror:\n", "mirror", "unknown field", "mirror:"),
+    ("wrong type", "keep: 3", "keep: three", "snapshot_policies.hourly.keep", "valid integer", "keep: three"),
+    ("wrong type of section", "routers: [R1]", "routers: {R1: yes}", "routers", "valid tuple", "routers:"),
+    ("bad unit of a size", "size: 100GiB", "size: 100 parsecs", "volumes.A:/vol/v.size", "not a size", "size:"),
+    ("bad unit of a rate", "bandwidth: 10Gbit/s", "bandwidth: 10Gbit", "links[0].bandwidth", "not a rate",
+     "between: [A, B]"),
+    ("bad duration", "duration: 2d", "duration: forever", "duration", "not a duration", "duration:"),
+    ("bad cron", '"0 */2 * * *"', '"every two hours"', "mirrors[1].schedule", "not a cron", "B:/vol/v"),
+    ("cron with seconds", '"0 */2 * * *"', '"0 0 */2 * * *"', "mirrors[1].schedule", "five fields", "B:/vol/v"),
+    ("cron that never fires", '"0 */4 * * *"', '"0 0 31 2 *"', "mirrors[2].schedule", "never fires", "type: qtree"),
+    ("unknown appliance in a link", "between: [A, B]", "between: [A, Z]", "links[0].between",
+     "unknown appliance or router 'Z'", "between: [A, Z]"),
+    ("unknown appliance in a mirror", "destination: B:/vol/v", "destination: Z:/vol/v", "mirrors[0].destination",
+     "unknown appliance 'Z'", "Z:/vol/v"),
+    ("unknown volume", "{source: B:/vol/v,", "{source: B:/vol/w,", "mirrors[1].source", "unknown volume 'B:/vol/w'",
+     "B:/vol/w"),
+    ("unknown volume in a policy", "volumes: [A:/vol/v]", "volumes: [A:/vol/x]", "snapshot_policies.hourly.volumes[0]",
+     "unknown volume", "A:/vol/x"),
+    ("unknown qtree", "source: A:/vol/v/q1", "source: A:/vol/v/q9", "mirrors[2].source", "has no qtree 'q9'",
+     "A:/vol/v/q9"),
+    ("mirror into its own source", "destination: C:/vol/v", "destination: B:/vol/v", "mirrors[1].destination",
+     "the destination is the source itself", "source: B:/vol/v"),
+    ("cycle of mirrors", "{source: A:/vol/v, destination: B:/vol/v,",
+     "{source: C:/vol/v, destination: B:/vol/v,", "mirrors", "form a cycle", "mirrors:"),
+    ("two mirrors into one destination", "destination: C:/vol/q/q1", "destination: C:/vol/v/q1",
+     "mirrors[2].destination", "already the destination of mirrors[1]", "type: qtree"),
+    ("no network path", "  - {between: [B, R1], bandwidth: 1Gbit/s, latency: 10ms}\n", "", "mirrors[1]",
+     "no network path from 'B' to 'C'", "B:/vol/v, destination: C"),
+    ("router named like an appliance", "routers: [R1]", "routers: [R1, A]", "routers[1]", "already the name",
+     "routers:"),
+    ("volume listed twice", "volumes: [A:/vol/v]", "volumes: [A:/vol/v, A:/vol/v]",
+     "snapshot_policies.hourly.volumes[1]", "listed twice", "hourly:"),
+    ("name that breaks volume names", "  C: {capacity: 4TiB}", "  C: {capacity: 4TiB}\n  D:E: {capacity: 4TiB}",
+     "appliances.D:E", "not a name", "D:E"),
+    ("zero size", "size: 100GiB", "size: 0GiB", "volumes.A:/vol/v.size", "must be positive", "size:"),
+    ("negative capacity", "  A: {capacity: 4TiB}", "  A: {capacity: -4TiB}", "appliances.A.capacity",
+     "must be positive", "A: {capacity"),
+    ("zero bandwidth", "bandwidth: 10Gbit/s", "bandwidth: 0Gbit/s", "links[0].bandwidth", "must be positive",
+     "between: [A, B]"),
+    ("negative change rate", "change_rate: 1GiB/h", "change_rate: -1GiB/h", "volumes.A:/vol/v.change_rate",
+     "must be positive", "change_rate"),
+    ("negative latency", "latency: 1ms", "latency: -1ms", "links[0].latency", "must be positive", "between: [A, B]"),
+    ("zero keep", "keep: 3", "keep: 0", "snapshot_policies.hourly.keep", "greater than or equal to 1", "keep: 0"),
+    ("number without a unit", "size: 100GiB", "size: 100", "volumes.A:/vol/v.size", "has no unit", "size:"),
+    ("infinite size", "size: 100GiB", "size: inf GiB", "volumes.A:/vol/v.size", "finite", "size:"),
+    ("not-a-number variability", "change_rate: 1GiB/h", "change_rate: 1GiB/h\n    change_variability: .nan",
+     "volumes.A:/vol/v.change_variability", "finite", "change_variability"),
+    ("expect: unknown KPI", "premature_deletions: {min: 0}", "happiness: {min: 0}", "expect.none.happiness",
+     "Input should be", "happiness"),
+    ("expect: unknown protocol", "  none: {premature", "  maybe: {premature", "expect.maybe", "Input should be",
+     "maybe:"),
+    ("expect: empty range", "{min: 0}}", "{min: 3, max: 1}}", "expect.none.premature_deletions", "larger than max",
+     "none:"),
+    ("expect: mean over one seed", "{min: 0}}", "{mean: 1}}", "expect.none.premature_deletions", "seeds: N",
+     "none:"),
+    ("duration past the limit", "duration: 2d", "duration: 11y", "duration", "limit of 10 years", "duration:"),
+    ("size past the limit", "size: 100GiB", "size: 2EiB", "volumes.A:/vol/v.size", "limit of 1 EiB", "size:"),
+    ("sampling past the limit", "sample_interval: 1h", "sample_interval: 1s", "sample_interval", "too fine",
+     "sample_interval"),
+    ("firings past the limit", 'duration: 2d', 'duration: 9y', "duration", "scheduled snapshots and updates",
+     "duration:"),
+    ("run past the calendar", "seed: 1\n", "seed: 1\nstart: 8999-12-31T00:00:00Z\n", "duration",
+     "would end after 9000-01-01", "duration:"),
+]
+
+
+@pytest.mark.parametrize(("kind", "old", "new", "field", "words", "on_line"), CASES, ids=[c[0] for c in CASES])
+def test_each_class_of_mistake_is_refused_with_its_line_and_field(tmp_path, capsys, kind, old, new, field, words,
+                                                                  on_line):
+    assert BASE.count(old) == 1, kind
+    text = BASE.replace(old, new)
+    if kind == "firings past the limit":  # every minute for 9 years: 4.7 million updates per mirror
+        text = text.replace('"*/15 * * * *"', '"* * * * *"').replace('"0 */2 * * *"', '"* * * * *"')
+        text = text.replace("sample_interval: 1h", "sample_interval: 1d")
+    matches = assert_clean_refusal(*run_cli(tmp_path, text, capsys))
+    named = [m for m in matches if m.group("field") == field and words in m.group("message")]
+    assert named, [m.group(0) for m in matches]
+    line = int(named[0].group("line"))
+    assert on_line in text.splitlines()[line - 1], (line, text.splitlines()[line - 1])
+
+
+LIMITS = [case for case in CASES if "limit" in case[0]]
+
+
+@pytest.mark.parametrize(("kind", "old", "new", "field", "words", "on_line"), LIMITS, ids=[c[0] for c in LIMITS])
+def test_limits_can_be_lifted_with_no_limits(tmp_path, capsys, kind, old, new, field, words, on_line):
+    text = BASE.replace(old, new)
+    if kind == "size past the limit":  # the appliances must hold the volume and its mirrors too
+        text = text.replace("{capacity: 4TiB}", "{capacity: 4EiB}")
+    if kind == "firings past the limit":
+        text = text.replace('"*/15 * * * *"', '"* * * * *"').replace('"0 */2 * * *"', '"* * * * *"')
+    path = tmp_path / "big.yaml"
+    path.write_text(text)
+    assert main(["validate", str(path)]) == 2
+    assert "--no-limits" in capsys.readouterr().err
+    assert main(["validate", str(path), "--no-limits"]) == 0, capsys.readouterr().err
+
+
+def test_validate_reports_every_problem_of_a_file_at_once(tmp_path, capsys):
+    text = (BASE.replace("keep: 3", "keep: three").replace("size: 100GiB", "size: 100 parsecs")
+            .replace("  B: {capacity: 4TiB}\n", "  B: {capacity: 4TiB}\n  B: {capacity: 8TiB}\n")
+            .replace("sample_interval: 1h", "sample_interval: 1h\ncolour: red"))
+    path = tmp_path / "many.yaml"
+    path.write_text(text)
+    assert main(["validate", str(path), str(SCENARIOS / "quickstart.yaml")]) == 2
+    out, err = capsys.readouterr()
+    fields = [PROBLEM.match(line).group("field") for line in err.splitlines()]  # type: ignore[union-attr]
+    assert sorted(fields) == sorted(["appliances.B", "snapshot_policies.hourly.keep", "volumes.A:/vol/v.size", "colour"])
+    assert out == f"{SCENARIOS / 'quickstart.yaml'}: ok (quickstart)\n"
+
+
+def test_a_key_with_spaces_stays_one_field(tmp_path, capsys):
+    matches = assert_clean_refusal(*run_cli(tmp_path, BASE.replace("seed: 1\n", "seed: 1\nmy colour: red\n"), capsys))
+    assert [m.group("field") for m in matches] == ['["my\\u0020colour"]']
+
+
+@pytest.mark.parametrize("text", ["", "just a string\n", "- a\n- list\n"])
+def test_a_file_that_is_not_a_mapping(tmp_path, capsys, text):
+    assert_clean_refusal(*run_cli(tmp_path, text, capsys))
+
+
+# -- random mutations of library scenarios ------------------------------------------------
+
+MUTATED = ("quickstart", "destination_retired", "shared_wan", "slow_branch", "short_retention")
+"""Small library scenarios (the fleet is too slow to run dozens of times)."""
+GARBAGE: tuple[Any, ...] = (
+    None, True, -1, 0, 2.5, 1e308, "", "garbage", "-5GiB", "0GiB", "1e400TiB", "nan", "0 0 31 2 *",
+    "* * * * * *", "99999y", "A:/vol/nowhere", "Z", [], {}, [1, "x"], {"x": 1}, {"min": "x"},
+)
+"""Values swapped in for a field: every type YAML can give, and values wrong for any field."""
+
+
+def shortened(name: str) -> Any:
+    """A library scenario as a round-trip document, made to run for two days (events moved
+    inside them), so that a valid mutation runs in a fraction of a second."""
+    document = YAML(typ="rt").load((SCENARIOS / f"{name}.yaml").read_text())
+    document["duration"] = "2d"
+    for link in document.get("links", []):
+        for outage in link.get("outages", []):
+            outage["at"], outage["for"] = "1d", "6h"
+    for mirror in document.get("mirrors", []):
+        if "retire_at" in mirror:
+            mirror["retire_at"] = "1d"
+    return document
+
+
+def node_paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every mapping entry and sequence item in a document, depth first."""
+    paths: list[tuple[Any, ...]] = []
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, child in children:
+        paths.append((*path, key))
+        paths += node_paths(child, (*path, key))
+    return paths
+
+
+def parent_of(document: Any, path: tuple[Any, ...]) -> Any:
+    for key in path[:-1]:
+        document = document[key]
+    return document
+
+
+def dump(document: Any) -> str:
+    stream = io.StringIO()
+    YAML(typ="rt").dump(document, stream)
+    return stream.getvalue()
+
+
+@st.composite
+def mutated_scenarios(draw: st.DrawFn) -> str:
+    """A library scenario with one key deleted, one value swapped for garbage or for another
+    field's value, one line repeated, or the file cut short."""
+    document = shortened(draw(st.sampled_from(MUTATED)))
+    paths = node_paths(document)
+    kind = draw(st.sampled_from(("delete", "garbage", "swap", "repeat line", "truncate")))
+    if kind in ("delete", "garbage", "swap"):
+        path = draw(st.sampled_from(paths))
+        parent = parent_of(document, path)
+        if kind == "delete":
+            del parent[path[-1]]
+        elif kind == "garbage":
+            parent[path[-1]] = draw(st.sampled_from(GARBAGE))
+        else:
+            other = draw(st.sampled_from(paths))
+            parent[path[-1]] = parent_of(document, other)[other[-1]]
+        return dump(document)
+    text = dump(document)
+    if kind == "truncate":
+        return text[:draw(st.integers(0, len(text) - 1))]
+    lines = text.splitlines(keepends=True)
+    at = draw(st.integers(0, len(lines) - 1))
+    return "".join(lines[:at + 1] + lines[at:])
+
+
+@settings(max_examples=80, derandomize=True, database=None, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(text=mutated_scenarios())
+def test_mutated_scenarios_either_run_completely_or_are_refused_cleanly(text, capsys):
+    with tempfile.TemporaryDirectory() as folder:
+        code, path, out, err = run_cli(Path(folder), text, capsys)
+        if code == 0:
+            assert err == ""
+            runs = [p for p in (Path(folder) / "out").glob("*/*") if p.is_dir()]
+            assert len(runs) == 1 and not runs[0].name.startswith(".")
+            summary = json.loads((runs[0] / "summary.json").read_text())
+            assert summary["provenance"]["scenario_sha256"]
+            for table in TABLES:
+                assert (runs[0] / f"{table}.parquet").stat().st_size > 0
+            assert (runs[0] / "pcpi_timeline.png").stat().st_size > 0
+        else:
+            assert_clean_refusal(code, path, out, err)
