@@ -1,0 +1,105 @@
+"""Same scenario + seed = byte-identical Parquet tables and summary (wall time aside), across
+runs and across processes, for every library scenario; and the summary says what produced it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SCENARIOS
+from ruamel.yaml import YAML
+
+from sim.cli import main
+from sim.provenance import code_version
+from sim.scenario import load_scenario, scenario_files
+
+FILES = scenario_files([SCENARIOS])
+SHORT = "3d"
+"""The fleet runs for three days here instead of thirty, to keep the test fast (--set)."""
+
+
+def run_args(path: Path, out: Path) -> list[str]:
+    """`cascadesim run` arguments: the protocol with the most to record (softlock when the
+    scenario's expect: block names it), and the fleet shortened with --set."""
+    scenario = load_scenario(path)
+    protocol = "softlock" if "softlock" in scenario.expect else next(iter(scenario.expect), "none")
+    args = ["run", str(path), "--protocol", protocol, "--out", str(out)]
+    if scenario.duration > 7 * 86400:
+        args += ["--set", f"duration={SHORT}"]
+        document = YAML(typ="safe").load(path.read_text())
+        args += [arg for i, link in enumerate(document.get("links", [])) if link.get("outages")
+                 for arg in ("--set", f"links[{i}].outages=[]")]
+    return args
+
+
+SUBPROCESS = """
+import sys
+import sim.output
+from sim.cli import main
+sim.output.plot_pcpi_timeline = lambda result, path: None
+for args in eval(sys.argv[1]):
+    assert main(args) == 0
+"""
+"""Runs `cascadesim run` for each argument list in a fresh process, without the PNG."""
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
+    """Each library scenario run here and once more in another process. The PNG timeline is
+    not drawn: it is not part of the claim, and for the fleet it takes longer than the run."""
+    here, there = tmp_path_factory.mktemp("here"), tmp_path_factory.mktemp("there")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sim.output.plot_pcpi_timeline", lambda result, path: None)
+        for path in FILES:
+            assert main(run_args(path, here)) == 0
+    subprocess.run([sys.executable, "-c", SUBPROCESS, repr([run_args(path, there) for path in FILES])], check=True,
+                   capture_output=True, cwd=ROOT)
+    found = {}
+    for path in FILES:
+        [one] = [p for p in (here / load_scenario(path).name).iterdir() if p.is_dir()]
+        found[path.stem] = one, there / one.parent.name / one.name
+    return found
+
+
+@pytest.mark.parametrize("name", [path.stem for path in FILES])
+def test_same_seed_gives_identical_tables_and_summary_across_processes(folders, name):
+    one, two = folders[name]
+    tables = sorted(p.name for p in one.glob("*.parquet"))
+    assert tables == sorted(p.name for p in two.glob("*.parquet")) and len(tables) >= 5
+    for table in tables:
+        assert (one / table).read_bytes() == (two / table).read_bytes(), table
+    summaries = [json.loads((folder / "summary.json").read_text()) for folder in (one, two)]
+    for summary in summaries:
+        assert summary.pop("wall_seconds") > 0
+    assert summaries[0] == summaries[1]
+
+
+def test_the_summary_records_what_produced_the_result(folders):
+    one, _two = folders["quickstart"]
+    provenance = json.loads((one / "summary.json").read_text())["provenance"]
+    path = SCENARIOS / "quickstart.yaml"
+    assert provenance["scenario_file"] == str(path)
+    assert provenance["scenario_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert provenance["overrides"] == [] and provenance["limits_enforced"] is True
+    assert provenance["package_version"] == metadata.version("cascadesim")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    if head.returncode == 0:
+        assert provenance["git_commit"] == head.stdout.strip()
+        assert isinstance(provenance["git_dirty"], bool)
+    else:
+        assert provenance["git_commit"] is None
+    fleet, _ = folders["fleet_100"]
+    overrides = json.loads((fleet / "summary.json").read_text())["provenance"]["overrides"]
+    assert overrides[0] == f"duration={SHORT}" and all(re.fullmatch(r"links\[\d+\]\.outages=\[\]", o) for o in overrides[1:])
+
+
+def test_provenance_without_git_is_recorded_as_unknown(monkeypatch):
+    monkeypatch.setenv("PATH", "")  # no git to run: what an installed copy outside a checkout sees
+    assert code_version.__wrapped__() == {"package_version": metadata.version("cascadesim"), "git_commit": None,
+                                          "git_dirty": None}
