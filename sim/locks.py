@@ -75,6 +75,9 @@ class LockProtocol:
         return
         yield  # pragma: no cover - makes this a generator
 
+    def transfer_changed(self, rel: MirrorRelationship) -> None:
+        """Runs at the source when an update's transfer starts or ends."""
+
 
 class SoftLockProtocol(LockProtocol):
     """The patent's soft-lock protocol with forwarding up the chain."""
@@ -88,9 +91,10 @@ class SoftLockProtocol(LockProtocol):
     def lock_set(self, rel: MirrorRelationship) -> list[SoftLock]:
         """The locks `rel`'s destination asks its source to hold (claims 30, 31, 35).
 
-        Its own dependency: every PCPI it has is in common with its source as of the last
-        transfer (a volume-mirror image), newest first; the source pins the newest of them
-        it still has, its common base. Then, when the protocol forwards, every lock it
+        Its own dependency: the source PCPIs it could use as a base, newest first: a volume
+        destination's whole set (an image of its source as of the last transfer), or, while
+        a transfer runs, the image it is receiving; the source pins the newest of them it
+        still has, its common base. Then, when the protocol forwards, every lock it
         holds from further downstream goes up with one more hop, its candidates narrowed
         to the PCPIs this system shares with its source.
 
@@ -98,23 +102,31 @@ class SoftLockProtocol(LockProtocol):
         left the head of the chain long ago (mirror PCPIs rotate every update), so a lock on
         it alone arrives too late. The head pins the newest PCPI of the tail it still has.
 
-        A qtree destination depends on one source PCPI, the last one transferred (a `qtree`
-        lock naming the qtree), and forwards nothing: its own PCPIs are not its source's, so
+        An intermediate also depends on the PCPIs its own running transfers read: a lock
+        for each goes up while the transfer runs (without it, a qtree transfer's PCPI could be
+        rotated away upstream before its destination's lock arrives).
+
+        A qtree destination depends on one source PCPI, the last one transferred or the one
+        being transferred (a `qtree` lock naming the qtree), and forwards nothing: its own PCPIs are not its source's, so
         no lock from further down concerns a PCPI it shares with its source.
         """
         dst = rel.destination
         locks: list[SoftLock] = []
+        candidates = tuple(reversed(rel.held_base_ids()))
         if rel.kind == "qtree":
-            candidates = (rel.base.id,) if rel.base is not None else ()
             lock_type, string = "qtree", f"qtree {rel.destination_name} (mirror of {rel.source_name})"
         else:
-            candidates = tuple(p.id for p in dst.newest_first())
             lock_type, string = "destination_path", f"snapmirror {rel.name}"
         if candidates:
             if rel.own_lock_candidates != candidates:
                 rel.own_lock_candidates, rel.own_lock_created_s = candidates, self.model.env.now
             locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
                                   rel.own_lock_created_s, 1, candidates))
+        for out in dst.outgoing if self.forwards else ():
+            for pcpi_id in out.transfer_reads:
+                if pcpi_id in dst.pcpis:
+                    locks.append(SoftLock(pcpi_id, "destination_path", f"transfer {out.name} in progress",
+                                          out.destination_name, self.model.env.now, 1, (pcpi_id,)))
         if self.forwards and rel.kind == "volume":
             shared = dst.pcpis
             for held in dst.soft_locks.values():
@@ -166,6 +178,11 @@ class SoftLockProtocol(LockProtocol):
 
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
+
+    def transfer_changed(self, rel: MirrorRelationship) -> None:
+        """An intermediate source asks upstream to keep what its running transfer reads,
+        and to let it go when the transfer ends."""
+        self.forward(rel.source)
 
     def after_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
