@@ -24,7 +24,7 @@ Protocols (same scenario and seed, so the gain is measured):
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -51,6 +51,13 @@ class SoftLock:
     created_s: float
     hops: int
     candidates: tuple[int, ...]
+
+    def pinned_on(self, pcpi_id: int, candidates: tuple[int, ...] | None = None, hops: int | None = None) -> SoftLock:
+        """The same lock pinning `pcpi_id` (built directly: `dataclasses.replace` is slow on the hot path)."""
+        if pcpi_id == self.pcpi_id and candidates is None and hops is None:
+            return self
+        return SoftLock(pcpi_id, self.type, self.string, self.locking_dataset, self.created_s,
+                        self.hops if hops is None else hops, self.candidates if candidates is None else candidates)
 
 
 PCPI_ID_BYTES = 8
@@ -133,7 +140,7 @@ class SoftLockProtocol(LockProtocol):
                 for lock, _set_s, _delay in held.values():
                     narrowed = tuple(c for c in lock.candidates if c in shared)
                     if narrowed:
-                        locks.append(replace(lock, pcpi_id=narrowed[0], hops=lock.hops + 1, candidates=narrowed))
+                        locks.append(lock.pinned_on(narrowed[0], narrowed, lock.hops + 1))
         return locks
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
@@ -155,7 +162,7 @@ class SoftLockProtocol(LockProtocol):
         for lock in locks:
             pinned = next((c for c in lock.candidates if c in volume.pcpis), None)
             if pinned is not None:
-                wanted[(pinned, lock.locking_dataset)] = replace(lock, pcpi_id=pinned)
+                wanted[(pinned, lock.locking_dataset)] = lock.pinned_on(pinned)
         changed = False
         for key in [k for k in held_before if k not in wanted]:
             self.model.release_soft_lock(volume, sender, key, "released")

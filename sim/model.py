@@ -12,7 +12,7 @@ import gc
 import time
 import zlib
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -204,7 +204,7 @@ class Model:
             self.release_soft_lock(volume, sender, (pcpi.id, dataset), "pcpi_deleted")
             repin = next((c for c in lock.candidates if c in volume.pcpis), None)
             if repin is not None:  # the lock moves to the locking dataset's next usable base
-                self.set_soft_lock(volume, sender, replace(lock, pcpi_id=repin), arrived=False)
+                self.set_soft_lock(volume, sender, lock.pinned_on(repin), arrived=False)
         self.collectors["pcpis"].rows.append(
             (volume.name, pcpi.id, pcpi.name, pcpi.label, pcpi.origin, pcpi.created_s,
              volume.arrived_s.get(pcpi.id), self.env.now, reason, by, premature, pcpi.changed_bytes))
