@@ -57,8 +57,9 @@ class Model:
         self.locks_from: dict[tuple[str, str], dict[tuple[int, str], SoftLock]] = {}
         self.lock_messages: dict[str, int] = {name: 0 for name in sorted(scenario.appliances)}
         self.lock_message_bytes: dict[str, float] = {name: 0.0 for name in sorted(scenario.appliances)}
-        self.propagation: list[tuple[int, float]] = []
-        """(hops, seconds from creation at the locking dataset to being set here), per lock set."""
+        self.propagation: list[tuple[int, float, bool]] = []
+        """(hops, seconds from creation at the locking dataset to being set here, whether here is
+        the head of a cascade, a writable volume), per lock set."""
         self.premature_deletions = 0
         self.autodeletes = 0
         self.lock_space_byte_s: dict[str, float] = {name: 0.0 for name in sorted(scenario.appliances)}
@@ -159,7 +160,7 @@ class Model:
         self.locks_from.setdefault((volume.name, sender), {})[key] = lock
         delay = now - lock.created_s if arrived else None
         if delay is not None:
-            self.propagation.append((lock.hops, delay))
+            self.propagation.append((lock.hops, delay, volume.writable))
         volume.soft_locks.setdefault(lock.pcpi_id, {})[(sender, lock.locking_dataset)] = (lock, now, delay)
 
     def renew_soft_lock(self, volume: Volume, sender: str, lock: SoftLock) -> None:
@@ -355,16 +356,18 @@ class Model:
 
     def _propagation_summary(self) -> dict[str, Any]:
         """Seconds from a lock's creation at its locking dataset to being set at a holder:
-        percentiles overall and per number of hops travelled (1 = the direct source)."""
+        percentiles overall, at the heads of cascades (writable volumes: the end-to-end
+        delay), and per number of hops travelled (1 = the direct source)."""
         def stats(delays: list[float]) -> dict[str, float | int | None]:
             if not delays:
                 return {"count": 0, "p50": None, "p95": None, "max": None}
             p50, p95 = np.percentile(delays, [50, 95])
             return {"count": len(delays), "p50": float(p50), "p95": float(p95), "max": float(max(delays))}
         by_hops: dict[int, list[float]] = {}
-        for hops, delay in self.propagation:
+        for hops, delay, _head in self.propagation:
             by_hops.setdefault(hops, []).append(delay)
-        return {**stats([d for _h, d in self.propagation]),
+        return {**stats([d for _h, d, _head in self.propagation]),
+                "to_head": stats([d for _h, d, head in self.propagation if head]),
                 "by_hops": {str(h): stats(by_hops[h]) for h in sorted(by_hops)}}
 
     def _summary(self, end: float, wall_seconds: float) -> dict[str, Any]:
