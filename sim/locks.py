@@ -85,6 +85,9 @@ class LockProtocol:
     def transfer_changed(self, rel: MirrorRelationship) -> None:
         """Runs at the source when an update's transfer starts or ends."""
 
+    def locks_changed(self, volume: Volume) -> None:
+        """Runs when a lock was set or released on `volume` outside a received lock set."""
+
 
 class SoftLockProtocol(LockProtocol):
     """The patent's soft-lock protocol with forwarding up the chain."""
@@ -177,6 +180,10 @@ class SoftLockProtocol(LockProtocol):
                 changed = True
         if changed:
             self.forward(volume)
+
+    def locks_changed(self, volume: Volume) -> None:
+        """A changed set goes upstream at once (claim 31), e.g. an application's new hold."""
+        self.forward(volume)
 
     def forward(self, volume: Volume) -> None:
         """Claims 31 and 35: a changed set on an intermediate system goes upstream at once."""

@@ -62,6 +62,9 @@ class Model:
         the head of a cascade, a writable volume), per lock set."""
         self.premature_deletions = 0
         self.autodeletes = 0
+        self.holds: dict[str, list] = {}
+        for hold in scenario.holds:
+            self.holds.setdefault(hold.volume, []).append(hold)
         self.lock_space_byte_s: dict[str, float] = {name: 0.0 for name in sorted(scenario.appliances)}
         self.events_processed = 0
         self._next_pcpi_id = 1
@@ -118,7 +121,28 @@ class Model:
                   data_s: float | None = None) -> Pcpi:
         pcpi_id = self._next_pcpi_id
         self._next_pcpi_id += 1
-        return volume.take_pcpi(pcpi_id, name, label, self.env.now, received_bytes, data_s)
+        pcpi = volume.take_pcpi(pcpi_id, name, label, self.env.now, received_bytes, data_s)
+        if volume.name in self.holds:
+            self.pcpi_arrived(volume, pcpi)
+        return pcpi
+
+    def pcpi_arrived(self, volume: Volume, pcpi: Pcpi) -> None:
+        """A PCPI appeared on `volume`: the applications holding its label lock it (type
+        `owner`, the application's name as string and locking dataset) for their hold time."""
+        for hold in self.holds.get(volume.name, ()):
+            if pcpi.label != hold.label:
+                continue
+            lock = SoftLock(pcpi.id, "owner", hold.owner, hold.owner, self.env.now, 0, (pcpi.id,))
+            self.set_soft_lock(volume, hold.owner, lock, arrived=False)
+            self.protocol.locks_changed(volume)
+            expiry = self.env.timeout(hold.for_)
+            expiry.callbacks.append(lambda _e, v=volume, owner=hold.owner, key=(pcpi.id, hold.owner):
+                                    self._end_hold(v, owner, key))
+
+    def _end_hold(self, volume: Volume, owner: str, key: tuple[int, str]) -> None:
+        if key in self.locks_from.get((volume.name, owner), {}):
+            self.release_soft_lock(volume, owner, key, "hold_expired")
+            self.protocol.locks_changed(volume)
 
     def autodelete(self, volume: Volume) -> None:
         """Space pressure: let the volume's autodelete policy reclaim what it may."""
