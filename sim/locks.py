@@ -24,7 +24,7 @@ Protocols (same scenario and seed, so the gain is measured):
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -52,6 +52,13 @@ class SoftLock:
     hops: int
     candidates: tuple[int, ...]
 
+    def pinned_on(self, pcpi_id: int, candidates: tuple[int, ...] | None = None, hops: int | None = None) -> SoftLock:
+        """The same lock pinning `pcpi_id` (built directly: `dataclasses.replace` is slow on the hot path)."""
+        if pcpi_id == self.pcpi_id and candidates is None and hops is None:
+            return self
+        return SoftLock(pcpi_id, self.type, self.string, self.locking_dataset, self.created_s,
+                        self.hops if hops is None else hops, self.candidates if candidates is None else candidates)
+
 
 PCPI_ID_BYTES = 8
 """Wire size of one candidate PCPI id in a lock record."""
@@ -77,6 +84,9 @@ class LockProtocol:
 
     def transfer_changed(self, rel: MirrorRelationship) -> None:
         """Runs at the source when an update's transfer starts or ends."""
+
+    def locks_changed(self, volume: Volume) -> None:
+        """Runs when a lock was set or released on `volume` outside a received lock set."""
 
 
 class SoftLockProtocol(LockProtocol):
@@ -133,7 +143,7 @@ class SoftLockProtocol(LockProtocol):
                 for lock, _set_s, _delay in held.values():
                     narrowed = tuple(c for c in lock.candidates if c in shared)
                     if narrowed:
-                        locks.append(replace(lock, pcpi_id=narrowed[0], hops=lock.hops + 1, candidates=narrowed))
+                        locks.append(lock.pinned_on(narrowed[0], narrowed, lock.hops + 1))
         return locks
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
@@ -155,7 +165,7 @@ class SoftLockProtocol(LockProtocol):
         for lock in locks:
             pinned = next((c for c in lock.candidates if c in volume.pcpis), None)
             if pinned is not None:
-                wanted[(pinned, lock.locking_dataset)] = replace(lock, pcpi_id=pinned)
+                wanted[(pinned, lock.locking_dataset)] = lock.pinned_on(pinned)
         changed = False
         for key in [k for k in held_before if k not in wanted]:
             self.model.release_soft_lock(volume, sender, key, "released")
@@ -170,6 +180,10 @@ class SoftLockProtocol(LockProtocol):
                 changed = True
         if changed:
             self.forward(volume)
+
+    def locks_changed(self, volume: Volume) -> None:
+        """A changed set goes upstream at once (claim 31), e.g. an application's new hold."""
+        self.forward(volume)
 
     def forward(self, volume: Volume) -> None:
         """Claims 31 and 35: a changed set on an intermediate system goes upstream at once."""

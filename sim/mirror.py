@@ -164,7 +164,8 @@ class MirrorRelationship:
         if self.retired:  # the destination was removed while the transfer ran
             return
         if self.kind == "volume":
-            dst.apply_image(tuple(image.values()), self.env.now)
+            for pcpi in dst.apply_image(tuple(image.values()), self.env.now):
+                model.pcpi_arrived(dst, pcpi)
         else:
             own = model.take_pcpi(dst, QTREE_MIRROR_LABEL, f"qtree_mirror.{self.source_name}.{self.updates_completed + 1}",
                                   received_bytes=size, data_s=send.data_s)

@@ -155,6 +155,18 @@ class SnapshotPolicySpec(_Spec):
     volumes: tuple[VolumeName, ...] = Field(min_length=1)
 
 
+class HoldSpec(_Spec):
+    """An application that depends on a volume's PCPIs (a backup or a clone, say): every PCPI
+    with `label` that appears on `volume` gets a soft lock of type `owner` naming `owner`,
+    released `for` later. Under a forwarding protocol, a hold on a mirror destination
+    travels upstream like any other lock."""
+
+    volume: VolumeName
+    label: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    for_: Duration = Field(alias="for")
+
+
 class MirrorSpec(_Spec):
     """An asynchronous mirror relationship from a source to a destination on another appliance.
 
@@ -212,6 +224,7 @@ class Scenario(_Spec):
     volumes: dict[VolumeName, VolumeSpec] = Field(default_factory=dict)
     snapshot_policies: dict[str, SnapshotPolicySpec] = Field(default_factory=dict)
     mirrors: tuple[MirrorSpec, ...] = ()
+    holds: tuple[HoldSpec, ...] = ()
     expect: dict[Protocol, dict[KpiName, float | Bound]] = Field(default_factory=dict)
 
     @property
@@ -351,6 +364,10 @@ def _cross_reference_problems(s: Scenario) -> list[tuple[Loc, str]]:
                                  f"{volume!r} is a mirror destination; its PCPIs come from its mirror, schedule its source"))
             elif volume not in s.volumes:
                 problems.append((("snapshot_policies", name, "volumes", j), f"unknown volume {volume!r}"))
+
+    for i, hold in enumerate(s.holds):
+        if hold.volume not in layout:
+            problems.append((("holds", i, "volume"), f"unknown volume {hold.volume!r}"))
 
     used: dict[str, float] = {}
     sizes = {name: size for name, (size, _qtrees) in layout.items()}

@@ -100,3 +100,19 @@ def test_lock_space_is_what_the_pinned_pcpis_hold(retired):
     # Once C is gone its pinned base ages at the head's change rate until A is full: the held bytes only grow.
     late = held[held["time_s"] >= 3 * 86400]["value"]
     assert late.is_monotonic_increasing and late.iloc[-1] > late.iloc[0]
+
+
+def test_lock_propagation_delay_is_the_path_latency_hop_by_hop():
+    # depth6_chain: the tail's lock crosses S5-S4 (30 ms) then four 2 ms links. Lock messages are
+    # about a kilobyte, microseconds at 1 Gbit/s, so each hop adds its link's latency.
+    result = simulate(load_scenario(SCENARIOS / "depth6_chain.yaml"))
+    locks = result.tables["locks"]
+    own = locks[locks["string"] == "snapmirror S4:/vol/v->S5:/vol/v"].dropna(subset=["propagation_s"])
+    for hops, group in own.groupby("hops"):
+        latency = 0.030 + 0.002 * (hops - 1)
+        assert (group["propagation_s"] >= latency).all()
+        assert group["propagation_s"].median() == pytest.approx(latency, abs=1e-4)
+    assert set(own["hops"]) == {1, 2, 3, 4, 5}
+    summary = result.summary["lock_propagation_s"]
+    assert list(summary["by_hops"]) == ["1", "2", "3", "4", "5"]
+    assert summary["to_head"]["max"] >= 0.038
