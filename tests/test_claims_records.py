@@ -13,7 +13,7 @@ from conftest import SCENARIOS
 
 from sim.locks import SoftLock
 from sim.model import Model, simulate
-from sim.scenario import load_scenario
+from sim.scenario import HoldSpec, load_scenario
 
 QUICKSTART = SCENARIOS / "quickstart.yaml"
 MIXED = SCENARIOS / "mixed_qtree_volume.yaml"
@@ -133,34 +133,31 @@ def test_claim_6_16_26_the_type_says_what_the_string_holds(mixed):
     assert set(rows["type"]) == {"destination_path", "qtree"}
 
 
-def test_claim_7_17_27_an_owner_type_lock_is_held_listed_and_honoured():
-    # No engine component produces `owner` locks (docs/protocol.md). The record and its holders
-    # are type-agnostic: an application handing one in through the protocol's receive entry
-    # point, as an administrator's backup tool would, is held, listed and honoured by retention.
-    model = Model(scenario(QUICKSTART))
+def test_claim_7_17_27_owner_locks_name_the_application_that_holds_the_pcpis():
+    # An application hold (`holds:`): a backup tool on C keeps every hourly PCPI there for 12 h.
+    hold = HoldSpec.model_validate({"volume": "C:/vol/db", "label": "hourly", "owner": "backup-app", "for": "12h"})
+    model = Model(scenario(QUICKSTART).model_copy(update={"holds": (hold,)}))
     model.start()
-    model.run(until_s=12 * HOUR + 300)
+    model.run(until_s=2 * 86400 + 300)
     head = model.volumes["A:/vol/db"]
-    oldest = next(iter(head.by_label["hourly"].values()))
-    lock = SoftLock(oldest.id, "owner", "dba-team (pre-upgrade copy)", "A:/vol/db", model.env.now, 0, (oldest.id,))
-    model.protocol.receive_lock_set(head, "dba-team", [lock])
-    model.run(until_s=24 * HOUR + 300)
-    assert oldest.id in head.pcpis  # keep 6 hourly: without the lock it went at 13:00
-    assert len(head.by_label["hourly"]) == 7
-    line = listing_lines(model.snapshot_listing(model.env.now))[("A:/vol/db", oldest.id)]
-    assert "owner: dba-team (pre-upgrade copy) (for A:/vol/db, via dba-team, 0 hops)" in line
-    released_s = model.env.now  # the last event before 24:05
-    model.protocol.receive_lock_set(head, "dba-team", [])  # the owner lets go
-    model.run(until_s=25 * HOUR + 300)
-    assert oldest.id not in head.pcpis
-    result = model.finalise(0.0)
-    rows = soft_rows(result)
+    owned = {pcpi_id for pcpi_id, held in head.soft_locks.items()
+             for lock, _s, _d in held.values() if lock.type == "owner"}
+    assert len(owned) >= 4
+    # Retention on A honours them: it keeps 6 unlocked hourly PCPIs, and the held ones besides.
+    hourly = set(head.by_label["hourly"])
+    assert owned <= hourly and len(hourly - owned) == 6
+    lines = listing_lines(model.snapshot_listing(model.env.now))
+    for pcpi_id in owned:
+        assert "owner: backup-app (for backup-app, via B:/vol/db, 2 hops)" in lines[("A:/vol/db", pcpi_id)]
+    model.run()
+    rows = soft_rows(model.finalise(0.0))
     owner = rows[rows["type"] == "owner"]
-    assert list(zip(owner["pcpi_id"], owner["released_s"], owner["release_reason"])) == [
-        (oldest.id, released_s, "released")]
-    pcpis = result.tables["pcpis"]
-    gone = pcpis[(pcpis["volume"] == "A:/vol/db") & (pcpis["pcpi_id"] == oldest.id)].iloc[0]
-    assert gone["reason"] == "retention" and gone["deleted_s"] == 25 * HOUR
+    assert set(owner["string"]) == set(owner["locking_dataset"]) == {"backup-app"}  # the owner's name
+    assert set(zip(owner["volume"], owner["via"], owner["hops"])) == {
+        ("C:/vol/db", "backup-app", 0), ("B:/vol/db", "C:/vol/db", 1), ("A:/vol/db", "B:/vol/db", 2)}
+    expired = owner[owner["release_reason"] == "hold_expired"]
+    assert len(expired) > 0 and set(expired["volume"]) == {"C:/vol/db"}
+    assert ((expired["released_s"] - expired["set_s"]).round(6) == 12 * HOUR).all()
 
 
 def test_claim_8_18_28_destination_path_locks_name_the_mirror_destination(quick):
