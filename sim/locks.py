@@ -150,38 +150,46 @@ class SoftLockProtocol(LockProtocol):
         return locks
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
-        """Process body: transmit the destination's whole lock set to the source.
+        """Process body: get the destination's whole lock set to the source.
 
         While the path is down, one message waits per relationship and leaves with the
         newest set when the path is back; later sends wait for it instead of queueing
-        stale sets. Sets carry a sequence number and the source ignores one older than a
-        set it has already applied (a smaller, newer set can overtake a larger one).
+        stale sets.
         """
         if rel.retired:
             return
         if rel.lock_set_waiting is not None:
             yield rel.lock_set_waiting
             return
+        network = self.model.network
+        src, dst = rel.destination.appliance.name, rel.source.appliance.name
+        if network.path_is_up(src, dst):
+            yield from self.transmit_lock_set(rel)
+            return
+        waiting = rel.lock_set_waiting = self.model.env.event()
+        yield from network.wait_for_path(src, dst)
+        rel.lock_set_waiting = None
+        yield from self.transmit_lock_set(rel)
+        waiting.succeed()
+
+    def transmit_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
+        """Process body: build the set now, carry it over the up path, apply it at the source.
+
+        Sets carry a sequence number and the source ignores one older than a set it has
+        already applied (a smaller, newer set can overtake a larger one on the wire).
+        """
+        if rel.retired:
+            return
         model = self.model
-        network = model.network
-        links = network.path(rel.destination.appliance.name, rel.source.appliance.name)
-        waiting = None
-        if not all(link.up for link in links):
-            waiting = rel.lock_set_waiting = model.env.event()
-            yield from network.wait_for_path(links)
-            rel.lock_set_waiting = None
-        if not rel.retired:
-            locks = self.lock_set(rel)
-            size = model.scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
-            model.count_lock_message(rel.destination.appliance.name, size)
-            rel.lock_sets_sent += 1
-            sequence = rel.lock_sets_sent
-            yield model.env.timeout(network.message_delay(links, size))
-            if sequence > rel.lock_sets_applied:
-                rel.lock_sets_applied = sequence
-                self.receive_lock_set(rel.source, rel.destination.name, locks)
-        if waiting is not None:
-            waiting.succeed()
+        locks = self.lock_set(rel)
+        size = model.scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
+        model.count_lock_message(rel.destination.appliance.name, size)
+        rel.lock_sets_sent += 1
+        sequence = rel.lock_sets_sent
+        yield from model.network.transmit(rel.destination.appliance.name, rel.source.appliance.name, size)
+        if sequence > rel.lock_sets_applied:
+            rel.lock_sets_applied = sequence
+            self.receive_lock_set(rel.source, rel.destination.name, locks)
 
     def receive_lock_set(self, volume: Volume, sender: str, locks: list[SoftLock]) -> None:
         """Replace the set from `sender` on `volume`; forward upstream if it changed."""
