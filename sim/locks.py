@@ -24,7 +24,7 @@ Protocols (same scenario and seed, so the gain is measured):
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -52,6 +52,13 @@ class SoftLock:
     hops: int
     candidates: tuple[int, ...]
 
+    def pinned_on(self, pcpi_id: int, candidates: tuple[int, ...] | None = None, hops: int | None = None) -> SoftLock:
+        """The same lock pinning `pcpi_id` (built directly: `dataclasses.replace` is slow on the hot path)."""
+        if pcpi_id == self.pcpi_id and candidates is None and hops is None:
+            return self
+        return SoftLock(pcpi_id, self.type, self.string, self.locking_dataset, self.created_s,
+                        self.hops if hops is None else hops, self.candidates if candidates is None else candidates)
+
 
 PCPI_ID_BYTES = 8
 """Wire size of one candidate PCPI id in a lock record."""
@@ -75,6 +82,12 @@ class LockProtocol:
         return
         yield  # pragma: no cover - makes this a generator
 
+    def transfer_changed(self, rel: MirrorRelationship) -> None:
+        """Runs at the source when an update's transfer starts or ends."""
+
+    def locks_changed(self, volume: Volume) -> None:
+        """Runs when a lock was set or released on `volume` outside a received lock set."""
+
 
 class SoftLockProtocol(LockProtocol):
     """The patent's soft-lock protocol with forwarding up the chain."""
@@ -88,9 +101,10 @@ class SoftLockProtocol(LockProtocol):
     def lock_set(self, rel: MirrorRelationship) -> list[SoftLock]:
         """The locks `rel`'s destination asks its source to hold (claims 30, 31, 35).
 
-        Its own dependency: every PCPI it has is in common with its source as of the last
-        transfer (a volume-mirror image), newest first; the source pins the newest of them
-        it still has, its common base. Then, when the protocol forwards, every lock it
+        Its own dependency: the source PCPIs it could use as a base, newest first: a volume
+        destination's whole set (an image of its source as of the last transfer), or, while
+        a transfer runs, the image it is receiving; the source pins the newest of them it
+        still has, its common base. Then, when the protocol forwards, every lock it
         holds from further downstream goes up with one more hop, its candidates narrowed
         to the PCPIs this system shares with its source.
 
@@ -98,17 +112,22 @@ class SoftLockProtocol(LockProtocol):
         left the head of the chain long ago (mirror PCPIs rotate every update), so a lock on
         it alone arrives too late. The head pins the newest PCPI of the tail it still has.
 
-        A qtree destination depends on one source PCPI, the last one transferred (a `qtree`
-        lock naming the qtree), and forwards nothing: its own PCPIs are not its source's, so
-        no lock from further down concerns a PCPI it shares with its source.
+        An intermediate also depends on the PCPIs its own running transfers read: a lock
+        for each goes up while the transfer runs, unless the set already pins that PCPI for
+        that destination (without it, a qtree transfer's PCPI could be rotated away upstream
+        before its destination's lock arrives).
+
+        A qtree destination depends on one source PCPI, the last one transferred or the one
+        being transferred (a `qtree` lock naming the qtree), and forwards nothing: its own
+        PCPIs are not its source's, so no lock from further down, and no lock for its own
+        outgoing transfers, concerns a PCPI it shares with its source.
         """
         dst = rel.destination
         locks: list[SoftLock] = []
+        candidates = tuple(reversed(rel.held_base_ids()))
         if rel.kind == "qtree":
-            candidates = (rel.base.id,) if rel.base is not None else ()
             lock_type, string = "qtree", f"qtree {rel.destination_name} (mirror of {rel.source_name})"
         else:
-            candidates = tuple(p.id for p in dst.newest_first())
             lock_type, string = "destination_path", f"snapmirror {rel.name}"
         if candidates:
             if rel.own_lock_candidates != candidates:
@@ -121,20 +140,56 @@ class SoftLockProtocol(LockProtocol):
                 for lock, _set_s, _delay in held.values():
                     narrowed = tuple(c for c in lock.candidates if c in shared)
                     if narrowed:
-                        locks.append(replace(lock, pcpi_id=narrowed[0], hops=lock.hops + 1, candidates=narrowed))
+                        locks.append(lock.pinned_on(narrowed[0], narrowed, lock.hops + 1))
+            listed = {(lock.pcpi_id, lock.locking_dataset) for lock in locks}
+            for out in dst.outgoing:
+                for pcpi_id in out.transfer_reads:
+                    if pcpi_id in dst.pcpis and (pcpi_id, out.destination_name) not in listed:
+                        locks.append(SoftLock(pcpi_id, "destination_path", f"transfer {out.name} in progress",
+                                              out.destination_name, out.transfer_started_s, 1, (pcpi_id,)))
         return locks
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
-        """Process body: transmit the destination's whole lock set to the source."""
+        """Process body: get the destination's whole lock set to the source.
+
+        While the path is down, one message waits per relationship and leaves with the
+        newest set when the path is back; later sends wait for it instead of queueing
+        stale sets.
+        """
         if rel.retired:
             return
+        if rel.lock_set_waiting is not None:
+            yield rel.lock_set_waiting
+            return
+        network = self.model.network
+        src, dst = rel.destination.appliance.name, rel.source.appliance.name
+        if network.path_is_up(src, dst):
+            yield from self.transmit_lock_set(rel)
+            return
+        waiting = rel.lock_set_waiting = self.model.env.event()
+        yield from network.wait_for_path(src, dst)
+        rel.lock_set_waiting = None
+        yield from self.transmit_lock_set(rel)
+        waiting.succeed()
+
+    def transmit_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
+        """Process body: build the set now, carry it over the up path, apply it at the source.
+
+        Sets carry a sequence number and the source ignores one older than a set it has
+        already applied (a smaller, newer set can overtake a larger one on the wire).
+        """
+        if rel.retired:
+            return
+        model = self.model
         locks = self.lock_set(rel)
-        scenario = self.model.scenario
-        size = scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
-        self.model.count_lock_message(rel.destination.appliance.name, size)
-        yield from self.model.network.send_message(rel.destination.appliance.name,
-                                                   rel.source.appliance.name, size)
-        self.receive_lock_set(rel.source, rel.destination.name, locks)
+        size = model.scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
+        model.count_lock_message(rel.destination.appliance.name, size)
+        rel.lock_sets_sent += 1
+        sequence = rel.lock_sets_sent
+        yield from model.network.transmit(rel.destination.appliance.name, rel.source.appliance.name, size)
+        if sequence > rel.lock_sets_applied:
+            rel.lock_sets_applied = sequence
+            self.receive_lock_set(rel.source, rel.destination.name, locks)
 
     def receive_lock_set(self, volume: Volume, sender: str, locks: list[SoftLock]) -> None:
         """Replace the set from `sender` on `volume`; forward upstream if it changed."""
@@ -143,7 +198,7 @@ class SoftLockProtocol(LockProtocol):
         for lock in locks:
             pinned = next((c for c in lock.candidates if c in volume.pcpis), None)
             if pinned is not None:
-                wanted[(pinned, lock.locking_dataset)] = replace(lock, pcpi_id=pinned)
+                wanted[(pinned, lock.locking_dataset)] = lock.pinned_on(pinned)
         changed = False
         for key in [k for k in held_before if k not in wanted]:
             self.model.release_soft_lock(volume, sender, key, "released")
@@ -153,11 +208,15 @@ class SoftLockProtocol(LockProtocol):
             if before is None:
                 self.model.set_soft_lock(volume, sender, lock)
                 changed = True
-            elif before.candidates != lock.candidates:
+            elif before != lock:
                 self.model.renew_soft_lock(volume, sender, lock)
                 changed = True
         if changed:
             self.forward(volume)
+
+    def locks_changed(self, volume: Volume) -> None:
+        """A changed set goes upstream at once (claim 31), e.g. an application's new hold."""
+        self.forward(volume)
 
     def forward(self, volume: Volume) -> None:
         """Claims 31 and 35: a changed set on an intermediate system goes upstream at once."""
@@ -166,6 +225,11 @@ class SoftLockProtocol(LockProtocol):
 
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
+
+    def transfer_changed(self, rel: MirrorRelationship) -> None:
+        """An intermediate source asks upstream to keep what its running transfer reads,
+        and to let it go when the transfer ends."""
+        self.forward(rel.source)
 
     def after_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)

@@ -1,11 +1,13 @@
 """Mirror relationships (volume and qtree) and their scheduled update cycle.
 
-An update: the destination runs the protocol's before-update step; a writable source
-takes a new mirror PCPI (a read-only source, itself a mirror destination, sends its newest
-PCPI); the bytes changed since the common base (or everything, without a base) cross the
-network; the source then hard-locks the new base, releases the old one, and deletes its own
-older mirror PCPIs that nothing locks. An update due while the previous one still runs is
-skipped and counted.
+An update: the destination runs the protocol's before-update step (the destination starts
+an update, so nothing starts while it cannot reach its source); a writable source takes a
+new mirror PCPI (a read-only source, itself a mirror destination, sends its newest PCPI)
+and the common base is found; the protocol learns that a transfer started (an intermediate
+then asks upstream to keep what the transfer reads, until it ends); the bytes changed
+since the common base (or everything, without a base) cross the network; the source then
+hard-locks the new base, releases the old one, and deletes its own older mirror PCPIs that
+nothing locks. An update due while the previous one still runs is skipped and counted.
 
 Volume mirrors: the common base is the newest PCPI the destination has that the source
 still has; on arrival the destination's PCPI set becomes the source's set as it was when
@@ -62,6 +64,13 @@ class MirrorRelationship:
         self.in_flight_image: dict[int, Pcpi] | None = None
         self.mirror_pcpis: dict[int, None] = {}
         self.first_update_s: float | None = None
+        self.transfer_reads: tuple[int, ...] = ()
+        """Source PCPIs the running transfer reads (the sent PCPI and its base)."""
+        self.transfer_started_s = 0.0
+        self.lock_set_waiting: simpy.Event | None = None
+        """Delivery of the lock set waiting for the path to come back up, if one is."""
+        self.lock_sets_sent = 0
+        self.lock_sets_applied = 0
         self.baselined = False
         self.updates_completed = 0
         self.updates_skipped = 0
@@ -143,8 +152,11 @@ class MirrorRelationship:
             src.reading[pcpi_id] = src.reading.get(pcpi_id, 0) + 1
         image = dict(src.pcpis) if self.kind == "volume" else {send.id: send}
         self.in_flight_image = image
+        self.transfer_reads = reading
+        self.transfer_started_s = self.env.now
         if src.autodelete_commitment is not None:
             model.autodelete(src)
+        model.protocol.transfer_changed(self)
         started = self.env.now
         yield from model.network.transfer(src.appliance.name, dst.appliance.name, size)
         for pcpi_id in reading:
@@ -153,10 +165,13 @@ class MirrorRelationship:
             else:
                 src.reading[pcpi_id] -= 1
         self.in_flight_image = None
+        self.transfer_reads = ()
+        model.protocol.transfer_changed(self)
         if self.retired:  # the destination was removed while the transfer ran
             return
         if self.kind == "volume":
-            dst.apply_image(tuple(image.values()), self.env.now)
+            for pcpi in dst.apply_image(tuple(image.values()), self.env.now):
+                model.pcpi_arrived(dst, pcpi)
         else:
             own = model.take_pcpi(dst, QTREE_MIRROR_LABEL, f"qtree_mirror.{self.source_name}.{self.updates_completed + 1}",
                                   received_bytes=size, data_s=send.data_s)

@@ -12,7 +12,7 @@ import gc
 import time
 import zlib
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -57,10 +57,14 @@ class Model:
         self.locks_from: dict[tuple[str, str], dict[tuple[int, str], SoftLock]] = {}
         self.lock_messages: dict[str, int] = {name: 0 for name in sorted(scenario.appliances)}
         self.lock_message_bytes: dict[str, float] = {name: 0.0 for name in sorted(scenario.appliances)}
-        self.propagation: list[tuple[int, float]] = []
-        """(hops, seconds from creation at the locking dataset to being set here), per lock set."""
+        self.propagation: list[tuple[int, float, bool]] = []
+        """(hops, seconds from creation at the locking dataset to being set here, whether here is
+        the head of a cascade, a writable volume), per lock set."""
         self.premature_deletions = 0
         self.autodeletes = 0
+        self.holds: dict[str, list] = {}
+        for hold in scenario.holds:
+            self.holds.setdefault(hold.volume, []).append(hold)
         self.lock_space_byte_s: dict[str, float] = {name: 0.0 for name in sorted(scenario.appliances)}
         self.events_processed = 0
         self._next_pcpi_id = 1
@@ -117,7 +121,28 @@ class Model:
                   data_s: float | None = None) -> Pcpi:
         pcpi_id = self._next_pcpi_id
         self._next_pcpi_id += 1
-        return volume.take_pcpi(pcpi_id, name, label, self.env.now, received_bytes, data_s)
+        pcpi = volume.take_pcpi(pcpi_id, name, label, self.env.now, received_bytes, data_s)
+        if volume.name in self.holds:
+            self.pcpi_arrived(volume, pcpi)
+        return pcpi
+
+    def pcpi_arrived(self, volume: Volume, pcpi: Pcpi) -> None:
+        """A PCPI appeared on `volume`: the applications holding its label lock it (type
+        `owner`, the application's name as string and locking dataset) for their hold time."""
+        for hold in self.holds.get(volume.name, ()):
+            if pcpi.label != hold.label:
+                continue
+            lock = SoftLock(pcpi.id, "owner", hold.owner, hold.owner, self.env.now, 0, (pcpi.id,))
+            self.set_soft_lock(volume, hold.owner, lock, arrived=False)
+            self.protocol.locks_changed(volume)
+            expiry = self.env.timeout(hold.for_)
+            expiry.callbacks.append(lambda _e, v=volume, owner=hold.owner, key=(pcpi.id, hold.owner):
+                                    self._end_hold(v, owner, key))
+
+    def _end_hold(self, volume: Volume, owner: str, key: tuple[int, str]) -> None:
+        if key in self.locks_from.get((volume.name, owner), {}):
+            self.release_soft_lock(volume, owner, key, "hold_expired")
+            self.protocol.locks_changed(volume)
 
     def autodelete(self, volume: Volume) -> None:
         """Space pressure: let the volume's autodelete policy reclaim what it may."""
@@ -159,7 +184,7 @@ class Model:
         self.locks_from.setdefault((volume.name, sender), {})[key] = lock
         delay = now - lock.created_s if arrived else None
         if delay is not None:
-            self.propagation.append((lock.hops, delay))
+            self.propagation.append((lock.hops, delay, volume.writable))
         volume.soft_locks.setdefault(lock.pcpi_id, {})[(sender, lock.locking_dataset)] = (lock, now, delay)
 
     def renew_soft_lock(self, volume: Volume, sender: str, lock: SoftLock) -> None:
@@ -204,7 +229,7 @@ class Model:
             self.release_soft_lock(volume, sender, (pcpi.id, dataset), "pcpi_deleted")
             repin = next((c for c in lock.candidates if c in volume.pcpis), None)
             if repin is not None:  # the lock moves to the locking dataset's next usable base
-                self.set_soft_lock(volume, sender, replace(lock, pcpi_id=repin), arrived=False)
+                self.set_soft_lock(volume, sender, lock.pinned_on(repin), arrived=False)
         self.collectors["pcpis"].rows.append(
             (volume.name, pcpi.id, pcpi.name, pcpi.label, pcpi.origin, pcpi.created_s,
              volume.arrived_s.get(pcpi.id), self.env.now, reason, by, premature, pcpi.changed_bytes))
@@ -355,16 +380,18 @@ class Model:
 
     def _propagation_summary(self) -> dict[str, Any]:
         """Seconds from a lock's creation at its locking dataset to being set at a holder:
-        percentiles overall and per number of hops travelled (1 = the direct source)."""
+        percentiles overall, at the heads of cascades (writable volumes: the end-to-end
+        delay), and per number of hops travelled (1 = the direct source)."""
         def stats(delays: list[float]) -> dict[str, float | int | None]:
             if not delays:
                 return {"count": 0, "p50": None, "p95": None, "max": None}
             p50, p95 = np.percentile(delays, [50, 95])
             return {"count": len(delays), "p50": float(p50), "p95": float(p95), "max": float(max(delays))}
         by_hops: dict[int, list[float]] = {}
-        for hops, delay in self.propagation:
+        for hops, delay, _head in self.propagation:
             by_hops.setdefault(hops, []).append(delay)
-        return {**stats([d for _h, d in self.propagation]),
+        return {**stats([d for _h, d, _head in self.propagation]),
+                "to_head": stats([d for _h, d, head in self.propagation if head]),
                 "by_hops": {str(h): stats(by_hops[h]) for h in sorted(by_hops)}}
 
     def _summary(self, end: float, wall_seconds: float) -> dict[str, Any]:

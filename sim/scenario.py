@@ -196,6 +196,18 @@ class SnapshotPolicySpec(_Spec):
     volumes: tuple[VolumeName, ...] = Field(min_length=1)
 
 
+class HoldSpec(_Spec):
+    """An application that depends on a volume's PCPIs (a backup or a clone, say): every PCPI
+    with `label` that appears on `volume` gets a soft lock of type `owner` naming `owner`,
+    released `for` later. Under a forwarding protocol, a hold on a mirror destination
+    travels upstream like any other lock."""
+
+    volume: VolumeName
+    label: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    for_: Duration = Field(alias="for")
+
+
 class MirrorSpec(_Spec):
     """An asynchronous mirror relationship from a source to a destination on another appliance.
 
@@ -298,6 +310,7 @@ class Scenario(_Spec):
     volumes: dict[VolumeName, VolumeSpec] = Field(default_factory=dict)
     snapshot_policies: dict[str, SnapshotPolicySpec] = Field(default_factory=dict)
     mirrors: tuple[MirrorSpec, ...] = ()
+    holds: tuple[HoldSpec, ...] = ()
     expect: dict[Protocol, dict[KpiName, Bound]] = Field(default_factory=dict)
     """Outcome bounds per protocol, for `cascadesim check` (see `Bound`)."""
 
@@ -460,6 +473,10 @@ def _cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[
                                  f"{volume!r} is a mirror destination; its PCPIs come from its mirror, schedule its source"))
             elif volume not in s.volumes:
                 problems.append((("snapshot_policies", name, "volumes", j), f"unknown volume {volume!r}"))
+
+    for i, hold in enumerate(s.holds):
+        if hold.volume not in layout:
+            problems.append((("holds", i, "volume"), f"unknown volume {hold.volume!r}"))
 
     used: dict[str, float] = {}
     sizes = {name: size for name, (size, _qtrees) in layout.items()}

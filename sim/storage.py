@@ -201,19 +201,23 @@ class Volume:
         self._on_delete(self, pcpi, reason, by)
         self.arrived_s.pop(pcpi_id, None)
 
-    def apply_image(self, image: tuple[Pcpi, ...], now: float) -> None:
-        """Make this read-only volume's PCPI set exactly `image` (its source's set)."""
+    def apply_image(self, image: tuple[Pcpi, ...], now: float) -> list[Pcpi]:
+        """Make this read-only volume's PCPI set exactly `image` (its source's set); return
+        the PCPIs that arrived."""
         keep = {pcpi.id for pcpi in image}
         for pcpi_id in [pid for pid in self.pcpis if pid not in keep]:
             self.delete_pcpi(pcpi_id, "mirror_image", self.incoming.name if self.incoming else "mirror")
         before = self.snapshot_space_bytes
+        arrived = []
         for pcpi in image:
             if pcpi.id not in self.pcpis:
                 self.pcpis[pcpi.id] = pcpi
                 self.arrived_s[pcpi.id] = now
+                arrived.append(pcpi)
         if image:
             self.cum_changed_bytes = image[-1].cum_changed_bytes
         self.appliance.used_bytes += self.snapshot_space_bytes - before
+        return arrived
 
     def apply_retention(self, label: str, keep: int, by: str) -> None:
         """Delete the oldest unlocked PCPIs with `label` until `keep` unlocked ones remain."""

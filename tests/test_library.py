@@ -96,7 +96,7 @@ def test_slow_branch_lock_space_is_paid_for_the_slow_branch_alone():
     without_d = simulate(load_scenario(path, {"protocol": "softlock"}, sets=["mirrors[2].retire_at=1s"])).summary
     assert with_d["kpis"]["lock_space_byte_hours"] > 1e12
     assert without_d["kpis"]["lock_space_byte_hours"] < 1e-3 * with_d["kpis"]["lock_space_byte_hours"]
-    assert set(k for k, v in with_d["lock_space_byte_hours"].items() if v) == {"A", "B"}
+    assert set(k for k, v in with_d["lock_space_byte_hours"].items() if v) == {"A"}  # the head of the cascade
     none = simulate(load_scenario(path, {"protocol": "none"})).summary["relationships"]
     assert none["B:/vol/projects->D:/vol/projects"]["rebaselines"] == 6
     assert none["B:/vol/projects->C:/vol/projects"]["rebaselines"] == 0
