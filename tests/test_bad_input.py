@@ -223,7 +223,8 @@ def test_a_file_that_is_not_a_mapping(tmp_path, capsys, text):
 
 # -- random mutations of library scenarios ------------------------------------------------
 
-MUTATED = ("quickstart", "destination_retired", "shared_wan", "slow_branch", "short_retention")
+MUTATED = ("quickstart", "destination_retired", "shared_wan", "slow_branch", "short_retention", "fanout_tree",
+           "mixed_qtree_volume")
 """Small library scenarios (the fleet is too slow to run dozens of times)."""
 GARBAGE: tuple[Any, ...] = (
     None, True, -1, 0, 2.5, 1e308, "", "garbage", "-5GiB", "0GiB", "1e400TiB", "nan", "0 0 31 2 *",
