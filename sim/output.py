@@ -1,4 +1,4 @@
-"""Writing a run's results folder: summary.json, Parquet tables and the PCPI timeline PNG.
+"""Writing a run's results folder: summary.json, scenario.json, Parquet tables and the PCPI timeline PNG.
 
 A folder is written under a temporary name and renamed into place at the end, so an
 interrupted or failed run never leaves a half-written result.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sim.model import RunResult
 from sim.report import plot_pcpi_timeline
+from sim.results import SCENARIO_FILE, SUMMARY_FILE, Results
 
 
 def run_folder(out_dir: Path, result: RunResult) -> Path:
@@ -28,7 +29,9 @@ def write_results(result: RunResult, out_dir: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     staging.chmod(0o755)
     try:
-        (staging / "summary.json").write_text(json.dumps(result.summary, indent=2, sort_keys=False) + "\n")
+        results = Results.from_run(result)
+        (staging / SUMMARY_FILE).write_text(json.dumps(result.summary, indent=2, sort_keys=False) + "\n")
+        (staging / SCENARIO_FILE).write_text(json.dumps(results.scenario, indent=2) + "\n")
         for name, frame in result.tables.items():
             frame.to_parquet(staging / f"{name}.parquet", index=False)
         plot_pcpi_timeline(result, staging / "pcpi_timeline.png")
