@@ -28,6 +28,13 @@ def _protocol_list(text: str) -> list[str]:
     return names
 
 
+def _scenario_text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.model import simulate
     from sim.output import write_results
@@ -35,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     scenario = _load(args.scenario, args.seed, args.protocol)
     result = simulate(scenario)
-    folder = write_results(result, Path(args.out))
+    folder = write_results(result, Path(args.out), scenario_text=_scenario_text(args.scenario))
     print(f"results: {folder}")
     print(f"{result.summary['events_processed']:,} events in {result.summary['wall_seconds']:.2f} s")
     print(format_kpi_table(kpi_table({scenario.protocol: result.summary})))
@@ -49,10 +56,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     scenario = _load(args.scenario, args.seed)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
+    text = _scenario_text(args.scenario)
     summaries = {}
     for protocol in protocols:
         result = simulate(scenario.model_copy(update={"protocol": protocol}))
-        folder = write_results(result, Path(args.out))
+        folder = write_results(result, Path(args.out), scenario_text=text)
         summaries[protocol] = result.summary
         print(f"{protocol}: {folder}")
     table = kpi_table(summaries)
