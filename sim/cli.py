@@ -52,6 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.model import simulate
     from sim.output import write_results
+    from sim.plots import plot_compare, save
     from sim.report import format_kpi_table, kpi_table
 
     scenario = _load(args.scenario, args.seed)
@@ -66,9 +67,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table = kpi_table(summaries)
     out = Path(args.out) / scenario.name / f"compare-seed{scenario.seed}.csv"
     table.to_csv(out, index_label="kpi")
+    figure = out.with_suffix(".png")
+    save(plot_compare(summaries, f"{scenario.name}, seed {scenario.seed}: the same scenario and seed under each protocol"),
+         figure)
     print(f"\n{scenario.name}, seed {scenario.seed}: same scenario and seed under each protocol")
     print(format_kpi_table(table))
-    print(f"\ntable: {out}")
+    print(f"\ntable: {out}\nfigure: {figure}")
     return 0
 
 

@@ -8,6 +8,7 @@ gets, with the caption the HTML report shows under each.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from sim.results import Results
 
@@ -29,12 +31,21 @@ MAX_LINES = 10
 MAX_LABELLED_NODES = 40
 """Above this many appliances and routers the topology drops link and mirror labels."""
 
+PROTOCOL_COLOURS = {"none": "tab:red", "local": "tab:orange", "softlock": "tab:green",
+                    "hard": "tab:purple", "lease": "tab:blue"}
 REBASELINED = "tab:red"
 CLEAN = "tab:green"
 OUTAGE = "0.85"
 HARD_LOCK = "0.45"
 PREMATURE = "red"
 AUTODELETE = "tab:purple"
+
+
+def protocol_colour(protocol: str) -> str:
+    """The colour of a protocol in every chart, stable across runs and charts."""
+    if protocol in PROTOCOL_COLOURS:
+        return PROTOCOL_COLOURS[protocol]
+    return f"C{zlib.crc32(protocol.encode()) % 10}"
 
 
 def save(fig: Figure, path: Path) -> None:
@@ -441,6 +452,60 @@ def plot_lock_propagation(results: Results) -> Figure:
     ax.set_xlabel("hops from the locking dataset to the holder", labelpad=62)
     ax.set_ylabel("delay: created at the tail -> set (s)")
     legend_outside(ax)
+    return fig
+
+
+# -- protocol comparison ---------------------------------------------------------------------
+
+COMPARE_PANELS: tuple[tuple[str, str, str], ...] = (
+    ("rebaselines", "re-baselines", "count"),
+    ("premature_deletions", "premature deletions", "count"),
+    ("bytes_transferred", "bytes sent", "bytes"),
+    ("lock_space_byte_hours", "lock space overhead", "byte_hours"),
+    ("max_lag_s", "max lag", "seconds"),
+    ("autodeletes", "autodeletes", "count"),
+    ("gap_pcpis", "gap PCPIs (history lost)", "count"),
+)
+"""(kpi, title, kind) of each small multiple; KPIs a run does not report are left out."""
+
+
+def _scaled(kind: str, values: list[float]) -> tuple[list[float], str]:
+    top = max(values, default=0.0)
+    if kind == "bytes":
+        scale, name = byte_unit(top)
+        return [v / scale for v in values], name
+    if kind == "byte_hours":
+        scale, name = byte_unit(top)
+        return [v / scale for v in values], f"{name} x hours"
+    if kind == "seconds":
+        return [v / 3600 for v in values], "hours"
+    return values, "count"
+
+
+def plot_compare(summaries: dict[str, dict[str, Any]], title: str) -> Figure:
+    """The same scenario and seed under each protocol: one small chart per outcome (re-baselines,
+    premature deletions, bytes sent, lock space overhead, max lag, and autodeletes and gap PCPIs
+    when the engine reports them), one bar per protocol in its fixed colour."""
+    protocols = list(summaries)
+    panels = [p for p in COMPARE_PANELS if all(p[0] in s["kpis"] for s in summaries.values())]
+    cols = len(panels) if len(panels) <= 5 else -(-len(panels) // 2)
+    rows = -(-len(panels) // cols)
+    fig = Figure(figsize=(3.0 * cols, 3.4 * rows + 0.6), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    fig.suptitle(title)
+    colours = [protocol_colour(p) for p in protocols]
+    for ax, (kpi, name, kind) in zip(axes, panels):
+        values, unit = _scaled(kind, [float(summaries[p]["kpis"][kpi]) for p in protocols])
+        bars = ax.bar(protocols, values, color=colours, edgecolor="0.2")
+        ax.bar_label(bars, labels=[f"{v:,.0f}" if kind == "count" else f"{v:,.3g}" for v in values], fontsize=8)
+        ax.set_title(name, fontsize=10)
+        ax.set_ylabel(unit)
+        ax.margins(y=0.18)
+        if kind == "count":
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(axis="x", labelrotation=30 if len(protocols) > 3 else 0, labelsize=8)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
     return fig
 
 

@@ -5,11 +5,12 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SCENARIOS
+from conftest import SCENARIOS, chain_document
 from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 from matplotlib.patches import FancyArrowPatch
 
+from sim.cli import main
 from sim.html_report import format_value, render_report
 from sim.model import simulate
 from sim.output import write_results
@@ -18,6 +19,7 @@ from sim.plots import (
     PLOTS,
     REBASELINED,
     outages,
+    plot_compare,
     plot_lag,
     plot_lock_propagation,
     plot_pcpi_timeline,
@@ -164,3 +166,25 @@ def test_report_without_scenario_text_says_so(runs):
 ])
 def test_report_values_read_in_their_units(name, value, text):
     assert format_value(name, value) == text
+
+
+def test_compare_draws_one_bar_per_protocol_in_each_panel(runs):
+    summaries = {p: r.summary for p, r in runs.items()}
+    fig = plot_compare(summaries, "quickstart")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["re-baselines", "premature deletions", "bytes sent", "lock space overhead", "max lag"]
+    rebaselines = fig.axes[0]
+    assert [t.get_text() for t in rebaselines.get_xticklabels()] == ["none", "softlock"]
+    assert [b.get_height() for b in rebaselines.patches] == [1, 0]
+    lock_space = fig.axes[3]
+    assert lock_space.patches[0].get_height() == 0 < lock_space.patches[1].get_height()
+
+
+def test_compare_writes_its_figure_next_to_the_csv(write_scenario, tmp_path):
+    path = write_scenario(chain_document(duration="1d"))
+    assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(tmp_path)]) == 0
+    figure = tmp_path / "chain" / "compare-seed1.png"
+    assert (tmp_path / "chain" / "compare-seed1.csv").is_file()
+    assert imread(figure).shape[1] >= 1000
+    for protocol in ("none", "softlock"):
+        assert (tmp_path / "chain" / f"{protocol}-seed1" / "report.html").is_file()
