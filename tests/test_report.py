@@ -182,7 +182,7 @@ def test_compare_draws_one_bar_per_protocol_in_each_panel(runs):
 
 def test_compare_writes_its_figure_next_to_the_csv(write_scenario, tmp_path):
     path = write_scenario(chain_document(duration="1d"))
-    assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(tmp_path)]) == 0
+    assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(tmp_path), "--quiet"]) == 0
     figure = tmp_path / "chain" / "compare-seed1.png"
     assert (tmp_path / "chain" / "compare-seed1.csv").is_file()
     assert imread(figure).shape[1] >= 1000

@@ -1,12 +1,15 @@
-"""Loading a results folder in one call."""
+"""Loading a results folder in one call, and runs with a progress bar giving identical results."""
 
+import io
 import json
 import shutil
+import sys
 
 import pandas as pd
 import pytest
-from conftest import SCENARIOS
+from conftest import SCENARIOS, chain_document
 
+from sim.cli import main, simulate_with_progress
 from sim.model import simulate
 from sim.output import write_results
 from sim.results import TABLES, ResultsError, load
@@ -75,3 +78,41 @@ def test_a_folder_written_without_its_scenario_still_loads(written, tmp_path):
     folder = copy_of(written, tmp_path)
     (folder / "scenario.json").unlink()
     assert load(folder).scenario is None
+
+
+@pytest.mark.parametrize("protocol", ["none", "softlock"])
+def test_the_progress_bar_does_not_change_the_results(make_scenario, protocol):
+    scenario = make_scenario(chain_document(protocol=protocol, duration="3d",
+                                            links=[{"between": ["A", "B"], "bandwidth": "1Gbit/s", "latency": "1ms"},
+                                                   {"between": ["B", "C"], "bandwidth": "1Gbit/s", "latency": "1ms",
+                                                    "outages": [{"at": "1d", "for": "12h"}]}]))
+    plain = simulate(scenario)
+    bar = io.StringIO()
+    chunked = simulate_with_progress(scenario, bar, protocol)
+    assert "/72.0 simulated hours" in bar.getvalue()
+    assert chunked.summary["events_processed"] == plain.summary["events_processed"] > 0
+    assert {**chunked.summary, "wall_seconds": 0} == {**plain.summary, "wall_seconds": 0}
+    for name in TABLES:
+        pd.testing.assert_frame_equal(chunked.tables[name], plain.tables[name])
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("flags", "drawn"), [([], True), (["--quiet"], False)])
+def test_the_bar_is_drawn_on_a_terminal_unless_quiet(write_scenario, tmp_path, monkeypatch, flags, drawn):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    path = write_scenario(chain_document(duration="1d"))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), *flags]) == 0
+    assert ("simulated hours" in terminal.getvalue()) == drawn
+
+
+def test_no_bar_when_stderr_is_not_a_terminal(write_scenario, tmp_path, monkeypatch):
+    redirected = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", redirected)
+    path = write_scenario(chain_document(duration="1d"))
+    assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(tmp_path / "out")]) == 0
+    assert redirected.getvalue() == ""
