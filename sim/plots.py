@@ -35,7 +35,8 @@ PROTOCOL_COLOURS = {"none": "tab:red", "local": "tab:orange", "softlock": "tab:g
                     "hard": "tab:purple", "lease": "tab:blue"}
 REBASELINED = "tab:red"
 CLEAN = "tab:green"
-OUTAGE = "0.85"
+OUTAGE_COLOURS = ("0.78", "#f2c894", "#a9cde8", "#b9dcb0", "#d6bfe4", "#e8b4b4")
+"""Tints of link outage bands, one per link (by name order), so overlapping outages stay apart."""
 HARD_LOCK = "0.45"
 PREMATURE = "red"
 AUTODELETE = "tab:purple"
@@ -107,10 +108,11 @@ def outages(results: Results) -> list[tuple[str, float, float]]:
 
 
 def shade_outages(ax: Axes, spans: list[tuple[str, float, float]], scale: float) -> None:
-    """Grey bands over the time axis where a link was down, labelled once per link."""
+    """Bands over the time axis where a link was down, a tint per link, labelled once per link."""
+    tints = {link: OUTAGE_COLOURS[i % len(OUTAGE_COLOURS)] for i, link in enumerate(sorted({s[0] for s in spans}))}
     labelled: set[str] = set()
     for link, start, end in spans:
-        ax.axvspan(start / scale, end / scale, color=OUTAGE, zorder=0,
+        ax.axvspan(start / scale, end / scale, color=tints[link], alpha=0.55, linewidth=0, zorder=0,
                    label=None if link in labelled else f"link {link} down")
         labelled.add(link)
 
@@ -164,7 +166,8 @@ def _layers(scenario: dict[str, Any], graph: nx.Graph) -> dict[str, float] | Non
 
 def plot_topology(results: Results) -> Figure:
     """Appliances (boxes) and routers (circles) joined by network links labelled with bandwidth
-    and latency (dashed when the link has outages); curved arrows are mirror relationships from
+    and latency, mean and peak utilisation when the run samples it, and outages (dashed
+    links); curved arrows are mirror relationships from
     source to destination, red when the relationship had to re-baseline, green when it did not."""
     scenario = results.scenario
     if scenario is None:
@@ -205,9 +208,13 @@ def plot_topology(results: Results) -> Figure:
                                edgecolors="0.4", node_size=node_size * 0.6)
     if labelled:
         nx.draw_networkx_labels(graph, pos, ax=ax, font_size=10, font_weight="bold")
+        utilisation = metric(results, "link_utilisation").groupby("component")["value"].agg(["mean", "max"])
         link_labels = {}
         for link in scenario["links"]:
             text = f"{format_rate(link['bandwidth'])}, {format_seconds(link['latency'])}"
+            name = "-".join(link["between"])
+            if name in utilisation.index:
+                text += f"\nused {utilisation.loc[name, 'mean']:.0%} (peak {utilisation.loc[name, 'max']:.0%})"
             if link.get("outages"):
                 count = len(link["outages"])
                 text += f"\n{count} outage{'s' if count != 1 else ''}"
@@ -265,7 +272,7 @@ def plot_pcpi_timeline(results: Results) -> Figure:
     """Per volume, each PCPI is a thin blue line from arrival to deletion; thick spans over it show
     while it was locked, grey for the hard lock of a relationship's base and one colour per soft-lock
     holder (the downstream dataset that needs it). A red cross marks a premature deletion, a purple
-    triangle an autodelete; grey bands are link outages."""
+    triangle an autodelete; tinted bands are link outages."""
     pcpis, locks = results.pcpis, results.locks
     duration = float(results.summary["duration_s"])
     scale, unit = time_unit(duration)
@@ -324,7 +331,8 @@ def plot_pcpi_timeline(results: Results) -> Figure:
 
 def plot_lag(results: Results) -> Figure:
     """Lag (recovery point) of each mirror destination over time: now minus the creation time of
-    its newest PCPI. Grey bands are link outages, crosses mark re-baselines."""
+    its newest PCPI. Tinted bands are link outages (one tint per link); a dotted line marks where a
+    re-baseline completed."""
     fig = Figure(figsize=(12, 4.8), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(f"Lag (RPO) per destination - {results.title}")
@@ -362,7 +370,7 @@ def plot_lag(results: Results) -> Figure:
 
 def plot_space(results: Results) -> Figure:
     """Snapshot space per volume over time (solid) and the part held only because locks pin old
-    PCPIs (dashed, same colour); purple triangles mark autodeletes, grey bands link outages."""
+    PCPIs (dashed, same colour); purple triangles mark autodeletes, tinted bands link outages."""
     fig = Figure(figsize=(12, 4.8), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(f"Snapshot space per volume - {results.title}")
@@ -514,7 +522,8 @@ PLOTS: tuple[tuple[str, Callable[[Results], Figure], str], ...] = (
      "Network links (bandwidth, latency; dashed with outages) and mirror relationships, red where one re-baselined."),
     ("pcpi_timeline.png", plot_pcpi_timeline,
      "Every PCPI's life per volume; thick spans show who locked it; red crosses are premature deletions."),
-    ("lag.png", plot_lag, "Lag (RPO) of each destination over time; grey bands are link outages."),
+    ("lag.png", plot_lag,
+     "Lag (RPO) of each destination over time; tinted bands are link outages, dotted lines completed re-baselines."),
     ("space.png", plot_space,
      "Snapshot space per volume (solid) and the part held by locks (dashed); triangles are autodeletes."),
     ("lock_propagation.png", plot_lock_propagation,

@@ -78,6 +78,16 @@ def test_topology_labels_links_with_bandwidth(runs):
     assert "/vol/db: 1 re-baseline" in texts
 
 
+def test_topology_shows_link_utilisation_when_the_run_samples_it(runs):
+    base = runs["none"]
+    samples = pd.DataFrame({"time_s": [0.0, 1800.0], "metric": ["link_utilisation"] * 2, "component": ["A-B"] * 2,
+                            "value": [0.2, 0.6]})
+    timeseries = pd.concat([base.timeseries, samples.astype(base.timeseries.dtypes.to_dict())], ignore_index=True)
+    sampled = Results(base.summary, {**base.tables, "timeseries": timeseries}, base.scenario)
+    texts = [t.get_text() for t in plot_topology(sampled).axes[0].texts]
+    assert "10 Gbit/s, 1 ms\nused 40% (peak 60%)" in texts
+
+
 def test_timeline_marks_the_premature_deletion_and_shows_who_locked_what(runs):
     none = labels(plot_pcpi_timeline(runs["none"]))
     assert "premature deletion (1)" in none
@@ -188,3 +198,35 @@ def test_compare_writes_its_figure_next_to_the_csv(write_scenario, tmp_path):
     assert imread(figure).shape[1] >= 1000
     for protocol in ("none", "softlock"):
         assert (tmp_path / "chain" / f"{protocol}-seed1" / "report.html").is_file()
+
+
+def test_a_run_with_nothing_to_show_still_gets_every_plot_saying_so(make_scenario, tmp_path):
+    scenario = make_scenario(chain_document(duration="1d", mirrors=[], snapshot_policies={}))
+    results = load(write_results(simulate(scenario), tmp_path))
+    for name, _draw, _caption in PLOTS:
+        assert (results.path / name).is_file()
+    notes = [t.get_text() for draw in (plot_pcpi_timeline, plot_lag, plot_lock_propagation)
+             for ax in draw(results).axes for t in ax.texts]
+    assert notes == ["no PCPIs in this run", "no lag samples (no mirror relationship delivered a PCPI)",
+                     "no soft locks in this run (protocol none)"]
+
+
+def test_what_the_engine_adds_next_shows_up_when_present(runs):
+    """autodelete PCPIs, lock propagation statistics and the autodeletes / gap_pcpis KPIs."""
+    base = runs["softlock"]
+    pcpis = base.pcpis.copy()
+    victim = pcpis.index[(pcpis["volume"] == "A:/vol/db") & (pcpis["reason"] == "retention")][0]
+    pcpis.loc[victim, "reason"] = "autodelete"
+    summary = {**base.summary, "kpis": {**base.kpis, "autodeletes": 1, "gap_pcpis": 2},
+               "lock_propagation_s": {"p50": 0.001, "p95": 0.031, "max": 586.0,
+                                      "by_hops": {"1": {"p50": 0.001, "p95": 0.02, "max": 586.0, "count": 708},
+                                                  "2": {"p50": 0.031, "p95": 0.031, "max": 0.031, "count": 35}}}}
+    later = Results(summary, {**base.tables, "pcpis": pcpis}, base.scenario)
+    assert "autodelete (1)" in labels(plot_pcpi_timeline(later))
+    page = render_report(later, {}, None)
+    propagation = re.search(r'<table id="lock-propagation">.*?</table>', page, re.S).group(0)
+    assert "<td>2</td>" in propagation and '<td class="num">35</td>' in propagation and "31 ms" in propagation
+    assert "<td>gap_pcpis</td>" in page and "before they reached a destination" in page
+    fig = plot_compare({"none": base.summary | {"kpis": {**runs["none"].kpis, "autodeletes": 0, "gap_pcpis": 0}},
+                        "softlock": summary}, "later")
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()][-2:] == ["autodeletes", "gap PCPIs (history lost)"]
