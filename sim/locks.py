@@ -10,6 +10,8 @@ Protocols (same scenario and seed, so the gain is measured):
 - `none`: no soft locks. Each source hard-locks only its own relationship's base.
 - `local`: each destination locks its base on its direct source; nothing is forwarded.
 - `lease`: `softlock` whose locks expire unless renewed within the scenario's `lease`.
+- `hard`: propagated like `softlock`, but space-pressure autodelete may never override the
+  locks (only `destroy` ignores them); shows what safety costs in space and failed writes.
 - `softlock` (the patent): a destination sends its whole lock set to its source before and
   after every update (claims 10, 20); a set replaces the previous set from the same sender,
   so a lost or late message heals at the next one. The set holds the destination's own
@@ -22,7 +24,7 @@ Protocols (same scenario and seed, so the gain is measured):
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -50,6 +52,13 @@ class SoftLock:
     hops: int
     candidates: tuple[int, ...]
 
+    def pinned_on(self, pcpi_id: int, candidates: tuple[int, ...] | None = None, hops: int | None = None) -> SoftLock:
+        """The same lock pinning `pcpi_id` (built directly: `dataclasses.replace` is slow on the hot path)."""
+        if pcpi_id == self.pcpi_id and candidates is None and hops is None:
+            return self
+        return SoftLock(pcpi_id, self.type, self.string, self.locking_dataset, self.created_s,
+                        self.hops if hops is None else hops, self.candidates if candidates is None else candidates)
+
 
 PCPI_ID_BYTES = 8
 """Wire size of one candidate PCPI id in a lock record."""
@@ -73,6 +82,12 @@ class LockProtocol:
         return
         yield  # pragma: no cover - makes this a generator
 
+    def transfer_changed(self, rel: MirrorRelationship) -> None:
+        """Runs at the source when an update's transfer starts or ends."""
+
+    def locks_changed(self, volume: Volume) -> None:
+        """Runs when a lock was set or released on `volume` outside a received lock set."""
+
 
 class SoftLockProtocol(LockProtocol):
     """The patent's soft-lock protocol with forwarding up the chain."""
@@ -80,35 +95,55 @@ class SoftLockProtocol(LockProtocol):
     name = "softlock"
     forwards = True
     """Whether an intermediate system passes downstream locks on to its own source."""
+    overridable = True
+    """Whether autodelete at commitment `disrupt` may delete a PCPI these locks hold."""
 
     def lock_set(self, rel: MirrorRelationship) -> list[SoftLock]:
         """The locks `rel`'s destination asks its source to hold (claims 30, 31, 35).
 
-        Its own dependency: every PCPI it has is in common with its source as of the last
-        transfer (a volume-mirror image), newest first; the source pins the newest of them
-        it still has, its common base. Then, when the protocol forwards, every lock it
+        Its own dependency: the source PCPIs it could use as a base, newest first: a volume
+        destination's whole set (an image of its source as of the last transfer), or, while
+        a transfer runs, the image it is receiving; the source pins the newest of them it
+        still has, its common base. Then, when the protocol forwards, every lock it
         holds from further downstream goes up with one more hop, its candidates narrowed
         to the PCPIs this system shares with its source.
 
         Why candidates rather than one PCPI: deep in a chain, a destination's newest PCPI
         left the head of the chain long ago (mirror PCPIs rotate every update), so a lock on
         it alone arrives too late. The head pins the newest PCPI of the tail it still has.
+
+        An intermediate also depends on the PCPIs its own running transfers read: a lock
+        for each goes up while the transfer runs (without it, a qtree transfer's PCPI could be
+        rotated away upstream before its destination's lock arrives).
+
+        A qtree destination depends on one source PCPI, the last one transferred or the one
+        being transferred (a `qtree` lock naming the qtree), and forwards nothing: its own PCPIs are not its source's, so
+        no lock from further down concerns a PCPI it shares with its source.
         """
         dst = rel.destination
         locks: list[SoftLock] = []
-        candidates = tuple(p.id for p in dst.newest_first())
+        candidates = tuple(reversed(rel.held_base_ids()))
+        if rel.kind == "qtree":
+            lock_type, string = "qtree", f"qtree {rel.destination_name} (mirror of {rel.source_name})"
+        else:
+            lock_type, string = "destination_path", f"snapmirror {rel.name}"
         if candidates:
             if rel.own_lock_candidates != candidates:
                 rel.own_lock_candidates, rel.own_lock_created_s = candidates, self.model.env.now
-            locks.append(SoftLock(candidates[0], "destination_path", f"snapmirror {rel.name}", dst.name,
+            locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
                                   rel.own_lock_created_s, 1, candidates))
-        if self.forwards:
+        for out in dst.outgoing if self.forwards else ():
+            for pcpi_id in out.transfer_reads:
+                if pcpi_id in dst.pcpis:
+                    locks.append(SoftLock(pcpi_id, "destination_path", f"transfer {out.name} in progress",
+                                          out.destination_name, self.model.env.now, 1, (pcpi_id,)))
+        if self.forwards and rel.kind == "volume":
             shared = dst.pcpis
             for held in dst.soft_locks.values():
-                for lock, _set_s in held.values():
+                for lock, _set_s, _delay in held.values():
                     narrowed = tuple(c for c in lock.candidates if c in shared)
                     if narrowed:
-                        locks.append(replace(lock, pcpi_id=narrowed[0], hops=lock.hops + 1, candidates=narrowed))
+                        locks.append(lock.pinned_on(narrowed[0], narrowed, lock.hops + 1))
         return locks
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
@@ -118,7 +153,7 @@ class SoftLockProtocol(LockProtocol):
         locks = self.lock_set(rel)
         scenario = self.model.scenario
         size = scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
-        self.model.count_lock_message(size)
+        self.model.count_lock_message(rel.destination.appliance.name, size)
         yield from self.model.network.send_message(rel.destination.appliance.name,
                                                    rel.source.appliance.name, size)
         self.receive_lock_set(rel.source, rel.destination.name, locks)
@@ -130,7 +165,7 @@ class SoftLockProtocol(LockProtocol):
         for lock in locks:
             pinned = next((c for c in lock.candidates if c in volume.pcpis), None)
             if pinned is not None:
-                wanted[(pinned, lock.locking_dataset)] = replace(lock, pcpi_id=pinned)
+                wanted[(pinned, lock.locking_dataset)] = lock.pinned_on(pinned)
         changed = False
         for key in [k for k in held_before if k not in wanted]:
             self.model.release_soft_lock(volume, sender, key, "released")
@@ -146,6 +181,10 @@ class SoftLockProtocol(LockProtocol):
         if changed:
             self.forward(volume)
 
+    def locks_changed(self, volume: Volume) -> None:
+        """A changed set goes upstream at once (claim 31), e.g. an application's new hold."""
+        self.forward(volume)
+
     def forward(self, volume: Volume) -> None:
         """Claims 31 and 35: a changed set on an intermediate system goes upstream at once."""
         if self.forwards and volume.incoming is not None:
@@ -153,6 +192,11 @@ class SoftLockProtocol(LockProtocol):
 
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
+
+    def transfer_changed(self, rel: MirrorRelationship) -> None:
+        """An intermediate source asks upstream to keep what its running transfer reads,
+        and to let it go when the transfer ends."""
+        self.forward(rel.source)
 
     def after_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
@@ -202,7 +246,20 @@ class LeaseLockProtocol(SoftLockProtocol):
         self.forward(volume)
 
 
+class HardLockProtocol(SoftLockProtocol):
+    """Protocol `hard`: locks travel like `softlock`'s but space pressure may not override
+    them (autodelete at `try` or `disrupt` leaves them; only `destroy` does not care).
+
+    It is the safe extreme: no downstream ever loses its base to autodelete, and the price
+    is snapshot space that cannot be reclaimed, then failed writes, when a downstream is
+    gone for long.
+    """
+
+    name = "hard"
+    overridable = False
+
+
 PROTOCOL_CLASSES: dict[str, type[LockProtocol]] = {
     cls.name: cls
-    for cls in (LockProtocol, LocalLockProtocol, SoftLockProtocol, LeaseLockProtocol)
+    for cls in (LockProtocol, LocalLockProtocol, SoftLockProtocol, HardLockProtocol, LeaseLockProtocol)
 }

@@ -7,9 +7,9 @@ import pandas as pd
 EVENT_COLUMNS = ("time_s", "event", "component", "pcpi_id", "value", "detail")
 TRANSFER_COLUMNS = ("relationship", "start_s", "end_s", "bytes", "kind", "base_pcpi_id", "pcpi_id")
 PCPI_COLUMNS = ("volume", "pcpi_id", "name", "label", "origin", "created_s", "arrived_s",
-                "deleted_s", "reason", "premature", "changed_bytes")
+                "deleted_s", "reason", "deleted_by", "premature", "changed_bytes")
 LOCK_COLUMNS = ("volume", "pcpi_id", "type", "string", "locking_dataset", "via", "hops",
-                "created_s", "set_s", "released_s", "release_reason")
+                "created_s", "set_s", "propagation_s", "released_s", "release_reason")
 TIMESERIES_COLUMNS = ("time_s", "metric", "component", "value")
 
 

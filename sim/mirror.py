@@ -1,13 +1,22 @@
-"""Volume mirror relationships and their scheduled update cycle.
+"""Mirror relationships (volume and qtree) and their scheduled update cycle.
 
-An update: the destination runs the protocol's before-update step; a writable source
-takes a new mirror PCPI (a read-only source, itself a mirror destination, sends its newest
-PCPI); the common base is the newest PCPI the destination has that the source still has;
-the bytes changed since the base (or the whole volume, without a base) cross the network;
-on arrival the destination's PCPI set becomes the source's set as it was when the transfer
-started. The source then hard-locks the new base, releases the old one, and deletes its own
-older mirror PCPIs that nothing locks. An update due while the previous one still runs is
-skipped and counted.
+An update: the destination runs the protocol's before-update step (the destination starts
+an update, so nothing starts while it cannot reach its source); a writable source takes a
+new mirror PCPI (a read-only source, itself a mirror destination, sends its newest PCPI)
+and the common base is found; the protocol learns that a transfer started (an intermediate
+then asks upstream to keep what the transfer reads, until it ends); the bytes changed
+since the common base (or everything, without a base) cross the network; the source then
+hard-locks the new base, releases the old one, and deletes its own older mirror PCPIs that
+nothing locks. An update due while the previous one still runs is skipped and counted.
+
+Volume mirrors: the common base is the newest PCPI the destination has that the source
+still has; on arrival the destination's PCPI set becomes the source's set as it was when
+the transfer started (same PCPI ids).
+
+Qtree mirrors: only the qtree's share of the volume's data and change crosses; the common
+base is the last source PCPI transferred (the destination holds its data, not its PCPI);
+on arrival the destination appliance takes its own PCPI of the destination volume and
+deletes its older ones that nothing locks.
 """
 
 from __future__ import annotations
@@ -23,18 +32,29 @@ if TYPE_CHECKING:
     from sim.model import Model
 
 MIRROR_LABEL = "mirror"
+QTREE_MIRROR_LABEL = "qtree_mirror"
 
 
 class MirrorRelationship:
-    """Asynchronous volume mirror from `source` to `destination` on a cron schedule."""
+    """Asynchronous mirror from `source` to `destination` on a cron schedule.
+
+    `kind` is `volume` or `qtree`; for a qtree mirror, `qtree_share` is the qtree's share of
+    the source volume and `source_name`/`destination_name` are the qtree paths.
+    """
 
     def __init__(self, model: Model, index: int, source: Volume, destination: Volume,
-                 firings: tuple[float, ...], retire_at_s: float | None = None):
+                 firings: tuple[float, ...], retire_at_s: float | None = None, *,
+                 kind: str = "volume", source_name: str | None = None, destination_name: str | None = None,
+                 qtree_share: float = 1.0):
         self.model = model
         self.retire_at_s = retire_at_s
         self.env = model.env
         self.index = index
-        self.name = f"{source.name}->{destination.name}"
+        self.kind = kind
+        self.source_name = source_name or source.name
+        self.destination_name = destination_name or destination.name
+        self.qtree_share = qtree_share
+        self.name = f"{self.source_name}->{self.destination_name}"
         self.source = source
         self.destination = destination
         self.firings = firings
@@ -43,6 +63,9 @@ class MirrorRelationship:
         self.base: Pcpi | None = None
         self.in_flight_image: dict[int, Pcpi] | None = None
         self.mirror_pcpis: dict[int, None] = {}
+        self.first_update_s: float | None = None
+        self.transfer_reads: tuple[int, ...] = ()
+        """Source PCPIs the running transfer reads (the sent PCPI and its base)."""
         self.baselined = False
         self.updates_completed = 0
         self.updates_skipped = 0
@@ -72,12 +95,28 @@ class MirrorRelationship:
             self.env.process(self.update())
 
     def find_common_base(self) -> Pcpi | None:
-        """The newest PCPI the destination has that the source still has."""
+        """Volume: the newest PCPI the destination has that the source still has.
+        Qtree: the last source PCPI transferred, if the source still has it."""
         source_pcpis = self.source.pcpis
+        if self.kind == "qtree":
+            return self.base if self.base is not None and self.base.id in source_pcpis else None
         for pcpi in self.destination.newest_first():
             if pcpi.id in source_pcpis:
                 return pcpi
         return None
+
+    def held_base_ids(self) -> dict[int, object]:
+        """The source PCPIs the destination could use as a base, oldest first.
+
+        Volume: the destination's PCPIs, or the image in flight while a transfer runs (the
+        destination's set becomes exactly that image). Qtree: the last source PCPI
+        transferred, or the one in flight.
+        """
+        if self.kind == "volume":
+            return self.in_flight_image if self.in_flight_image is not None else self.destination.pcpis
+        if self.in_flight_image is not None:
+            return self.in_flight_image
+        return {self.base.id: None} if self.base is not None else {}
 
     def update(self) -> Generator[simpy.Event, Any, None]:
         """One asynchronous mirror update, start to finish."""
@@ -85,7 +124,7 @@ class MirrorRelationship:
         yield from model.protocol.before_update(self)
         src, dst = self.source, self.destination
         if src.writable:
-            send = model.take_pcpi(src, MIRROR_LABEL, f"mirror.{dst.name}.{self.updates_completed + 1}")
+            send = model.take_pcpi(src, MIRROR_LABEL, f"mirror.{self.destination_name}.{self.updates_completed + 1}")
             self.mirror_pcpis[send.id] = None
         else:
             newest = src.newest()
@@ -96,22 +135,44 @@ class MirrorRelationship:
                 return
             send = newest
         base = self.find_common_base()
-        image = dict(src.pcpis)
+        share = self.qtree_share
         if base is None:
-            size = src.size_bytes
+            size = src.size_bytes * share
             kind = "rebaseline" if self.baselined else "baseline"
         else:
-            size = min(src.size_bytes, send.cum_changed_bytes - base.cum_changed_bytes)
+            size = share * min(src.size_bytes, send.cum_changed_bytes - base.cum_changed_bytes)
             kind = "incremental"
+        reading = (send.id,) if base is None or base.id == send.id else (send.id, base.id)
+        for pcpi_id in reading:
+            src.reading[pcpi_id] = src.reading.get(pcpi_id, 0) + 1
+        image = dict(src.pcpis) if self.kind == "volume" else {send.id: send}
         self.in_flight_image = image
+        self.transfer_reads = reading
+        if src.autodelete_commitment is not None:
+            model.autodelete(src)
+        model.protocol.transfer_changed(self)
         started = self.env.now
         yield from model.network.transfer(src.appliance.name, dst.appliance.name, size)
-        if self.retired:  # the destination was removed while the transfer ran
-            self.in_flight_image = None
-            return
-        dst.apply_image(tuple(image.values()), self.env.now)
-        self._account_lag()
+        for pcpi_id in reading:
+            if src.reading[pcpi_id] == 1:
+                del src.reading[pcpi_id]
+            else:
+                src.reading[pcpi_id] -= 1
         self.in_flight_image = None
+        self.transfer_reads = ()
+        model.protocol.transfer_changed(self)
+        if self.retired:  # the destination was removed while the transfer ran
+            return
+        if self.kind == "volume":
+            for pcpi in dst.apply_image(tuple(image.values()), self.env.now):
+                model.pcpi_arrived(dst, pcpi)
+        else:
+            own = model.take_pcpi(dst, QTREE_MIRROR_LABEL, f"qtree_mirror.{self.source_name}.{self.updates_completed + 1}",
+                                  received_bytes=size, data_s=send.data_s)
+            for pcpi_id in [pid for pid in dst.by_label.get(QTREE_MIRROR_LABEL, ()) if pid != own.id]:
+                if not dst.is_locked(pcpi_id):
+                    dst.delete_pcpi(pcpi_id, "mirror_rotation", self.name)
+        self._account_lag(send)
         self.baselined = True
         self.bytes_sent += size
         if kind == "rebaseline":
@@ -119,6 +180,8 @@ class MirrorRelationship:
             self.rebaseline_bytes += size
             model.record_event("rebaseline", self.name, send.id, size)
         self.updates_completed += 1
+        if self.first_update_s is None:
+            self.first_update_s = self.env.now
         model.record_transfer(self, started, size, kind, base, send)
         self._move_base(send)
         yield from model.protocol.after_update(self)
@@ -133,7 +196,7 @@ class MirrorRelationship:
         self.retired = True
         self.model.record_event("destination_retired", self.name)
         for pcpi_id in list(self.destination.pcpis):
-            self.destination.delete_pcpi(pcpi_id, "destination_retired")
+            self.destination.delete_pcpi(pcpi_id, "destination_retired", self.name)
 
     def _move_base(self, send: Pcpi) -> None:
         """Hard-lock the new base on the source, release the old, prune own mirror PCPIs."""
@@ -149,10 +212,11 @@ class MirrorRelationship:
                 del self.mirror_pcpis[pcpi_id]
             elif not src.is_locked(pcpi_id):
                 del self.mirror_pcpis[pcpi_id]
-                src.delete_pcpi(pcpi_id, "mirror_rotation")
+                src.delete_pcpi(pcpi_id, "mirror_rotation", self.name)
 
-    def _account_lag(self) -> None:
-        """Lag (RPO) at the destination: now minus the creation time of its newest PCPI.
+    def _account_lag(self, sent: Pcpi) -> None:
+        """Lag (RPO) at the destination: now minus when the data it holds was captured
+        (the `data_s` of the PCPI last transferred).
 
         Between two completed updates it grows linearly from the last one, so its time
         integral is exact: the area of a trapezoid per interval.
@@ -163,8 +227,7 @@ class MirrorRelationship:
         else:
             self._lag_area += self._lag_area_until(now)
             self.max_lag_s = max(self.max_lag_s, now - self._lag_ref_s)
-        newest = self.destination.newest()
-        self._lag_ref_s = newest.created_s if newest is not None else now
+        self._lag_ref_s = sent.data_s
         self._lag_since_s = now
         self.max_lag_s = max(self.max_lag_s, now - self._lag_ref_s)
 

@@ -12,7 +12,7 @@ import gc
 import time
 import zlib
 from collections.abc import Generator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,10 +21,10 @@ import simpy
 
 from sim.locks import PROTOCOL_CLASSES, SoftLock
 from sim.metrics import new_collectors
-from sim.mirror import MirrorRelationship
+from sim.mirror import MIRROR_LABEL, MirrorRelationship
 from sim.network import Link, Network
 from sim.oracle import Oracle
-from sim.scenario import Scenario
+from sim.scenario import Scenario, mirrors_in_dependency_order, volume_layout
 from sim.schedule import ScheduleBook
 from sim.snapshots import SnapshotPolicy
 from sim.storage import Appliance, Pcpi, Volume
@@ -55,28 +55,46 @@ class Model:
         self.network = Network(self.env, self.topology)
         self.protocol = PROTOCOL_CLASSES[scenario.protocol](self)
         self.locks_from: dict[tuple[str, str], dict[tuple[int, str], SoftLock]] = {}
-        self.lock_messages = 0
-        self.lock_message_bytes = 0.0
+        self.lock_messages: dict[str, int] = {name: 0 for name in sorted(scenario.appliances)}
+        self.lock_message_bytes: dict[str, float] = {name: 0.0 for name in sorted(scenario.appliances)}
+        self.propagation: list[tuple[int, float, bool]] = []
+        """(hops, seconds from creation at the locking dataset to being set here, whether here is
+        the head of a cascade, a writable volume), per lock set."""
         self.premature_deletions = 0
+        self.autodeletes = 0
+        self.holds: dict[str, list] = {}
+        for hold in scenario.holds:
+            self.holds.setdefault(hold.volume, []).append(hold)
         self.lock_space_byte_s: dict[str, float] = {name: 0.0 for name in sorted(scenario.appliances)}
         self.events_processed = 0
         self._next_pcpi_id = 1
         self.appliances = {name: Appliance(name, spec.capacity)
                            for name, spec in sorted(scenario.appliances.items())}
         self.volumes: dict[str, Volume] = {}
+        overridable = getattr(self.protocol, "overridable", True)
         for name, spec in scenario.volumes.items():
-            self.volumes[name] = Volume(
+            volume = self.volumes[name] = Volume(
                 name, self.appliances[name.partition(":")[0]], spec.size, writable=True,
                 change_rate_bps=spec.change_rate, change_cv=spec.change_variability,
                 rng=self.rng(name), on_delete=self._on_pcpi_deleted)
+            volume.soft_locks_overridable = overridable
+            if spec.autodelete is not None:
+                volume.autodelete_commitment = spec.autodelete.commitment
+                volume.autodelete_trigger_bytes = spec.autodelete.trigger
+                volume.autodelete_target_bytes = (spec.autodelete.target if spec.autodelete.target is not None
+                                                  else spec.autodelete.trigger)
+        layout, _ = volume_layout(scenario)
         self.relationships: list[MirrorRelationship] = []
-        for index, spec in enumerate(self._mirrors_in_dependency_order()):
-            source = self.volumes[spec.source]
-            destination = self.volumes[spec.destination] = Volume(
-                spec.destination, self.appliances[spec.destination.partition(":")[0]],
-                source.size_bytes, writable=False, on_delete=self._on_pcpi_deleted)
+        for index, spec in enumerate(mirrors_in_dependency_order(scenario)):
+            source = self.volumes[spec.source_volume]
+            destination = self.volumes[spec.destination_volume] = Volume(
+                spec.destination_volume, self.appliances[spec.destination.partition(":")[0]],
+                layout[spec.destination_volume][0], writable=False, on_delete=self._on_pcpi_deleted)
+            destination.soft_locks_overridable = overridable
+            share = layout[spec.source_volume][1][spec.source_qtree] if spec.source_qtree else 1.0
             rel = MirrorRelationship(self, index, source, destination, self.schedules.firings(spec.schedule),
-                                     spec.retire_at)
+                                     spec.retire_at, kind=spec.type, source_name=spec.source,
+                                     destination_name=spec.destination, qtree_share=share)
             source.outgoing.append(rel)
             destination.incoming = rel
             self.relationships.append(rel)
@@ -86,18 +104,6 @@ class Model:
             for name, spec in scenario.snapshot_policies.items()
         ]
         self.oracle = Oracle(list(self.volumes.values()))
-
-    def _mirrors_in_dependency_order(self) -> list:
-        pending = list(self.scenario.mirrors)
-        ordered = []
-        known = set(self.scenario.volumes)
-        while pending:
-            ready = [m for m in pending if m.source in known]
-            for mirror in ready:
-                known.add(mirror.destination)
-                ordered.append(mirror)
-            pending = [m for m in pending if m not in ready]
-        return ordered
 
     def rng(self, scope: str) -> np.random.Generator:
         """The RNG stream of the component named `scope`, independent of all others."""
@@ -111,10 +117,36 @@ class Model:
 
     # -- services used by components ---------------------------------------------------
 
-    def take_pcpi(self, volume: Volume, label: str, name: str) -> Pcpi:
+    def take_pcpi(self, volume: Volume, label: str, name: str, received_bytes: float | None = None,
+                  data_s: float | None = None) -> Pcpi:
         pcpi_id = self._next_pcpi_id
         self._next_pcpi_id += 1
-        return volume.take_pcpi(pcpi_id, name, label, self.env.now)
+        pcpi = volume.take_pcpi(pcpi_id, name, label, self.env.now, received_bytes, data_s)
+        if volume.name in self.holds:
+            self.pcpi_arrived(volume, pcpi)
+        return pcpi
+
+    def pcpi_arrived(self, volume: Volume, pcpi: Pcpi) -> None:
+        """A PCPI appeared on `volume`: the applications holding its label lock it (type
+        `owner`, the application's name as string and locking dataset) for their hold time."""
+        for hold in self.holds.get(volume.name, ()):
+            if pcpi.label != hold.label:
+                continue
+            lock = SoftLock(pcpi.id, "owner", hold.owner, hold.owner, self.env.now, 0, (pcpi.id,))
+            self.set_soft_lock(volume, hold.owner, lock, arrived=False)
+            self.protocol.locks_changed(volume)
+            expiry = self.env.timeout(hold.for_)
+            expiry.callbacks.append(lambda _e, v=volume, owner=hold.owner, key=(pcpi.id, hold.owner):
+                                    self._end_hold(v, owner, key))
+
+    def _end_hold(self, volume: Volume, owner: str, key: tuple[int, str]) -> None:
+        if key in self.locks_from.get((volume.name, owner), {}):
+            self.release_soft_lock(volume, owner, key, "hold_expired")
+            self.protocol.locks_changed(volume)
+
+    def autodelete(self, volume: Volume) -> None:
+        """Space pressure: let the volume's autodelete policy reclaim what it may."""
+        volume.autodelete()
 
     def record_event(self, event: str, component: str, pcpi_id: int | None = None,
                      value: float | None = None, detail: str | None = None) -> None:
@@ -125,9 +157,9 @@ class Model:
         self.collectors["transfers"].rows.append(
             (rel.name, start_s, self.env.now, size, kind, base.id if base else None, sent.id))
 
-    def count_lock_message(self, size_bytes: float) -> None:
-        self.lock_messages += 1
-        self.lock_message_bytes += size_bytes
+    def count_lock_message(self, sender_appliance: str, size_bytes: float) -> None:
+        self.lock_messages[sender_appliance] += 1
+        self.lock_message_bytes[sender_appliance] += size_bytes
 
     def set_hard_lock(self, volume: Volume, pcpi_id: int, owner: str) -> None:
         volume.hard_locks.setdefault(pcpi_id, {})[owner] = self.env.now
@@ -141,18 +173,26 @@ class Model:
             del volume.hard_locks[pcpi_id]
         self.collectors["locks"].rows.append(
             (volume.name, pcpi_id, "hard", f"base of {owner}", owner, volume.name, 0, set_s, set_s,
-             self.env.now, reason))
+             None, self.env.now, reason))
 
-    def set_soft_lock(self, volume: Volume, sender: str, lock: SoftLock) -> None:
+    def set_soft_lock(self, volume: Volume, sender: str, lock: SoftLock, *, arrived: bool = True) -> None:
+        """Hold `lock` on `volume` for `sender`. `arrived`: it came in a lock set (so its delay
+        since creation at the locking dataset is a propagation sample), rather than moving to
+        the next candidate when its PCPI went."""
         key = (lock.pcpi_id, lock.locking_dataset)
+        now = self.env.now
         self.locks_from.setdefault((volume.name, sender), {})[key] = lock
-        volume.soft_locks.setdefault(lock.pcpi_id, {})[(sender, lock.locking_dataset)] = (lock, self.env.now)
+        delay = now - lock.created_s if arrived else None
+        if delay is not None:
+            self.propagation.append((lock.hops, delay, volume.writable))
+        volume.soft_locks.setdefault(lock.pcpi_id, {})[(sender, lock.locking_dataset)] = (lock, now, delay)
 
     def renew_soft_lock(self, volume: Volume, sender: str, lock: SoftLock) -> None:
         """Replace a held lock's record (same PCPI, new candidates), keeping its set time."""
         self.locks_from[(volume.name, sender)][(lock.pcpi_id, lock.locking_dataset)] = lock
         held = volume.soft_locks[lock.pcpi_id]
-        held[(sender, lock.locking_dataset)] = (lock, held[(sender, lock.locking_dataset)][1])
+        _old, set_s, delay = held[(sender, lock.locking_dataset)]
+        held[(sender, lock.locking_dataset)] = (lock, set_s, delay)
 
     def release_soft_lock(self, volume: Volume, sender: str, key: tuple[int, str], reason: str) -> None:
         pcpi_id, dataset = key
@@ -160,19 +200,22 @@ class Model:
         held = volume.soft_locks.get(pcpi_id)
         if held is None or (sender, dataset) not in held:
             return
-        lock, set_s = held.pop((sender, dataset))
+        lock, set_s, delay = held.pop((sender, dataset))
         if not held:
             del volume.soft_locks[pcpi_id]
-        self._lock_row(volume, sender, lock, set_s, self.env.now, reason)
+        self._lock_row(volume, sender, lock, set_s, delay, self.env.now, reason)
 
-    def _lock_row(self, volume: Volume, sender: str, lock: SoftLock, set_s: float,
+    def _lock_row(self, volume: Volume, sender: str, lock: SoftLock, set_s: float, delay: float | None,
                   released_s: float | None, reason: str | None) -> None:
         self.collectors["locks"].rows.append(
             (volume.name, lock.pcpi_id, lock.type, lock.string, lock.locking_dataset, sender,
-             lock.hops, lock.created_s, set_s, released_s, reason))
+             lock.hops, lock.created_s, set_s, delay, released_s, reason))
 
-    def _on_pcpi_deleted(self, volume: Volume, pcpi: Pcpi, reason: str) -> None:
+    def _on_pcpi_deleted(self, volume: Volume, pcpi: Pcpi, reason: str, by: str) -> None:
         premature = False
+        if reason == "autodelete":
+            self.autodeletes += 1
+            self.record_event("autodelete", volume.name, pcpi.id, volume.snapshot_space_bytes, by)
         if reason != "mirror_image":
             broken = self.oracle.broken_by(volume, pcpi)
             if broken:
@@ -182,14 +225,14 @@ class Model:
                     self.record_event("premature_deletion", volume.name, pcpi.id, detail=rel.name)
         for owner in list(volume.hard_locks.get(pcpi.id, ())):
             self.release_hard_lock(volume, pcpi.id, owner, "pcpi_deleted")
-        for (sender, dataset), (lock, _set_s) in list(volume.soft_locks.get(pcpi.id, {}).items()):
+        for (sender, dataset), (lock, _set_s, _delay) in list(volume.soft_locks.get(pcpi.id, {}).items()):
             self.release_soft_lock(volume, sender, (pcpi.id, dataset), "pcpi_deleted")
             repin = next((c for c in lock.candidates if c in volume.pcpis), None)
             if repin is not None:  # the lock moves to the locking dataset's next usable base
-                self.set_soft_lock(volume, sender, replace(lock, pcpi_id=repin))
+                self.set_soft_lock(volume, sender, lock.pinned_on(repin), arrived=False)
         self.collectors["pcpis"].rows.append(
             (volume.name, pcpi.id, pcpi.name, pcpi.label, pcpi.origin, pcpi.created_s,
-             volume.arrived_s.get(pcpi.id), self.env.now, reason, premature, pcpi.changed_bytes))
+             volume.arrived_s.get(pcpi.id), self.env.now, reason, by, premature, pcpi.changed_bytes))
 
     # -- processes ---------------------------------------------------------------------
 
@@ -233,6 +276,9 @@ class Model:
                 held = sum(len(locks) for v in appliance.volumes for locks in v.soft_locks.values())
                 rows.append((t, "soft_locks", name, float(held)))
                 rows.append((t, "used_bytes", name, appliance.used_bytes))
+            for link in self.network.links:
+                rate = sum(flow.rate_bps for flow in link.flows)
+                rows.append((t, "link_utilisation", link.name, rate / link.bandwidth_bps))
             t += interval
 
     def start(self) -> None:
@@ -281,7 +327,7 @@ class Model:
                     owners = [f"hard: base of {owner}" for owner in volume.hard_locks.get(pcpi.id, ())]
                     owners += [f"{lock.type}: {lock.string} (for {lock.locking_dataset}, via {sender}, "
                                f"{lock.hops} hop{'s' if lock.hops != 1 else ''})"
-                               for (sender, _), (lock, _set) in volume.soft_locks.get(pcpi.id, {}).items()]
+                               for (sender, _), (lock, _set, _delay) in volume.soft_locks.get(pcpi.id, {}).items()]
                     lines.append(f"  #{pcpi.id:<6} {pcpi.name:<40} {'; '.join(owners) or '-'}")
         return "\n".join(lines)
 
@@ -294,26 +340,69 @@ class Model:
         for volume in self.volumes.values():
             for pcpi in volume.pcpis.values():
                 pcpi_rows.append((volume.name, pcpi.id, pcpi.name, pcpi.label, pcpi.origin,
-                                  pcpi.created_s, volume.arrived_s[pcpi.id], None, None, False,
+                                  pcpi.created_s, volume.arrived_s[pcpi.id], None, None, None, False,
                                   pcpi.changed_bytes))
             for pcpi_id, owners in volume.hard_locks.items():
                 for owner, set_s in owners.items():
                     self.collectors["locks"].rows.append(
                         (volume.name, pcpi_id, "hard", f"base of {owner}", owner, volume.name, 0,
-                         set_s, set_s, None, None))
+                         set_s, set_s, None, None, None))
             for held in volume.soft_locks.values():
-                for (sender, _dataset), (lock, set_s) in held.items():
-                    self._lock_row(volume, sender, lock, set_s, None, None)
+                for (sender, _dataset), (lock, set_s, delay) in held.items():
+                    self._lock_row(volume, sender, lock, set_s, delay, None, None)
         tables = {name: c.to_frame() for name, c in self.collectors.items()}
         return RunResult(self.scenario, self._summary(end, wall_seconds), tables)
 
+    def _gaps(self) -> dict[str, set[int]]:
+        """The gap failure: per volume-mirror destination, the scheduled PCPIs of the writable
+        volume at the head of its lineage that were deleted there, after the destination's
+        first update, without ever having reached it (and, for a retired destination,
+        before it retired). Mirror PCPIs are transfer artefacts and do not count.
+        """
+        arrived: dict[str, set[int]] = {}
+        deleted_at_head: dict[str, list[tuple[int, float]]] = {}
+        for volume, pcpi_id, _n, label, origin, _c, _a, deleted_s, *_rest in self.collectors["pcpis"].rows:
+            arrived.setdefault(volume, set()).add(pcpi_id)
+            if volume == origin and deleted_s is not None and label != MIRROR_LABEL:
+                deleted_at_head.setdefault(volume, []).append((pcpi_id, deleted_s))
+        gaps: dict[str, set[int]] = {}
+        for rel in self.relationships:
+            if rel.kind != "volume" or rel.first_update_s is None:
+                continue
+            head = rel.source
+            while head.incoming is not None and head.incoming.kind == "volume":
+                head = head.incoming.source
+            until = rel.retire_at_s if rel.retire_at_s is not None else float("inf")
+            got = arrived.get(rel.destination.name, set())
+            gaps[rel.destination.name] = {pid for pid, when in deleted_at_head.get(head.name, ())
+                                          if rel.first_update_s < when < until and pid not in got}
+        return gaps
+
+    def _propagation_summary(self) -> dict[str, Any]:
+        """Seconds from a lock's creation at its locking dataset to being set at a holder:
+        percentiles overall, at the heads of cascades (writable volumes: the end-to-end
+        delay), and per number of hops travelled (1 = the direct source)."""
+        def stats(delays: list[float]) -> dict[str, float | int | None]:
+            if not delays:
+                return {"count": 0, "p50": None, "p95": None, "max": None}
+            p50, p95 = np.percentile(delays, [50, 95])
+            return {"count": len(delays), "p50": float(p50), "p95": float(p95), "max": float(max(delays))}
+        by_hops: dict[int, list[float]] = {}
+        for hops, delay, _head in self.propagation:
+            by_hops.setdefault(hops, []).append(delay)
+        return {**stats([d for _h, d, _head in self.propagation]),
+                "to_head": stats([d for _h, d, head in self.propagation if head]),
+                "by_hops": {str(h): stats(by_hops[h]) for h in sorted(by_hops)}}
+
     def _summary(self, end: float, wall_seconds: float) -> dict[str, Any]:
+        gaps = self._gaps()
         relationships = {}
         max_lag = 0.0
         for rel in self.relationships:
             mean_lag, peak_lag = rel.lag_summary(end)
             max_lag = max(max_lag, peak_lag or 0.0)
             relationships[rel.name] = {
+                "type": rel.kind,
                 "updates_completed": rel.updates_completed,
                 "updates_skipped": rel.updates_skipped,
                 "rebaselines": rel.rebaselines,
@@ -329,9 +418,12 @@ class Model:
             "updates_completed": sum(r.updates_completed for r in self.relationships),
             "updates_skipped": sum(r.updates_skipped for r in self.relationships),
             "max_lag_s": max_lag,
-            "lock_messages": self.lock_messages,
+            "lock_messages": sum(self.lock_messages.values()),
             "failed_writes": sum(v.failed_writes for v in self.volumes.values()),
             "lock_space_byte_hours": sum(self.lock_space_byte_s.values()) / 3600,
+            "lock_message_bytes": sum(self.lock_message_bytes.values()),
+            "autodeletes": self.autodeletes,
+            "gap_pcpis": len(set().union(*gaps.values())) if gaps else 0,
         }
         return {
             "scenario": self.scenario.name,
@@ -341,8 +433,11 @@ class Model:
             "events_processed": self.events_processed,
             "wall_seconds": wall_seconds,
             "kpis": kpis,
-            "lock_message_bytes": self.lock_message_bytes,
+            "lock_messages_sent": {name: {"messages": self.lock_messages[name], "bytes": self.lock_message_bytes[name]}
+                                   for name in self.lock_messages},
             "lock_space_byte_hours": {name: v / 3600 for name, v in self.lock_space_byte_s.items()},
+            "lock_propagation_s": self._propagation_summary(),
+            "gap_pcpis": {name: len(ids) for name, ids in gaps.items()},
             "relationships": relationships,
             "links": {link.name: link.bytes_carried for link in self.network.links},
         }

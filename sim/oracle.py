@@ -6,6 +6,9 @@ image of V further down (V -> B -> ... -> S): whatever V deletes, those images l
 next update. For relationship S -> D the deleted PCPI P was the last common base when D
 holds P and no other PCPI of D survives on every volume from V down to S. While S -> D is
 transferring, D's set is the image in flight (D's set becomes exactly that image on arrival).
+A qtree destination "holds" one source PCPI, the last one transferred (or the one in
+flight), and its own PCPIs are not its source's: the walk down from V stops at a qtree
+hop (relationships below it depend on the qtree destination's own PCPIs).
 A retired relationship needs nothing.
 """
 
@@ -33,7 +36,8 @@ class Oracle:
                 current, path = stack.pop()
                 for rel in current.outgoing:
                     found.append((rel, path))
-                    stack.append((rel.destination, path + (rel.destination,)))
+                    if rel.kind == "volume":
+                        stack.append((rel.destination, path + (rel.destination,)))
             self._downstream[volume.name] = found
 
     def broken_by(self, volume: Volume, pcpi: Pcpi) -> list[MirrorRelationship]:
@@ -42,7 +46,7 @@ class Oracle:
         for rel, path in self._downstream.get(volume.name, ()):
             if rel.retired:
                 continue
-            held = rel.in_flight_image if rel.in_flight_image is not None else rel.destination.pcpis
+            held = rel.held_base_ids()
             if pcpi.id in held and not any(
                 all(candidate in v.pcpis for v in path) for candidate in reversed(held)
             ):

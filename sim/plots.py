@@ -414,13 +414,16 @@ def plot_space(results: Results) -> Figure:
 
 
 def propagation_delays(locks: pd.DataFrame) -> pd.DataFrame:
-    """One row per soft lock: `holder` (the volume it is set on), `locking_dataset`, `hops` and
-    `delay_s`: the engine's `propagation_s` where it gives one, else the time from creation at
-    the tail to being set at the holder (never negative)."""
+    """One row per soft lock that travelled: `holder` (the volume it is set on), `locking_dataset`,
+    `hops` and `delay_s`. With the engine's `propagation_s` column, its value; rows where it is
+    empty (a lock moved to the next candidate because its PCPI went) did not travel and are left
+    out. Without the column, the time from creation at the tail to being set (never negative)."""
     soft = locks[locks["type"] != "hard"]
-    delay = (soft["set_s"] - soft["created_s"]).clip(lower=0.0)
     if "propagation_s" in soft.columns:
-        delay = soft["propagation_s"].astype(float).where(soft["propagation_s"].notna(), delay)
+        soft = soft[soft["propagation_s"].notna()]
+        delay = soft["propagation_s"].astype(float)
+    else:
+        delay = (soft["set_s"] - soft["created_s"]).clip(lower=0.0)
     return pd.DataFrame({"holder": soft["volume"].astype(str).to_numpy(),
                          "locking_dataset": soft["locking_dataset"].astype(str).to_numpy(),
                          "hops": soft["hops"].astype(int).to_numpy(),

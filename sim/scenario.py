@@ -30,7 +30,7 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from sim.units import parse_duration, parse_rate, parse_size
 
-PROTOCOLS = ("none", "local", "softlock", "lease")
+PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
 """Lock protocols the engine implements (see `sim.locks`)."""
 
 KPIS = (
@@ -44,6 +44,9 @@ KPIS = (
     "lock_messages",
     "failed_writes",
     "lock_space_byte_hours",
+    "lock_message_bytes",
+    "autodeletes",
+    "gap_pcpis",
 )
 """Scalar outcomes of a run, as written to `summary.json` and bounded by `expect:`."""
 
@@ -78,7 +81,7 @@ Size = Annotated[float, BeforeValidator(parse_size)]
 Rate = Annotated[float, BeforeValidator(parse_rate)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
 VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
-Protocol = Literal["none", "local", "softlock", "lease"]
+Protocol = Literal["none", "local", "softlock", "hard", "lease"]
 KpiName = Literal[KPIS]  # type: ignore[valid-type]
 
 
@@ -114,6 +117,21 @@ class QtreeSpec(_Spec):
     share: float = Field(gt=0, le=1)
 
 
+class AutodeleteSpec(_Spec):
+    """Space-pressure deletion of a volume's oldest PCPIs (like NetApp snapshot autodelete).
+
+    When the volume's snapshot space passes `trigger`, its oldest PCPIs go first until the
+    space is at most `target` (default: `trigger`). `commitment` says what may go: `try`
+    never touches a locked PCPI; `disrupt` may delete soft-locked ones (not those held by
+    protocol `hard`, whose locks are never overridable); `destroy` may delete anything but
+    the base or the sent PCPI of a running transfer.
+    """
+
+    commitment: Literal["try", "disrupt", "destroy"] = "try"
+    trigger: Size
+    target: Size | None = None
+
+
 class VolumeSpec(_Spec):
     """A writable volume: live size, mean change rate, and how bursty the change is.
 
@@ -125,6 +143,7 @@ class VolumeSpec(_Spec):
     change_rate: Rate
     change_variability: float = Field(default=0.0, ge=0, le=10)
     qtrees: dict[str, QtreeSpec] = Field(default_factory=dict)
+    autodelete: AutodeleteSpec | None = None
 
 
 class SnapshotPolicySpec(_Spec):
@@ -136,15 +155,48 @@ class SnapshotPolicySpec(_Spec):
     volumes: tuple[VolumeName, ...] = Field(min_length=1)
 
 
+class HoldSpec(_Spec):
+    """An application that depends on a volume's PCPIs (a backup or a clone, say): every PCPI
+    with `label` that appears on `volume` gets a soft lock of type `owner` naming `owner`,
+    released `for` later. Under a forwarding protocol, a hold on a mirror destination
+    travels upstream like any other lock."""
+
+    volume: VolumeName
+    label: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    for_: Duration = Field(alias="for")
+
+
 class MirrorSpec(_Spec):
-    """An asynchronous mirror relationship from a source volume to a destination volume."""
+    """An asynchronous mirror relationship from a source to a destination on another appliance.
+
+    `volume`: source and destination are volumes (`APP:/vol/NAME`); the destination is an
+    exact read-only image of the source, PCPIs included. `qtree`: source and destination are
+    qtrees (`APP:/vol/NAME/QTREE`); the destination volume holding the qtree is created by
+    the mirror and its appliance takes its own PCPI after each transfer.
+    """
 
     source: VolumeName
     destination: VolumeName
-    type: Literal["volume"] = "volume"
+    type: Literal["volume", "qtree"] = "volume"
     schedule: Cron
     retire_at: Offset | None = None
     """When the destination is removed for good: no more updates, and it tells nobody."""
+
+    @property
+    def source_volume(self) -> str:
+        """The volume the mirror reads (the qtree's volume for a qtree mirror)."""
+        return self.source.rpartition("/")[0] if self.type == "qtree" else self.source
+
+    @property
+    def destination_volume(self) -> str:
+        """The volume the mirror creates and writes (the qtree's volume for a qtree mirror)."""
+        return self.destination.rpartition("/")[0] if self.type == "qtree" else self.destination
+
+    @property
+    def source_qtree(self) -> str | None:
+        """The mirrored qtree's name, for a qtree mirror."""
+        return self.source.rpartition("/")[2] if self.type == "qtree" else None
 
 
 class Bound(_Spec):
@@ -172,6 +224,7 @@ class Scenario(_Spec):
     volumes: dict[VolumeName, VolumeSpec] = Field(default_factory=dict)
     snapshot_policies: dict[str, SnapshotPolicySpec] = Field(default_factory=dict)
     mirrors: tuple[MirrorSpec, ...] = ()
+    holds: tuple[HoldSpec, ...] = ()
     expect: dict[Protocol, dict[KpiName, float | Bound]] = Field(default_factory=dict)
 
     @property
@@ -256,47 +309,68 @@ def _cross_reference_problems(s: Scenario) -> list[tuple[Loc, str]]:
     destinations: dict[str, int] = {}
     for i, mirror in enumerate(s.mirrors):
         src_app, dst_app = mirror.source.partition(":")[0], mirror.destination.partition(":")[0]
-        if mirror.destination in destinations:
-            first = destinations[mirror.destination]
+        dst_volume = mirror.destination_volume
+        if mirror.type == "qtree":
+            for end in ("source", "destination"):
+                volume, _, qtree = getattr(mirror, end).rpartition("/")
+                if not qtree or not volume.partition(":")[2].strip("/"):
+                    problems.append((("mirrors", i, end), f"a qtree mirror's {end} is APPLIANCE:/vol/VOLUME/QTREE"))
+        if dst_volume in destinations:
+            first = destinations[dst_volume]
+            problems.append((("mirrors", i, "destination"), f"{dst_volume!r} is already the destination of mirrors[{first}]"))
+        destinations.setdefault(dst_volume, i)
+        if dst_volume in s.volumes:
             problems.append((("mirrors", i, "destination"),
-                             f"{mirror.destination!r} is already the destination of mirrors[{first}]"))
-        destinations.setdefault(mirror.destination, i)
-        if mirror.destination in s.volumes:
-            problems.append((("mirrors", i, "destination"),
-                             "a volume-mirror destination is created by its mirror; remove it from `volumes`"))
+                             "a mirror destination volume is created by its mirror; remove it from `volumes`"))
         if dst_app not in s.appliances:
             problems.append((("mirrors", i, "destination"), f"unknown appliance {dst_app!r}"))
-        if mirror.source == mirror.destination:
+        if mirror.source_volume == dst_volume:
             problems.append((("mirrors", i, "destination"), "the destination is the source itself"))
         elif src_app == dst_app:
             problems.append((("mirrors", i, "destination"), "source and destination are on the same appliance"))
         elif src_app in graph and dst_app in graph and not nx.has_path(graph, src_app, dst_app):
             problems.append((("mirrors", i), f"no network path from {src_app!r} to {dst_app!r}"))
-    for i, mirror in enumerate(s.mirrors):
         if mirror.retire_at is not None and mirror.retire_at >= s.duration:
             problems.append((("mirrors", i, "retire_at"), "is after the end of the run"))
-        if mirror.source not in s.volumes and mirror.source not in destinations:
-            problems.append((("mirrors", i, "source"),
-                             f"unknown volume {mirror.source!r} (not in `volumes`, not a mirror destination)"))
 
-    mirror_graph = nx.DiGraph((m.source, m.destination) for m in s.mirrors)
+    layout, unresolved = volume_layout(s)
+    for i in unresolved:
+        mirror = s.mirrors[i]
+        if mirror.source_volume not in layout:
+            problems.append((("mirrors", i, "source"),
+                             f"unknown volume {mirror.source_volume!r} (not in `volumes`, not a mirror destination)"))
+    for i, mirror in enumerate(s.mirrors):
+        if mirror.type == "qtree" and mirror.source_volume in layout:
+            qtrees = layout[mirror.source_volume][1]
+            if mirror.source_qtree not in qtrees:
+                known = ", ".join(sorted(qtrees)) or "none"
+                problems.append((("mirrors", i, "source"),
+                                 f"{mirror.source_volume!r} has no qtree {mirror.source_qtree!r} (its qtrees: {known})"))
+
+    mirror_graph = nx.DiGraph((m.source_volume, m.destination_volume) for m in s.mirrors)
     if not nx.is_directed_acyclic_graph(mirror_graph):
         cycle = " -> ".join(a for a, _ in nx.find_cycle(mirror_graph))
         problems.append((("mirrors",), f"mirror relationships form a cycle: {cycle}"))
+
+    for name, volume_spec in s.volumes.items():
+        auto = volume_spec.autodelete
+        if auto is not None and auto.target is not None and auto.target > auto.trigger:
+            problems.append((("volumes", name, "autodelete", "target"), "is larger than the trigger"))
 
     for name, policy in s.snapshot_policies.items():
         for j, volume in enumerate(policy.volumes):
             if volume in destinations:
                 problems.append((("snapshot_policies", name, "volumes", j),
-                                 f"{volume!r} is a read-only mirror destination; schedule its source instead"))
+                                 f"{volume!r} is a mirror destination; its PCPIs come from its mirror, schedule its source"))
             elif volume not in s.volumes:
                 problems.append((("snapshot_policies", name, "volumes", j), f"unknown volume {volume!r}"))
 
+    for i, hold in enumerate(s.holds):
+        if hold.volume not in layout:
+            problems.append((("holds", i, "volume"), f"unknown volume {hold.volume!r}"))
+
     used: dict[str, float] = {}
-    sizes = {name: v.size for name, v in s.volumes.items()}
-    for mirror in s.mirrors:  # in file order; sources may be destinations of earlier mirrors
-        if mirror.source in sizes:
-            sizes.setdefault(mirror.destination, sizes[mirror.source])
+    sizes = {name: size for name, (size, _qtrees) in layout.items()}
     for name, size in sizes.items():
         appliance = name.partition(":")[0]
         used[appliance] = used.get(appliance, 0.0) + size
@@ -314,6 +388,45 @@ def _cross_reference_problems(s: Scenario) -> list[tuple[Loc, str]]:
     if firings > MAX_SCHEDULED_FIRINGS:
         problems.append((("duration",), f"plans {firings:.3g} scheduled snapshots and updates (limit {MAX_SCHEDULED_FIRINGS})"))
     return problems
+
+
+def volume_layout(s: Scenario) -> tuple[dict[str, tuple[float, dict[str, float]]], list[int]]:
+    """Every volume's size and qtree shares, mirror destinations included, and the indexes of
+    mirrors whose source volume is unknown.
+
+    A volume-mirror destination has its source's size and qtrees; a qtree-mirror destination
+    volume holds that one qtree (share 1) and is the qtree's size.
+    """
+    layout = {name: (v.size, {q: spec.share for q, spec in v.qtrees.items()}) for name, v in s.volumes.items()}
+    pending = list(range(len(s.mirrors)))
+    while pending:
+        ready = [i for i in pending if s.mirrors[i].source_volume in layout]
+        if not ready:
+            break
+        for i in ready:
+            mirror = s.mirrors[i]
+            size, qtrees = layout[mirror.source_volume]
+            if mirror.type == "volume":
+                layout.setdefault(mirror.destination_volume, (size, qtrees))
+            else:
+                share = qtrees.get(mirror.source_qtree or "", 0.0)
+                layout.setdefault(mirror.destination_volume, (size * share, {mirror.destination.rpartition("/")[2]: 1.0}))
+        pending = [i for i in pending if i not in ready]
+    return layout, pending
+
+
+def mirrors_in_dependency_order(s: Scenario) -> list[MirrorSpec]:
+    """Mirrors ordered so that each source volume exists before its mirror (validated scenarios)."""
+    known = set(s.volumes)
+    pending, ordered = list(s.mirrors), []
+    while pending:
+        ready = [m for m in pending if m.source_volume in known]
+        if not ready:
+            raise ValueError("mirror sources that are neither volumes nor mirror destinations")
+        ordered += ready
+        known.update(m.destination_volume for m in ready)
+        pending = [m for m in pending if m not in ready]
+    return ordered
 
 
 def _estimate_firings(s: Scenario) -> float:

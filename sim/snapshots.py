@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 class SnapshotPolicy:
-    """Takes a PCPI labelled `label` on each volume at every firing, keeping `keep` unlocked."""
+    """Takes a PCPI labelled `label` on each volume at every firing, keeping `keep` unlocked;
+    then, on a volume with autodelete, space pressure may delete more."""
 
     def __init__(self, model: Model, name: str, label: str, keep: int, volumes: list[Volume],
                  firings: tuple[float, ...]):
@@ -33,4 +34,6 @@ class SnapshotPolicy:
                 yield env.timeout(at - env.now)
             for volume in self.volumes:
                 self.model.take_pcpi(volume, self.label, f"{self.label}.{self.model.clock_name(at)}")
-                volume.apply_retention(self.label, self.keep)
+                volume.apply_retention(self.label, self.keep, self.name)
+                if volume.autodelete_commitment is not None:
+                    self.model.autodelete(volume)

@@ -8,7 +8,12 @@ It is an upper bound (it ignores blocks overwritten twice between two retained P
 
 Writes are accounted per write interval: when a PCPI closes an interval, the interval's
 changed bytes must fit in the appliance's free space (they add to snapshot space whenever
-an older PCPI exists); what does not fit is a failed write.
+an older PCPI exists); what does not fit is a failed write. A qtree-mirror destination's
+writes are the bytes each transfer brings.
+
+Autodelete (space pressure): under this space model only deleting a volume's oldest PCPI
+frees space, so autodelete deletes oldest first and stops at the first PCPI its commitment
+may not delete (deleting younger ones would free nothing and only lose history).
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ class Pcpi:
 
     A volume mirror copies PCPIs with the same `id`; `cum_changed_bytes` is the origin
     volume's cumulative changed bytes when it was taken, so the bytes between two PCPIs of
-    the same lineage are a subtraction.
+    the same lineage are a subtraction. `data_s` is when the data it holds was captured at
+    the head of the cascade (its own `created_s`, except on a qtree-mirror destination,
+    whose PCPIs hold data captured upstream); lag (RPO) is measured from it.
     """
 
     id: int
@@ -40,6 +47,7 @@ class Pcpi:
     created_s: float
     cum_changed_bytes: float
     changed_bytes: float
+    data_s: float
 
 
 class Appliance:
@@ -58,8 +66,8 @@ class Appliance:
         return max(self.capacity_bytes - self.used_bytes, 0.0)
 
 
-DeletionHook = Callable[["Volume", Pcpi, str], None]
-"""Called after a PCPI is removed from a volume, with the reason."""
+DeletionHook = Callable[["Volume", Pcpi, str, str], None]
+"""Called after a PCPI is removed from a volume, with the reason and who removed it."""
 
 
 class Volume:
@@ -73,7 +81,8 @@ class Volume:
         "name", "appliance", "size_bytes", "writable", "change_rate_bps", "change_cv",
         "rng", "pcpis", "arrived_s", "by_label", "cum_changed_bytes", "_rate_bps",
         "_interval_start_s", "hard_locks", "soft_locks", "incoming", "outgoing",
-        "failed_writes", "failed_write_bytes", "_on_delete",
+        "failed_writes", "failed_write_bytes", "_on_delete", "autodelete_commitment",
+        "autodelete_trigger_bytes", "autodelete_target_bytes", "soft_locks_overridable", "reading",
     )
 
     def __init__(self, name: str, appliance: Appliance, size_bytes: float, *, writable: bool,
@@ -93,12 +102,19 @@ class Volume:
         self._rate_bps = self._draw_rate()
         self._interval_start_s = 0.0
         self.hard_locks: dict[int, dict[str, float]] = {}
-        self.soft_locks: dict[int, dict[tuple[str, str], tuple[SoftLock, float]]] = {}
+        self.soft_locks: dict[int, dict[tuple[str, str], tuple[SoftLock, float, float | None]]] = {}
+        """Per PCPI, (sender, locking dataset) -> (lock, set time, propagation delay or None)."""
         self.incoming: MirrorRelationship | None = None
         self.outgoing: list[MirrorRelationship] = []
         self.failed_writes = 0
         self.failed_write_bytes = 0.0
         self._on_delete = on_delete
+        self.autodelete_commitment: str | None = None
+        self.autodelete_trigger_bytes = float("inf")
+        self.autodelete_target_bytes = float("inf")
+        self.soft_locks_overridable = True
+        self.reading: dict[int, int] = {}
+        """PCPIs running transfers read (as base or as the image sent), with how many."""
         appliance.volumes.append(self)
         appliance.used_bytes += size_bytes
 
@@ -145,9 +161,15 @@ class Volume:
         shape = 1.0 / (self.change_cv * self.change_cv)
         return float(self.rng.gamma(shape, self.change_rate_bps / shape))
 
-    def take_pcpi(self, pcpi_id: int, name: str, label: str, now: float) -> Pcpi:
-        """Close the current write interval and take a PCPI of a writable volume."""
-        changed = self._rate_bps * (now - self._interval_start_s)
+    def take_pcpi(self, pcpi_id: int, name: str, label: str, now: float,
+                  received_bytes: float | None = None, data_s: float | None = None) -> Pcpi:
+        """Close the current write interval and take a PCPI.
+
+        A writable volume's interval wrote at its drawn rate; a qtree-mirror destination's
+        interval wrote `received_bytes` (what the transfer brought), and its PCPI holds data
+        captured at `data_s` upstream.
+        """
+        changed = self._rate_bps * (now - self._interval_start_s) if received_bytes is None else received_bytes
         if self.pcpis:
             free = self.appliance.free_bytes
             if changed > free:
@@ -158,14 +180,16 @@ class Volume:
         self.cum_changed_bytes += changed
         self._interval_start_s = now
         self._rate_bps = self._draw_rate()
-        pcpi = Pcpi(pcpi_id, self.name, name, label, now, self.cum_changed_bytes, changed)
+        pcpi = Pcpi(pcpi_id, self.name, name, label, now, self.cum_changed_bytes, changed,
+                    now if data_s is None else data_s)
         self.pcpis[pcpi_id] = pcpi
         self.arrived_s[pcpi_id] = now
         self.by_label.setdefault(label, {})[pcpi_id] = pcpi
         return pcpi
 
-    def delete_pcpi(self, pcpi_id: int, reason: str) -> None:
-        """Remove one PCPI; snapshot space shrinks when it was the oldest."""
+    def delete_pcpi(self, pcpi_id: int, reason: str, by: str) -> None:
+        """Remove one PCPI (`by` names the policy, relationship or autodelete that did);
+        snapshot space shrinks when it was the oldest."""
         before = self.snapshot_space_bytes
         pcpi = self.pcpis.pop(pcpi_id)
         label_set = self.by_label.get(pcpi.label)
@@ -174,28 +198,62 @@ class Volume:
         if not self.writable and self.pcpis:
             self.cum_changed_bytes = self.newest().cum_changed_bytes  # type: ignore[union-attr]
         self.appliance.used_bytes += self.snapshot_space_bytes - before
-        self._on_delete(self, pcpi, reason)
+        self._on_delete(self, pcpi, reason, by)
         self.arrived_s.pop(pcpi_id, None)
 
-    def apply_image(self, image: tuple[Pcpi, ...], now: float) -> None:
-        """Make this read-only volume's PCPI set exactly `image` (its source's set)."""
+    def apply_image(self, image: tuple[Pcpi, ...], now: float) -> list[Pcpi]:
+        """Make this read-only volume's PCPI set exactly `image` (its source's set); return
+        the PCPIs that arrived."""
         keep = {pcpi.id for pcpi in image}
         for pcpi_id in [pid for pid in self.pcpis if pid not in keep]:
-            self.delete_pcpi(pcpi_id, "mirror_image")
+            self.delete_pcpi(pcpi_id, "mirror_image", self.incoming.name if self.incoming else "mirror")
         before = self.snapshot_space_bytes
+        arrived = []
         for pcpi in image:
             if pcpi.id not in self.pcpis:
                 self.pcpis[pcpi.id] = pcpi
                 self.arrived_s[pcpi.id] = now
+                arrived.append(pcpi)
         if image:
             self.cum_changed_bytes = image[-1].cum_changed_bytes
         self.appliance.used_bytes += self.snapshot_space_bytes - before
+        return arrived
 
-    def apply_retention(self, label: str, keep: int) -> None:
+    def apply_retention(self, label: str, keep: int, by: str) -> None:
         """Delete the oldest unlocked PCPIs with `label` until `keep` unlocked ones remain."""
         labelled = self.by_label.get(label)
         if not labelled:
             return
         unlocked = [pid for pid in labelled if not self.is_locked(pid)]
         for pcpi_id in unlocked[: max(len(unlocked) - keep, 0)]:
-            self.delete_pcpi(pcpi_id, "retention")
+            self.delete_pcpi(pcpi_id, "retention", by)
+
+    def may_autodelete(self, pcpi_id: int) -> bool:
+        """Whether space-pressure autodelete, at this volume's commitment, may delete the PCPI."""
+        if pcpi_id in self.reading:
+            return False
+        commitment = self.autodelete_commitment
+        if commitment == "destroy":
+            return True
+        if pcpi_id in self.hard_locks:
+            return False
+        if pcpi_id not in self.soft_locks:
+            return True
+        return commitment == "disrupt" and self.soft_locks_overridable
+
+    def autodelete(self) -> int:
+        """Past the trigger, delete the oldest PCPIs the commitment allows until the target.
+
+        Returns how many PCPIs went. Stops at the first PCPI it may not delete: in this
+        space model only the oldest PCPI's deletion frees space.
+        """
+        if self.autodelete_commitment is None or self.snapshot_space_bytes <= self.autodelete_trigger_bytes:
+            return 0
+        deleted = 0
+        while len(self.pcpis) > 1 and self.snapshot_space_bytes > self.autodelete_target_bytes:
+            oldest = next(iter(self.pcpis))
+            if not self.may_autodelete(oldest):
+                break
+            self.delete_pcpi(oldest, "autodelete", f"autodelete ({self.autodelete_commitment})")
+            deleted += 1
+        return deleted

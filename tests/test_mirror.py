@@ -56,12 +56,12 @@ def test_common_base_is_the_newest_destination_pcpi_the_source_still_has():
     p1, p2, p3 = (source.take_pcpi(i, f"s.{i}", "hourly", 60.0 * i) for i in (1, 2, 3))
     destination.apply_image((p1, p2, p3), 200.0)
     source.take_pcpi(4, "s.4", "hourly", 240.0)
-    relationship = SimpleNamespace(source=source, destination=destination)
-    source.delete_pcpi(3, "retention")
+    relationship = SimpleNamespace(source=source, destination=destination, kind="volume")
+    source.delete_pcpi(3, "retention", "hourly")
     assert MirrorRelationship.find_common_base(relationship) is p2
-    source.delete_pcpi(2, "retention")
+    source.delete_pcpi(2, "retention", "hourly")
     assert MirrorRelationship.find_common_base(relationship) is p1
-    source.delete_pcpi(1, "retention")
+    source.delete_pcpi(1, "retention", "hourly")
     assert MirrorRelationship.find_common_base(relationship) is None
 
 

@@ -31,8 +31,10 @@ def test_depth_six_chain_softlock_protects_the_tail_and_none_does_not(make_scena
     assert none["premature_deletions"] >= 1 and none["rebaselines"] >= 1
     assert soft.summary["kpis"]["premature_deletions"] == 0 and soft.summary["kpis"]["rebaselines"] == 0
     locks = soft.tables["locks"]
-    from_tail = locks[(locks["volume"] == "S0:/vol/v") & (locks["locking_dataset"] == "S5:/vol/v")]
-    assert len(from_tail) > 0 and (from_tail["hops"] == 5).all()
+    for_tail = locks[(locks["volume"] == "S0:/vol/v") & (locks["locking_dataset"] == "S5:/vol/v")]
+    own = for_tail["string"].str.startswith("snapmirror")
+    assert own.any() and (for_tail[own]["hops"] == 5).all()  # the tail's own lock, five hops up
+    assert (for_tail[~own]["hops"] == 4).all()  # S4's locks for its transfers to S5, four hops up
 
 
 def test_local_protects_only_the_next_hop(make_scenario):
@@ -53,14 +55,30 @@ def test_a_lease_shorter_than_the_outage_loses_the_protection(make_scenario):
 @pytest.fixture(scope="module")
 def retired():
     scenario = load_scenario(SCENARIOS / "destination_retired.yaml")
-    return scenario, {p: simulate(scenario.model_copy(update={"protocol": p})) for p in ("softlock", "lease")}
+    return scenario, {p: simulate(scenario.model_copy(update={"protocol": p})) for p in ("softlock", "hard", "lease")}
 
 
-def test_softlock_keeps_a_retired_destinations_locks_to_the_end(retired):
+def locks_for_c_at_a(result):
+    locks = result.tables["locks"]
+    return locks[(locks["volume"] == "A:/vol/home") & (locks["locking_dataset"] == "C:/vol/home")]
+
+
+def test_hard_keeps_a_retired_destinations_locks_to_the_end(retired):
     _, runs = retired
-    locks = runs["softlock"].tables["locks"]
-    from_c = locks[(locks["volume"] == "A:/vol/home") & (locks["locking_dataset"] == "C:/vol/home")]
-    assert from_c["released_s"].isna().sum() == 1  # still in force when the run ends
+    assert locks_for_c_at_a(runs["hard"])["released_s"].isna().sum() == 1  # still in force when the run ends
+    assert runs["hard"].summary["kpis"]["failed_writes"] > 0
+
+
+def test_softlock_keeps_a_retired_destinations_locks_until_autodelete_overrides_them(retired):
+    _, runs = retired
+    from_c = locks_for_c_at_a(runs["softlock"])
+    last = from_c.sort_values("set_s").iloc[-1]
+    assert last["release_reason"] == "pcpi_deleted"
+    pcpis = runs["softlock"].tables["pcpis"]
+    gone = pcpis[(pcpis["volume"] == "A:/vol/home") & (pcpis["pcpi_id"] == last["pcpi_id"])].iloc[0]
+    assert gone["reason"] == "autodelete" and gone["deleted_by"] == "autodelete (disrupt)"
+    assert not gone["premature"]  # C is gone: nobody needed it any more
+    assert runs["softlock"].summary["kpis"]["failed_writes"] == 0
 
 
 def test_lease_releases_a_retired_destinations_locks_one_lease_after_its_last_renewal(retired):
@@ -71,15 +89,30 @@ def test_lease_releases_a_retired_destinations_locks_one_lease_after_its_last_re
     assert last["release_reason"] == "lease_expired"
     retire_at = scenario.mirrors[1].retire_at
     assert retire_at < last["released_s"] <= retire_at + scenario.lease
-    at_a = locks[(locks["volume"] == "A:/vol/home") & (locks["locking_dataset"] == "C:/vol/home")]
-    assert at_a["released_s"].max() == pytest.approx(last["released_s"], abs=1.0)  # forwarded at once
+    assert locks_for_c_at_a(runs["lease"])["released_s"].max() == pytest.approx(last["released_s"], abs=1.0)  # forwarded
 
 
 def test_lock_space_is_what_the_pinned_pcpis_hold(retired):
     _, runs = retired
-    soft = runs["softlock"].summary
-    assert soft["kpis"]["lock_space_byte_hours"] > 100 * runs["lease"].summary["kpis"]["lock_space_byte_hours"]
-    held = runs["softlock"].tables["timeseries"].query("metric == 'lock_held_bytes' and component == 'A:/vol/home'")
-    # Once C is gone its pinned base ages at the head's change rate: the held bytes only grow.
+    hard = runs["hard"].summary
+    assert hard["kpis"]["lock_space_byte_hours"] > 100 * runs["lease"].summary["kpis"]["lock_space_byte_hours"]
+    held = runs["hard"].tables["timeseries"].query("metric == 'lock_held_bytes' and component == 'A:/vol/home'")
+    # Once C is gone its pinned base ages at the head's change rate until A is full: the held bytes only grow.
     late = held[held["time_s"] >= 3 * 86400]["value"]
     assert late.is_monotonic_increasing and late.iloc[-1] > late.iloc[0]
+
+
+def test_lock_propagation_delay_is_the_path_latency_hop_by_hop():
+    # depth6_chain: the tail's lock crosses S5-S4 (30 ms) then four 2 ms links. Lock messages are
+    # about a kilobyte, microseconds at 1 Gbit/s, so each hop adds its link's latency.
+    result = simulate(load_scenario(SCENARIOS / "depth6_chain.yaml"))
+    locks = result.tables["locks"]
+    own = locks[locks["string"] == "snapmirror S4:/vol/v->S5:/vol/v"].dropna(subset=["propagation_s"])
+    for hops, group in own.groupby("hops"):
+        latency = 0.030 + 0.002 * (hops - 1)
+        assert (group["propagation_s"] >= latency).all()
+        assert group["propagation_s"].median() == pytest.approx(latency, abs=1e-4)
+    assert set(own["hops"]) == {1, 2, 3, 4, 5}
+    summary = result.summary["lock_propagation_s"]
+    assert list(summary["by_hops"]) == ["1", "2", "3", "4", "5"]
+    assert summary["to_head"]["max"] >= 0.038

@@ -13,7 +13,7 @@ def make_volume(capacity=100 * GiB, rate_bps=1.0):
     deleted = []
     appliance = Appliance("A", capacity)
     volume = Volume("A:/vol/v", appliance, 10 * GiB, writable=True, change_rate_bps=rate_bps,
-                    on_delete=lambda v, p, reason: deleted.append((p.id, reason)))
+                    on_delete=lambda v, p, reason, _by: deleted.append((p.id, reason)))
     return volume, deleted
 
 
@@ -24,7 +24,7 @@ def take(volume, n, label="hourly", start=0, step=3600.0):
 def test_retention_count_of_n_keeps_the_n_newest():
     volume, deleted = make_volume()
     pcpis = take(volume, 10)
-    volume.apply_retention("hourly", 4)
+    volume.apply_retention("hourly", 4, "hourly")
     assert list(volume.pcpis) == [p.id for p in pcpis[-4:]]
     assert deleted == [(p.id, "retention") for p in pcpis[:6]]
 
@@ -35,7 +35,7 @@ def test_retention_skips_locked_pcpis_and_keeps_n_unlocked():
     volume.hard_locks[pcpis[0].id] = {"A->B": 0.0}
     volume.soft_locks[pcpis[2].id] = {}
     volume.soft_locks[pcpis[2].id][("B", "C:/vol/v")] = (None, 0.0)
-    volume.apply_retention("hourly", 3)
+    volume.apply_retention("hourly", 3, "hourly")
     unlocked = [pid for pid in volume.pcpis if not volume.is_locked(pid)]
     assert len(unlocked) == 3
     assert pcpis[0].id in volume.pcpis and pcpis[2].id in volume.pcpis
@@ -45,7 +45,7 @@ def test_retention_only_touches_its_label():
     volume, _ = make_volume()
     daily = take(volume, 2, label="daily")
     take(volume, 5, label="hourly", start=10)
-    volume.apply_retention("hourly", 1)
+    volume.apply_retention("hourly", 1, "hourly")
     assert all(p.id in volume.pcpis for p in daily)
     assert len(volume.pcpis) == 3
 
@@ -57,7 +57,7 @@ def test_property_locked_pcpis_survive_retention_and_unlocked_count_is_bounded(n
     for index in locked:
         if index < n:
             volume.hard_locks[pcpis[index].id] = {"test": 0.0}
-    volume.apply_retention("hourly", keep)
+    volume.apply_retention("hourly", keep, "hourly")
     for index in locked:
         if index < n:
             assert pcpis[index].id in volume.pcpis
@@ -71,7 +71,7 @@ def test_changed_bytes_and_snapshot_space_follow_the_write_rate():
     assert second.changed_bytes == pytest.approx(1000.0)
     assert third.cum_changed_bytes - first.cum_changed_bytes == pytest.approx(2000.0)
     assert volume.snapshot_space_bytes == pytest.approx(2000.0)
-    volume.delete_pcpi(first.id, "retention")
+    volume.delete_pcpi(first.id, "retention", "hourly")
     assert volume.snapshot_space_bytes == pytest.approx(1000.0)
     assert volume.appliance.used_bytes == pytest.approx(10 * GiB + 1000.0)
 
@@ -89,7 +89,7 @@ def test_mirror_image_makes_the_destination_set_exactly_the_source_set():
     pcpis = take(source, 5)
     gone = []
     destination = Volume("B:/vol/v", Appliance("B", 100 * GiB), 10 * GiB, writable=False,
-                         on_delete=lambda v, p, reason: gone.append((p.id, reason)))
+                         on_delete=lambda v, p, reason, _by: gone.append((p.id, reason)))
     destination.apply_image(tuple(pcpis[:3]), 10.0)
     destination.apply_image(tuple(pcpis[2:]), 20.0)
     assert list(destination.pcpis) == [p.id for p in pcpis[2:]]
