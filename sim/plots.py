@@ -144,31 +144,39 @@ def metric(results: Results, name: str) -> pd.DataFrame:
 # -- topology -------------------------------------------------------------------------
 
 
-def _layers(scenario: dict[str, Any], graph: nx.Graph) -> dict[str, float] | None:
-    """Column of each node for a left-to-right layout: a mirror's destination right of its source.
-
-    None when mirrors between appliances form a cycle (then a force layout is used).
-    """
+def topology_layout(scenario: dict[str, Any], graph: nx.Graph) -> dict[str, tuple[float, float]] | None:
+    """Left-to-right positions: a mirror's destination one column right of its source, and in
+    each column the nodes in the depth-first order of the mirror tree, so branches do not cross.
+    Routers sit between the columns of their neighbours. None when mirrors between appliances
+    form a cycle (then a force layout is used)."""
     flow = nx.DiGraph()
-    flow.add_nodes_from(scenario["appliances"])
+    flow.add_nodes_from(sorted(scenario["appliances"]))
     flow.add_edges_from((m["source"].partition(":")[0], m["destination"].partition(":")[0])
                         for m in scenario["mirrors"])
+    flow.remove_edges_from(list(nx.selfloop_edges(flow)))
     if not nx.is_directed_acyclic_graph(flow):
         return None
-    layer: dict[str, float] = {}
+    column: dict[str, float] = {}
     for node in nx.topological_sort(flow):
-        layer[node] = max((layer[p] + 1 for p in flow.predecessors(node)), default=0.0)
-    for router in scenario.get("routers", []):
-        ends = [layer[n] for n in graph.neighbors(router) if n in layer]
-        layer[router] = round(2 * sum(ends) / len(ends)) / 2 if ends else 0.0
-    return layer
+        column[node] = max((column[p] + 1 for p in flow.predecessors(node)), default=0.0)
+    order: list[str] = []
+    for head in sorted(n for n in flow if flow.in_degree(n) == 0):
+        order += [n for n in nx.dfs_preorder_nodes(flow, head, sort_neighbors=sorted) if n not in order]
+    for router in sorted(scenario.get("routers", [])):
+        ends = [column[n] for n in graph.neighbors(router) if n in column]
+        column[router] = round(2 * sum(ends) / len(ends)) / 2 if ends else 0.0
+        order.append(router)
+    by_column: dict[float, list[str]] = {}
+    for node in order:
+        by_column.setdefault(column[node], []).append(node)
+    return {node: (x, (len(nodes) - 1) / 2 - i) for x, nodes in by_column.items() for i, node in enumerate(nodes)}
 
 
 def plot_topology(results: Results) -> Figure:
     """Appliances (boxes) and routers (circles) joined by network links labelled with bandwidth
-    and latency, mean and peak utilisation when the run samples it, and outages (dashed
-    links); curved arrows are mirror relationships from
-    source to destination, red when the relationship had to re-baseline, green when it did not."""
+    and latency, mean and peak utilisation when the run samples it, and outages (dashed links);
+    curved arrows are mirror relationships from source to destination, red when the
+    relationship had to re-baseline, green when it did not."""
     scenario = results.scenario
     if scenario is None:
         fig = Figure(figsize=(10, 3), layout="constrained")
@@ -181,15 +189,15 @@ def plot_topology(results: Results) -> Figure:
     graph.add_nodes_from(sorted(scenario.get("routers", [])))
     for link in scenario["links"]:
         graph.add_edge(*link["between"])
-    layers = _layers(scenario, graph)
-    if layers is None:
+    layered = topology_layout(scenario, graph)
+    if layered is None:
         pos = nx.spring_layout(graph, seed=1)
-        rows = max(3, round(graph.number_of_nodes() ** 0.5))
+        rows = columns = max(3, round(graph.number_of_nodes() ** 0.5))
     else:
-        nx.set_node_attributes(graph, layers, "layer")
-        pos = nx.multipartite_layout(graph, subset_key="layer")
-        rows = max(pd.Series(layers).value_counts().max(), 1)
-    fig = Figure(figsize=(10, min(2.6 + 1.3 * rows, 14)), layout="constrained")
+        pos = layered
+        rows = round(max(y for _x, y in pos.values()) * 2) + 1
+        columns = len({x for x, _y in pos.values()})
+    fig = Figure(figsize=(min(max(10, 2.8 * columns), 26), min(3.2 + 1.3 * rows, 14)), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(f"Topology and mirror outcomes - {results.title}")
     labelled = graph.number_of_nodes() <= MAX_LABELLED_NODES
@@ -209,8 +217,7 @@ def plot_topology(results: Results) -> Figure:
     if labelled:
         nx.draw_networkx_labels(graph, pos, ax=ax, font_size=10, font_weight="bold")
         utilisation = metric(results, "link_utilisation").groupby("component")["value"].agg(["mean", "max"])
-        link_labels = {}
-        for link in scenario["links"]:
+        for link in scenario["links"]:  # above the link, so mirror arrows below it stay clear
             text = f"{format_rate(link['bandwidth'])}, {format_seconds(link['latency'])}"
             name = "-".join(link["between"])
             if name in utilisation.index:
@@ -218,9 +225,9 @@ def plot_topology(results: Results) -> Figure:
             if link.get("outages"):
                 count = len(link["outages"])
                 text += f"\n{count} outage{'s' if count != 1 else ''}"
-            link_labels[tuple(link["between"])] = text
-        nx.draw_networkx_edge_labels(graph, pos, edge_labels=link_labels, ax=ax, font_size=8,
-                                     bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
+            (x0, y0), (x1, y1) = pos[link["between"][0]], pos[link["between"][1]]
+            ax.annotate(text, ((x0 + x1) / 2, (y0 + y1) / 2), xytext=(0, 5), textcoords="offset points", ha="center",
+                        va="bottom", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
 
     relationships = results.summary.get("relationships", {})
     mirrors = nx.MultiDiGraph()
@@ -233,7 +240,7 @@ def plot_topology(results: Results) -> Figure:
         rel = relationships.get(f"{m['source']}->{m['destination']}", {})
         rebaselines = int(rel.get("rebaselines", 0))
         nth = seen[(src, dst)] = seen.get((src, dst), -1) + 1
-        rad = 0.25 + 0.12 * nth
+        rad = 0.35 + 0.15 * nth
         colour = REBASELINED if rebaselines else CLEAN
         nx.draw_networkx_edges(mirrors, pos, edgelist=[(src, dst)], ax=ax, edge_color=colour, width=2.5,
                                arrows=True, arrowstyle="-|>", arrowsize=22, node_size=node_size,
@@ -252,7 +259,7 @@ def plot_topology(results: Results) -> Figure:
     ], loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=4, fontsize=8, frameon=False)
     xs, ys = np.array([xy[0] for xy in pos.values()]), np.array([xy[1] for xy in pos.values()])
     pad_x = max(0.12 * np.ptp(xs), 0.3)
-    pad_y = max(0.2 * np.ptp(ys), 0.15 * np.ptp(xs), 0.3)  # room for the mirror arrows' curves
+    pad_y = max(0.2 * np.ptp(ys), 0.15 * np.ptp(xs) / max(columns - 1, 1) * 2, 0.3)  # room for arrows and labels
     ax.set_xlim(xs.min() - pad_x, xs.max() + pad_x)
     ax.set_ylim(ys.min() - pad_y, ys.max() + pad_y)
     ax.set_axis_off()
@@ -511,7 +518,7 @@ def plot_compare(summaries: dict[str, dict[str, Any]], title: str) -> Figure:
         ax.bar_label(bars, labels=[f"{v:,.0f}" if kind == "count" else f"{v:,.3g}" for v in values], fontsize=8)
         ax.set_title(name, fontsize=10)
         ax.set_ylabel(unit)
-        ax.margins(y=0.18)
+        ax.set_ylim(0, max(values) * 1.18 or 1.0)  # counts of 0 everywhere still get a readable axis
         if kind == "count":
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(axis="x", labelrotation=30 if len(protocols) > 3 else 0, labelsize=8)

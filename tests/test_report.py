@@ -2,6 +2,7 @@
 
 import re
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,6 +27,7 @@ from sim.plots import (
     plot_space,
     plot_topology,
     propagation_delays,
+    topology_layout,
 )
 from sim.results import Results, load
 from sim.scenario import load_scenario
@@ -234,3 +236,15 @@ def test_what_the_engine_adds_next_shows_up_when_present(runs):
     fig = plot_compare({"none": base.summary | {"kpis": {**runs["none"].kpis, "autodeletes": 0, "gap_pcpis": 0}},
                         "softlock": summary}, "later")
     assert [ax.get_title() for ax in fig.axes if ax.get_visible()][-2:] == ["autodeletes", "gap PCPIs (history lost)"]
+
+
+def test_topology_lays_a_tree_out_left_to_right_without_crossings():
+    scenario = {"appliances": {n: {} for n in ("A", "B1", "B2", "C1", "C2")}, "routers": ["R"],
+                "mirrors": [{"source": f"{s}:/vol/v", "destination": f"{d}:/vol/v"}
+                            for s, d in (("A", "B2"), ("A", "B1"), ("B1", "C1"), ("B2", "C2"))]}
+    graph = nx.Graph([("A", "R"), ("R", "B1"), ("R", "B2"), ("B1", "C1"), ("B2", "C2")])
+    pos = topology_layout(scenario, graph)
+    assert pos == {"A": (0.0, 0.0), "B1": (1.0, 0.5), "B2": (1.0, -0.5), "C1": (2.0, 0.5), "C2": (2.0, -0.5),
+                   "R": (0.5, 0.0)}
+    scenario["mirrors"].append({"source": "C1:/vol/w", "destination": "A:/vol/w"})
+    assert topology_layout(scenario, graph) is None  # a cycle of appliances: force layout instead
