@@ -113,12 +113,14 @@ class SoftLockProtocol(LockProtocol):
         it alone arrives too late. The head pins the newest PCPI of the tail it still has.
 
         An intermediate also depends on the PCPIs its own running transfers read: a lock
-        for each goes up while the transfer runs (without it, a qtree transfer's PCPI could be
-        rotated away upstream before its destination's lock arrives).
+        for each goes up while the transfer runs, unless the set already pins that PCPI for
+        that destination (without it, a qtree transfer's PCPI could be rotated away upstream
+        before its destination's lock arrives).
 
         A qtree destination depends on one source PCPI, the last one transferred or the one
-        being transferred (a `qtree` lock naming the qtree), and forwards nothing: its own PCPIs are not its source's, so
-        no lock from further down concerns a PCPI it shares with its source.
+        being transferred (a `qtree` lock naming the qtree), and forwards nothing: its own
+        PCPIs are not its source's, so no lock from further down, and no lock for its own
+        outgoing transfers, concerns a PCPI it shares with its source.
         """
         dst = rel.destination
         locks: list[SoftLock] = []
@@ -132,11 +134,6 @@ class SoftLockProtocol(LockProtocol):
                 rel.own_lock_candidates, rel.own_lock_created_s = candidates, self.model.env.now
             locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
                                   rel.own_lock_created_s, 1, candidates))
-        for out in dst.outgoing if self.forwards else ():
-            for pcpi_id in out.transfer_reads:
-                if pcpi_id in dst.pcpis:
-                    locks.append(SoftLock(pcpi_id, "destination_path", f"transfer {out.name} in progress",
-                                          out.destination_name, self.model.env.now, 1, (pcpi_id,)))
         if self.forwards and rel.kind == "volume":
             shared = dst.pcpis
             for held in dst.soft_locks.values():
@@ -144,19 +141,55 @@ class SoftLockProtocol(LockProtocol):
                     narrowed = tuple(c for c in lock.candidates if c in shared)
                     if narrowed:
                         locks.append(lock.pinned_on(narrowed[0], narrowed, lock.hops + 1))
+            listed = {(lock.pcpi_id, lock.locking_dataset) for lock in locks}
+            for out in dst.outgoing:
+                for pcpi_id in out.transfer_reads:
+                    if pcpi_id in dst.pcpis and (pcpi_id, out.destination_name) not in listed:
+                        locks.append(SoftLock(pcpi_id, "destination_path", f"transfer {out.name} in progress",
+                                              out.destination_name, out.transfer_started_s, 1, (pcpi_id,)))
         return locks
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
-        """Process body: transmit the destination's whole lock set to the source."""
+        """Process body: get the destination's whole lock set to the source.
+
+        While the path is down, one message waits per relationship and leaves with the
+        newest set when the path is back; later sends wait for it instead of queueing
+        stale sets.
+        """
         if rel.retired:
             return
+        if rel.lock_set_waiting is not None:
+            yield rel.lock_set_waiting
+            return
+        network = self.model.network
+        src, dst = rel.destination.appliance.name, rel.source.appliance.name
+        if network.path_is_up(src, dst):
+            yield from self.transmit_lock_set(rel)
+            return
+        waiting = rel.lock_set_waiting = self.model.env.event()
+        yield from network.wait_for_path(src, dst)
+        rel.lock_set_waiting = None
+        yield from self.transmit_lock_set(rel)
+        waiting.succeed()
+
+    def transmit_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
+        """Process body: build the set now, carry it over the up path, apply it at the source.
+
+        Sets carry a sequence number and the source ignores one older than a set it has
+        already applied (a smaller, newer set can overtake a larger one on the wire).
+        """
+        if rel.retired:
+            return
+        model = self.model
         locks = self.lock_set(rel)
-        scenario = self.model.scenario
-        size = scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
-        self.model.count_lock_message(rel.destination.appliance.name, size)
-        yield from self.model.network.send_message(rel.destination.appliance.name,
-                                                   rel.source.appliance.name, size)
-        self.receive_lock_set(rel.source, rel.destination.name, locks)
+        size = model.scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
+        model.count_lock_message(rel.destination.appliance.name, size)
+        rel.lock_sets_sent += 1
+        sequence = rel.lock_sets_sent
+        yield from model.network.transmit(rel.destination.appliance.name, rel.source.appliance.name, size)
+        if sequence > rel.lock_sets_applied:
+            rel.lock_sets_applied = sequence
+            self.receive_lock_set(rel.source, rel.destination.name, locks)
 
     def receive_lock_set(self, volume: Volume, sender: str, locks: list[SoftLock]) -> None:
         """Replace the set from `sender` on `volume`; forward upstream if it changed."""
@@ -175,7 +208,7 @@ class SoftLockProtocol(LockProtocol):
             if before is None:
                 self.model.set_soft_lock(volume, sender, lock)
                 changed = True
-            elif before.candidates != lock.candidates:
+            elif before != lock:
                 self.model.renew_soft_lock(volume, sender, lock)
                 changed = True
         if changed:

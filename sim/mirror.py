@@ -66,6 +66,11 @@ class MirrorRelationship:
         self.first_update_s: float | None = None
         self.transfer_reads: tuple[int, ...] = ()
         """Source PCPIs the running transfer reads (the sent PCPI and its base)."""
+        self.transfer_started_s = 0.0
+        self.lock_set_waiting: simpy.Event | None = None
+        """Delivery of the lock set waiting for the path to come back up, if one is."""
+        self.lock_sets_sent = 0
+        self.lock_sets_applied = 0
         self.baselined = False
         self.updates_completed = 0
         self.updates_skipped = 0
@@ -148,6 +153,7 @@ class MirrorRelationship:
         image = dict(src.pcpis) if self.kind == "volume" else {send.id: send}
         self.in_flight_image = image
         self.transfer_reads = reading
+        self.transfer_started_s = self.env.now
         if src.autodelete_commitment is not None:
             model.autodelete(src)
         model.protocol.transfer_changed(self)

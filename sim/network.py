@@ -167,15 +167,21 @@ class Network:
 
     # -- control messages -------------------------------------------------------------
 
-    def send_message(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:
-        """Process body: deliver a small control message, waiting out link outages."""
+    def wait_for_path(self, src: str, dst: str) -> Generator[simpy.Event, Any, None]:
+        """Process body: return once every link from `src` to `dst` is up."""
         links = self.path(src, dst)
-        if not links:
-            return
         while True:
             down = next((link for link in links if not link.up), None)
             if down is None:
-                break
+                return
             yield down._up_event
-        narrowest = min(link.bandwidth_bps for link in links)
-        yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / narrowest)
+
+    def path_is_up(self, src: str, dst: str) -> bool:
+        return all(link.up for link in self.path(src, dst))
+
+    def transmit(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:
+        """Process body: carry a small control message over an up path, taking latency +
+        size / narrowest bandwidth (callers wait for the path first: `wait_for_path`)."""
+        links = self.path(src, dst)
+        if links:
+            yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.bandwidth_bps for link in links))

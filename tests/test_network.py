@@ -111,7 +111,8 @@ def test_control_message_waits_for_the_link_then_pays_latency_and_size():
     arrived = []
 
     def send():
-        yield from network.send_message("A", "B", 500.0)
+        yield from network.wait_for_path("A", "B")
+        yield from network.transmit("A", "B", 500.0)
         arrived.append(env.now)
 
     def restore():

@@ -3,7 +3,7 @@
 import pytest
 from conftest import SCENARIOS, chain_document
 
-from sim.model import simulate
+from sim.model import Model, simulate
 from sim.scenario import load_scenario
 
 
@@ -116,3 +116,41 @@ def test_lock_propagation_delay_is_the_path_latency_hop_by_hop():
     summary = result.summary["lock_propagation_s"]
     assert list(summary["by_hops"]) == ["1", "2", "3", "4", "5"]
     assert summary["to_head"]["max"] >= 0.038
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    return load_scenario(SCENARIOS / "mixed_qtree_volume.yaml").model_copy(update={"protocol": "softlock"})
+
+
+def test_a_finished_transfers_lock_gives_way_to_the_destinations_own_lock(mixed):
+    model = Model(mixed)
+    model.start()
+    model.run(until_s=108 * 3600 + 420)  # B -> C (qtree) finished its 108 h update
+    qtree = model.relationships[1]
+    assert not qtree.busy
+    held = model.volumes["A:/vol/db"].soft_locks[qtree.base.id]
+    assert {(lock.type, lock.string.startswith("qtree")) for lock, *_ in held.values()} == {("qtree", True)}
+
+
+def test_during_an_outage_one_lock_set_waits_and_leaves_with_the_newest_set(mixed):
+    model = Model(mixed)
+    sent = []
+    count = model.count_lock_message
+    model.count_lock_message = lambda appliance, size: (sent.append((model.env.now, appliance)), count(appliance, size))
+    model.start()
+    model.run()
+    outage = [t for t, appliance in sent if appliance == "C" and 2 * 86400 < t < 3 * 86400]
+    assert outage == []  # C's sets wait for the B-C link; none leaves while it is down
+    assert sum(1 for t, appliance in sent if appliance == "C" and t == 3 * 86400) == 1
+
+
+def test_a_qtree_destination_sends_no_locks_for_its_own_pcpis_across_the_qtree_hop(mixed):
+    model = Model(mixed)
+    sets = []
+    lock_set = model.protocol.lock_set
+    model.protocol.lock_set = lambda rel: sets.append((rel, lock_set(rel))) or sets[-1][1]
+    model.start()
+    model.run()
+    across = [lock for rel, locks in sets if rel.kind == "qtree" for lock in locks]
+    assert across and {lock.locking_dataset for lock in across} == {"C:/vol/users/users"}
