@@ -128,7 +128,7 @@ def test_space_marks_autodeletes_when_the_engine_reports_them(runs):
     assert "A:/vol/db: held by locks" in plain  # softlock pins A's PCPIs through the outage
 
 
-def test_propagation_delay_prefers_the_engine_column_and_never_goes_negative():
+def test_propagation_delay_uses_the_engine_column_without_re_pinned_locks_else_set_minus_created():
     locks = pd.DataFrame({
         "volume": ["A", "A", "B", "A"], "type": ["hard", "destination_path", "destination_path", "destination_path"],
         "locking_dataset": ["x", "C", "C", "B"], "hops": [0, 2, 1, 1],
