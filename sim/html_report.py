@@ -25,6 +25,7 @@ KPI_MEANINGS = {
     "updates_skipped": "updates due while the previous one still ran, or with nothing to send",
     "max_lag_s": "worst lag (RPO) of any destination",
     "lock_messages": "soft-lock messages sent",
+    "lock_message_bytes": "bytes of those soft-lock messages on the wire",
     "failed_writes": "writes refused because an appliance was full",
     "lock_space_byte_hours": "snapshot space held only because locks pin old PCPIs, over time",
     "autodeletes": "PCPIs deleted by space-pressure autodelete",
@@ -126,10 +127,12 @@ def _propagation(summary: dict[str, Any]) -> str:
     rows = [[hops, format_value("n", s.get("count")), format_value("p50_s", s.get("p50")),
              format_value("p95_s", s.get("p95")), format_value("max_s", s.get("max"))]
             for hops, s in sorted(stats["by_hops"].items(), key=lambda kv: int(kv[0]))]
-    rows.append(["all", "", format_value("p50_s", stats.get("p50")), format_value("p95_s", stats.get("p95")),
-                 format_value("max_s", stats.get("max"))])
-    return ("<h2>Lock propagation</h2><p>From a soft lock's creation at the tail until it is in force at the holder.</p>"
-            + _table(["hops", "locks", "p50", "p95", "max"], rows, "lock-propagation"))
+    for label, s in (("all", stats), ("to the head, end to end", stats.get("to_head"))):
+        if isinstance(s, dict):
+            rows.append([label, format_value("n", s.get("count")), format_value("p50_s", s.get("p50")),
+                         format_value("p95_s", s.get("p95")), format_value("max_s", s.get("max"))])
+    return ("<h2>Lock propagation</h2><p>From a soft lock's creation at the locking dataset until it is in force at "
+            "the holder.</p>" + _table(["hops", "locks", "p50", "p95", "max"], rows, "lock-propagation"))
 
 
 def render_report(results: Results, images: dict[str, bytes], scenario_text: str | None) -> str:

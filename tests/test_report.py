@@ -224,7 +224,8 @@ def test_what_the_engine_adds_next_shows_up_when_present(runs):
     victim = pcpis.index[(pcpis["volume"] == "A:/vol/db") & (pcpis["reason"] == "retention")][0]
     pcpis.loc[victim, "reason"] = "autodelete"
     summary = {**base.summary, "kpis": {**base.kpis, "autodeletes": 1, "gap_pcpis": 2},
-               "lock_propagation_s": {"p50": 0.001, "p95": 0.031, "max": 586.0,
+               "lock_propagation_s": {"count": 743, "p50": 0.001, "p95": 0.031, "max": 586.0,
+                                      "to_head": {"count": 35, "p50": 0.031, "p95": 0.031, "max": 0.031},
                                       "by_hops": {"1": {"p50": 0.001, "p95": 0.02, "max": 586.0, "count": 708},
                                                   "2": {"p50": 0.031, "p95": 0.031, "max": 0.031, "count": 35}}}}
     later = Results(summary, {**base.tables, "pcpis": pcpis}, base.scenario)
@@ -232,6 +233,8 @@ def test_what_the_engine_adds_next_shows_up_when_present(runs):
     page = render_report(later, {}, None)
     propagation = re.search(r'<table id="lock-propagation">.*?</table>', page, re.S).group(0)
     assert "<td>2</td>" in propagation and '<td class="num">35</td>' in propagation and "31 ms" in propagation
+    assert "<td>all</td>" in propagation and '<td class="num">743</td>' in propagation
+    assert "<td>to the head, end to end</td>" in propagation
     assert "<td>gap_pcpis</td>" in page and "before they reached a destination" in page
     fig = plot_compare({"none": base.summary | {"kpis": {**runs["none"].kpis, "autodeletes": 0, "gap_pcpis": 0}},
                         "softlock": summary}, "later")
