@@ -7,10 +7,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario, scenario_files
 
+if TYPE_CHECKING:
+    from sim.model import RunResult
+
 EXIT_BAD_INPUT = 2
+PROGRESS_STEPS = 200
+"""Chunks of simulated time a run with a progress bar is cut into."""
 
 
 def _load(path: str, seed: int | None = None, protocol: str | None = None, *,
@@ -57,15 +63,53 @@ def _protocol_list(text: str) -> list[str]:
     return names
 
 
+def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "") -> RunResult:
+    """Run `scenario` to the end; with `bar_file`, draw a progress bar of simulated time on it.
+
+    The model runs in `PROGRESS_STEPS` chunks of simulated time. `Model.run(until_s)` handles the
+    events before `until_s`, so the chunks handle the same events in the same order as one call:
+    the results are identical with or without the bar.
+    """
+    from tqdm import tqdm
+
+    from sim.model import Model, simulate
+    from sim.plots import time_unit
+
+    if bar_file is None:
+        return simulate(scenario)
+    started = time.perf_counter()
+    model = Model(scenario)
+    model.start()
+    scale, unit = time_unit(scenario.duration)
+    total = scenario.duration / scale
+    fmt = "{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} simulated " + unit + " [{elapsed}<{remaining}]"
+    with tqdm(total=total, desc=f"{label}: " if label else "", file=bar_file, bar_format=fmt, leave=False) as bar:
+        for step in range(1, PROGRESS_STEPS + 1):
+            model.run(until_s=None if step == PROGRESS_STEPS else scenario.duration * step / PROGRESS_STEPS)
+            bar.update(total * step / PROGRESS_STEPS - bar.n)
+    return model.finalise(time.perf_counter() - started)
+
+
+def _progress_stream(args: argparse.Namespace) -> TextIO | None:
+    """Where the progress bar goes: stderr on a terminal, nowhere with --quiet or when redirected."""
+    return None if args.quiet or not sys.stderr.isatty() else sys.stderr
+
+
+def _scenario_text(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.model import simulate
     from sim.output import write_results
     from sim.report import format_kpi_table, kpi_table
 
     scenario = _load(args.scenario, args.seed, args.protocol, sets=args.set, limits=not args.no_limits)
-    result = simulate(scenario)
+    result = simulate_with_progress(scenario, _progress_stream(args), scenario.protocol)
     result.summary["provenance"] = _provenance(args)
-    folder = write_results(result, Path(args.out))
+    folder = write_results(result, Path(args.out), scenario_text=_scenario_text(args.scenario))
     print(f"results: {folder}")
     print(f"{result.summary['events_processed']:,} events in {result.summary['wall_seconds']:.2f} s")
     print(format_kpi_table(kpi_table({scenario.protocol: result.summary})))
@@ -73,25 +117,30 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim.model import simulate
     from sim.output import write_results
+    from sim.plots import plot_compare, save
     from sim.report import format_kpi_table, kpi_table
 
     scenario = _load(args.scenario, args.seed, sets=args.set, limits=not args.no_limits)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
+    text = _scenario_text(args.scenario)
+    bar_file = _progress_stream(args)
     summaries = {}
     for protocol in protocols:
-        result = simulate(scenario.model_copy(update={"protocol": protocol}))
+        result = simulate_with_progress(scenario.model_copy(update={"protocol": protocol}), bar_file, protocol)
         result.summary["provenance"] = _provenance(args)
-        folder = write_results(result, Path(args.out))
+        folder = write_results(result, Path(args.out), scenario_text=text)
         summaries[protocol] = result.summary
         print(f"{protocol}: {folder}")
     table = kpi_table(summaries)
     out = Path(args.out) / scenario.name / f"compare-seed{scenario.seed}.csv"
     table.to_csv(out, index_label="kpi")
+    figure = out.with_suffix(".png")
+    save(plot_compare(summaries, f"{scenario.name}, seed {scenario.seed}: the same scenario and seed under each protocol"),
+         figure)
     print(f"\n{scenario.name}, seed {scenario.seed}: same scenario and seed under each protocol")
     print(format_kpi_table(table))
-    print(f"\ntable: {out}")
+    print(f"\ntable: {out}\nfigure: {figure}")
     return 0
 
 
@@ -187,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int)
     run.add_argument("--protocol", choices=PROTOCOLS)
     run.add_argument("--out", default="results")
+    run.add_argument("--quiet", action="store_true", help="no progress bar (it is only drawn on a terminal anyway)")
     _add_input_args(run)
     run.set_defaults(func=cmd_run)
 
@@ -195,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--protocols", type=_protocol_list, help="comma-separated, default: those in expect:")
     compare.add_argument("--seed", type=int)
     compare.add_argument("--out", default="results")
+    compare.add_argument("--quiet", action="store_true", help="no progress bars (they are only drawn on a terminal anyway)")
     _add_input_args(compare)
     compare.set_defaults(func=cmd_compare)
 

@@ -1,7 +1,8 @@
 """Mirror relationships (volume and qtree) and their scheduled update cycle.
 
-An update: the destination runs the protocol's before-update step (the destination starts
-an update, so nothing starts while it cannot reach its source); a writable source takes a
+An update: the destination runs the protocol's before-update step, and waits until it can
+reach its source (the destination starts an update under every protocol, so nothing
+starts, and no PCPI is chosen, while the path is down); a writable source takes a
 new mirror PCPI (a read-only source, itself a mirror destination, sends its newest PCPI)
 and the common base is found; the protocol learns that a transfer started (an intermediate
 then asks upstream to keep what the transfer reads, until it ends); the bytes changed
@@ -128,6 +129,8 @@ class MirrorRelationship:
         model = self.model
         yield from model.protocol.before_update(self)
         src, dst = self.source, self.destination
+        if not model.network.path_is_up(dst.appliance.name, src.appliance.name):
+            yield from model.network.wait_for_path(dst.appliance.name, src.appliance.name)
         if src.writable:
             send = model.take_pcpi(src, MIRROR_LABEL, f"mirror.{self.destination_name}.{self.updates_completed + 1}")
             self.mirror_pcpis[send.id] = None

@@ -309,6 +309,7 @@ def test_mutated_scenarios_either_run_completely_or_are_refused_cleanly(text, ca
             assert summary["provenance"]["scenario_sha256"]
             for table in TABLES:
                 assert (runs[0] / f"{table}.parquet").stat().st_size > 0
-            assert (runs[0] / "pcpi_timeline.png").stat().st_size > 0
+            assert (runs[0] / "scenario.json").stat().st_size > 0
+            assert (runs[0] / "report.html").stat().st_size > 0
         else:
             assert_clean_refusal(code, path, out, err)

@@ -154,3 +154,15 @@ def test_a_qtree_destination_sends_no_locks_for_its_own_pcpis_across_the_qtree_h
     model.run()
     across = [lock for rel, locks in sets if rel.kind == "qtree" for lock in locks]
     assert across and {lock.locking_dataset for lock in across} == {"C:/vol/users/users"}
+
+
+def test_no_update_starts_while_its_path_is_down_under_any_protocol(make_scenario):
+    # The destination starts an update, so C's update due at 1d waits out the 2-hour outage
+    # under every protocol: its first transfer begins when the link is back, with no lock message.
+    doc = chain(3, "none")
+    doc["links"][-1]["outages"] = [{"at": "1d", "for": "2h"}]
+    for protocol in ("none", "local", "softlock"):
+        transfers = simulate(make_scenario({**doc, "protocol": protocol})).tables["transfers"]
+        tail = transfers[transfers["relationship"] == "S1:/vol/v->S2:/vol/v"]
+        starts = tail["start_s"].tolist()
+        assert 86400.0 not in starts and any(86400.0 + 7200.0 <= s < 86400.0 + 7200.1 for s in starts)

@@ -42,20 +42,20 @@ SUBPROCESS = """
 import sys
 import sim.output
 from sim.cli import main
-sim.output.plot_pcpi_timeline = lambda result, path: None
+sim.output.write_plots = lambda results, folder: None
 for args in eval(sys.argv[1]):
     assert main(args) == 0
 """
-"""Runs `cascadesim run` for each argument list in a fresh process, without the PNG."""
+"""Runs `cascadesim run` for each argument list in a fresh process, without the plots."""
 
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
-    """Each library scenario run here and once more in another process. The PNG timeline is
-    not drawn: it is not part of the claim, and for the fleet it takes longer than the run."""
+    """Each library scenario run here and once more in another process. Plots are not drawn:
+    they are not part of the claim, and for the fleet they take longer than the run."""
     here, there = tmp_path_factory.mktemp("here"), tmp_path_factory.mktemp("there")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("sim.output.plot_pcpi_timeline", lambda result, path: None)
+        patch.setattr("sim.output.write_plots", lambda results, folder: None)
         for path in FILES:
             assert main(run_args(path, here)) == 0
     subprocess.run([sys.executable, "-c", SUBPROCESS, repr([run_args(path, there) for path in FILES])], check=True,
@@ -78,6 +78,7 @@ def test_same_seed_gives_identical_tables_and_summary_across_processes(folders, 
     for summary in summaries:
         assert summary.pop("wall_seconds") > 0
     assert summaries[0] == summaries[1]
+    assert (one / "scenario.json").read_bytes() == (two / "scenario.json").read_bytes()
 
 
 def test_the_summary_records_what_produced_the_result(folders):

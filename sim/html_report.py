@@ -1,0 +1,184 @@
+"""report.html: one self-contained page per run that opens from disk with no server.
+
+The page holds the KPI table, per-relationship and per-link facts, lock propagation
+statistics when the engine reports them, every plot embedded as a base64 data URI, and the
+scenario file's text. It has no scripts and loads nothing from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from sim.plots import PLOTS, byte_unit, format_seconds
+from sim.results import Results
+
+KPI_MEANINGS = {
+    "premature_deletions": "deletions that removed the last common base of some relationship downstream",
+    "rebaselines": "full re-sends of a volume after its initial baseline",
+    "rebaseline_bytes": "bytes re-sent by those re-baselines",
+    "bytes_transferred": "bytes sent by every mirror update",
+    "updates_completed": "mirror updates that finished",
+    "updates_skipped": "updates due while the previous one still ran, or with nothing to send",
+    "max_lag_s": "worst lag (RPO) of any destination",
+    "lock_messages": "soft-lock messages sent",
+    "lock_message_bytes": "bytes of those soft-lock messages on the wire",
+    "failed_writes": "writes refused because an appliance was full",
+    "lock_space_byte_hours": "snapshot space held only because locks pin old PCPIs, over time",
+    "autodeletes": "PCPIs deleted by space-pressure autodelete",
+    "gap_pcpis": "PCPIs pruned upstream before they reached a destination meant to keep them",
+}
+"""What each KPI counts, in the words of the README."""
+
+CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #222; padding: 0 1em; }
+h1 { margin-bottom: 0.1em; } .sub { color: #555; margin-top: 0; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #f2f2f2; } tr.bad td { background: #fde8e8; }
+figure { margin: 1.5em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { color: #444; font-size: 0.92em; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
+"""
+
+
+def format_value(name: str, value: float | None) -> str:
+    """A KPI or fact in the unit that reads best: bytes in KiB..PiB, seconds as ms..days."""
+    if value is None:
+        return "-"
+    value = float(value)
+    if name.endswith("byte_hours"):
+        scale, unit = byte_unit(value)
+        return f"{value / scale:,.3g} {unit} x h"
+    if name.endswith("bytes") or name.endswith("bytes_transferred"):
+        scale, unit = byte_unit(value)
+        return f"{value / scale:,.4g} {unit}"
+    if name.endswith("_s"):
+        return format_seconds(value)
+    if value.is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.3g}"
+
+
+def _table(header: list[str], rows: list[list[str]], table_id: str, text_columns: int = 1,
+           bad_rows: set[int] | None = None) -> str:
+    """An HTML table; the first `text_columns` columns are left-aligned text, the rest numbers.
+    Rows in `bad_rows` are shaded red."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        cells = "".join(f'<td class="num">{html.escape(c)}</td>' if j >= text_columns else f"<td>{html.escape(c)}</td>"
+                        for j, c in enumerate(row))
+        body.append(f'<tr class="bad">{cells}</tr>' if bad_rows and i in bad_rows else f"<tr>{cells}</tr>")
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _kpi_table(kpis: dict[str, float]) -> str:
+    rows = [[name, KPI_MEANINGS.get(name, ""), format_value(name, value)] for name, value in kpis.items()]
+    bad = {i for i, name in enumerate(kpis) if name in ("premature_deletions", "rebaselines") and kpis[name]}
+    return _table(["KPI", "what it counts", "value"], rows, "kpis", text_columns=2, bad_rows=bad)
+
+
+def _headline(summary: dict[str, Any]) -> str:
+    k = summary["kpis"]
+    facts = [f"{k['premature_deletions']:,} premature deletion{'s' if k['premature_deletions'] != 1 else ''}",
+             f"{k['rebaselines']:,} re-baseline{'s' if k['rebaselines'] != 1 else ''}"
+             + (f" ({format_value('rebaseline_bytes', k['rebaseline_bytes'])} re-sent)" if k["rebaselines"] else ""),
+             f"worst lag {format_value('max_lag_s', k['max_lag_s'])}",
+             f"lock space overhead {format_value('lock_space_byte_hours', k['lock_space_byte_hours'])}"]
+    return "; ".join(facts) + "."
+
+
+def _relationships(summary: dict[str, Any]) -> str:
+    rels = summary.get("relationships", {})
+    if not rels:
+        return "<p>No mirror relationships.</p>"
+    rows, bad = [], set()
+    for i, (name, r) in enumerate(rels.items()):
+        rows.append([name, format_value("n", r["updates_completed"]), format_value("n", r["updates_skipped"]),
+                     format_value("n", r["rebaselines"]), format_value("bytes", r["bytes"]),
+                     format_value("mean_lag_s", r["mean_lag_s"]), format_value("max_lag_s", r["max_lag_s"])])
+        if r["rebaselines"]:
+            bad.add(i)
+    return _table(["relationship", "updates", "skipped", "re-baselines", "bytes sent", "mean lag", "max lag"], rows,
+                  "relationships", bad_rows=bad)
+
+
+def _links_and_locks(summary: dict[str, Any]) -> str:
+    parts = []
+    links = summary.get("links", {})
+    if links:
+        parts.append(_table(["link", "bytes carried"], [[n, format_value("bytes", b)] for n, b in links.items()], "links"))
+    held = summary.get("lock_space_byte_hours", {})
+    if isinstance(held, dict) and held:
+        parts.append(_table(["appliance", "lock space overhead"],
+                            [[n, format_value("byte_hours", v)] for n, v in held.items()], "lock-space"))
+    return "".join(parts)
+
+
+def _propagation(summary: dict[str, Any]) -> str:
+    stats = summary.get("lock_propagation_s")
+    if not isinstance(stats, dict) or not stats.get("by_hops"):
+        return ""
+    rows = [[hops, format_value("n", s.get("count")), format_value("p50_s", s.get("p50")),
+             format_value("p95_s", s.get("p95")), format_value("max_s", s.get("max"))]
+            for hops, s in sorted(stats["by_hops"].items(), key=lambda kv: int(kv[0]))]
+    for label, s in (("all", stats), ("to the head, end to end", stats.get("to_head"))):
+        if isinstance(s, dict):
+            rows.append([label, format_value("n", s.get("count")), format_value("p50_s", s.get("p50")),
+                         format_value("p95_s", s.get("p95")), format_value("max_s", s.get("max"))])
+    return ("<h2>Lock propagation</h2><p>From a soft lock's creation at the locking dataset until it is in force at "
+            "the holder.</p>" + _table(["hops", "locks", "p50", "p95", "max"], rows, "lock-propagation"))
+
+
+def render_report(results: Results, images: dict[str, bytes], scenario_text: str | None) -> str:
+    """The HTML text of a run's report; `images` maps plot file names to PNG bytes."""
+    s = results.summary
+    title = f"cascadesim: {s['scenario']} - protocol {s['protocol']}, seed {s['seed']}"
+    figures = []
+    for name, _draw, caption in PLOTS:
+        if name in images:
+            data = base64.b64encode(images[name]).decode("ascii")
+            figures.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(name)}">'
+                           f"<figcaption><b>{html.escape(name)}</b>: {html.escape(caption)}</figcaption></figure>")
+    if scenario_text is not None:
+        scenario = (f"<h2>Scenario file</h2><p>This run used protocol {html.escape(str(s['protocol']))} and seed "
+                    f"{s['seed']}; <code>--protocol</code>, <code>--seed</code> and <code>compare</code> override the "
+                    f"file's values.</p><pre>{html.escape(scenario_text)}</pre>")
+    else:
+        scenario = "<h2>Scenario</h2><p>The scenario file's text was not given to this report.</p>"
+    if results.scenario is not None:
+        resolved = html.escape(json.dumps(results.scenario, indent=2))
+        scenario += f"<details><summary>Resolved scenario (seconds, bytes, bytes/s)</summary><pre>{resolved}</pre></details>"
+    duration = format_value("duration_s", s["duration_s"])
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head>
+<body>
+<h1>{html.escape(s['scenario'])}</h1>
+<p class="sub">protocol <b>{html.escape(str(s['protocol']))}</b>, seed {s['seed']}, {duration} simulated,
+{s['events_processed']:,} events in {s['wall_seconds']:.2f} s</p>
+<p>{html.escape(_headline(s))}</p>
+<h2>KPIs</h2>
+{_kpi_table(s['kpis'])}
+<h2>Mirror relationships</h2>
+{_relationships(s)}
+<h2>Links and lock space</h2>
+{_links_and_locks(s)}
+{_propagation(s)}
+<h2>Plots</h2>
+{"".join(figures)}
+{scenario}
+</body></html>
+"""
+
+
+def write_report(results: Results, folder: Path, scenario_text: str | None) -> Path:
+    """Write `folder/report.html` with the plots already in `folder`; returns its path."""
+    images = {name: (folder / name).read_bytes() for name, _draw, _caption in PLOTS if (folder / name).is_file()}
+    path = folder / "report.html"
+    path.write_text(render_report(results, images, scenario_text), encoding="utf-8")
+    return path

@@ -1,0 +1,253 @@
+"""Plots and report.html: each shows what it claims (outcome colours, marks, spans), from known runs."""
+
+import re
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SCENARIOS, chain_document
+from matplotlib.colors import to_rgb
+from matplotlib.image import imread
+from matplotlib.patches import FancyArrowPatch
+
+from sim.cli import main
+from sim.html_report import format_value, render_report
+from sim.model import simulate
+from sim.output import write_results
+from sim.plots import (
+    CLEAN,
+    PLOTS,
+    REBASELINED,
+    outages,
+    plot_compare,
+    plot_lag,
+    plot_lock_propagation,
+    plot_pcpi_timeline,
+    plot_space,
+    plot_topology,
+    propagation_delays,
+    topology_layout,
+)
+from sim.results import Results, load
+from sim.scenario import load_scenario
+
+QUICKSTART = SCENARIOS / "quickstart.yaml"
+DAY = 86400.0
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """Quickstart under none (one premature deletion, one re-baseline) and softlock (neither)."""
+    out = tmp_path_factory.mktemp("results")
+    text = QUICKSTART.read_text()
+    return {p: write_results(simulate(load_scenario(QUICKSTART, {"protocol": p})), out, scenario_text=text)
+            for p in ("none", "softlock")}
+
+
+@pytest.fixture(scope="module")
+def runs(folders):
+    return {p: load(folder) for p, folder in folders.items()}
+
+
+def labels(fig) -> list[str]:
+    return [h.get_label() for ax in fig.axes for h in ax.get_legend_handles_labels()[0]]
+
+
+def test_every_results_folder_holds_every_plot_as_a_drawn_png(folders):
+    for folder in folders.values():
+        for name, _draw, _caption in PLOTS:
+            pixels = imread(folder / name)
+            height, width = pixels.shape[:2]
+            assert width >= 800 and height >= 300, name
+            assert np.std(pixels[..., :3]) > 0.05, f"{name} looks blank"
+
+
+def test_topology_arrows_are_red_only_for_the_relationship_that_rebaselined(runs):
+    def arrow_colours(results):
+        fig = plot_topology(results)
+        arrows = [p for p in fig.axes[0].patches if isinstance(p, FancyArrowPatch)]
+        return sorted(tuple(a.get_edgecolor()[:3]) for a in arrows)
+    red, green = to_rgb(REBASELINED), to_rgb(CLEAN)
+    assert arrow_colours(runs["none"]) == sorted([green, red])  # B->C re-baselined after the outage
+    assert arrow_colours(runs["softlock"]) == [green, green]
+
+
+def test_topology_labels_links_with_bandwidth(runs):
+    texts = [t.get_text() for t in plot_topology(runs["none"]).axes[0].texts]
+    assert any(t.startswith("10 Gbit/s, 1 ms") for t in texts)
+    assert any(t.startswith("1 Gbit/s, 30 ms\n") and t.endswith("\n1 outage") for t in texts)
+    assert "/vol/db: 1 re-baseline" in texts
+
+
+def test_topology_shows_link_utilisation_when_the_run_samples_it(runs):
+    base = runs["none"]
+    samples = pd.DataFrame({"time_s": [0.0, 1800.0], "metric": ["link_utilisation"] * 2, "component": ["A-B"] * 2,
+                            "value": [0.2, 0.6]})
+    others = base.timeseries[base.timeseries["metric"] != "link_utilisation"]
+    timeseries = pd.concat([others, samples.astype(others.dtypes.to_dict())], ignore_index=True)
+    sampled = Results(base.summary, {**base.tables, "timeseries": timeseries}, base.scenario)
+    texts = [t.get_text() for t in plot_topology(sampled).axes[0].texts]
+    assert "10 Gbit/s, 1 ms\nused 40% (peak 60%)" in texts
+    assert "1 Gbit/s, 30 ms\n1 outage" in texts  # no samples for B-C: no utilisation claimed
+
+
+def test_timeline_marks_the_premature_deletion_and_shows_who_locked_what(runs):
+    none = labels(plot_pcpi_timeline(runs["none"]))
+    assert "premature deletion (1)" in none
+    assert "re-baseline received (full re-send)" in none
+    assert not any(label.startswith("soft lock") for label in none)
+    softlock = labels(plot_pcpi_timeline(runs["softlock"]))
+    assert not any(label.startswith("premature") for label in softlock)
+    assert {"soft lock for B:/vol/db", "soft lock for C:/vol/db", "link B-C down"} <= set(softlock)
+
+
+def test_outages_come_from_link_events(runs):
+    assert outages(runs["none"]) == [("B-C", 3 * DAY, 4 * DAY)]
+
+
+def test_lag_draws_each_destination_and_shades_the_outage(runs):
+    fig = plot_lag(runs["none"])
+    ax = fig.axes[0]
+    assert {"A:/vol/db->B:/vol/db", "B:/vol/db->C:/vol/db", "link B-C down",
+            "re-baseline of B:/vol/db->C:/vol/db done"} <= set(labels(fig))
+    assert ax.get_ylabel() == "lag (hours)" and ax.get_xlabel() == "simulated time (hours)"
+    band = next(p for p in ax.patches if p.get_label() == "link B-C down")
+    assert (band.get_x(), band.get_x() + band.get_width()) == (72.0, 96.0)
+
+
+def test_space_marks_autodeletes_when_the_engine_reports_them(runs):
+    base = runs["softlock"]
+    autodelete = pd.DataFrame({"time_s": [2 * DAY], "event": ["autodelete"], "component": ["A:/vol/db"],
+                               "pcpi_id": [7], "value": [None], "detail": [None]})
+    events = pd.concat([base.events, autodelete.astype(base.events.dtypes.to_dict())], ignore_index=True)
+    with_autodelete = Results(base.summary, {**base.tables, "events": events}, base.scenario)
+    assert "A:/vol/db: autodelete (1)" in labels(plot_space(with_autodelete))
+    plain = labels(plot_space(base))
+    assert not any("autodelete" in label for label in plain)
+    assert "A:/vol/db: held by locks" in plain  # softlock pins A's PCPIs through the outage
+
+
+def test_propagation_delay_uses_the_engine_column_without_re_pinned_locks_else_set_minus_created():
+    locks = pd.DataFrame({
+        "volume": ["A", "A", "B", "A"], "type": ["hard", "destination_path", "destination_path", "destination_path"],
+        "locking_dataset": ["x", "C", "C", "B"], "hops": [0, 2, 1, 1],
+        "created_s": [0.0, 10.0, 10.0, 50.0], "set_s": [0.0, 12.5, 9.0, 51.0]})
+    delays = propagation_delays(locks)
+    assert delays[["hops", "delay_s"]].values.tolist() == [[2, 2.5], [1, 0.0], [1, 1.0]]
+    delays = propagation_delays(locks.assign(propagation_s=[None, 3.0, None, 0.25]))  # B's lock was re-pinned
+    assert delays[["holder", "hops", "delay_s"]].values.tolist() == [["A", 2, 3.0], ["A", 1, 0.25]]
+
+
+def test_lock_propagation_has_a_box_per_hop_count(runs):
+    fig = plot_lock_propagation(runs["softlock"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
+    notes = [t.get_text() for t in ax.texts]
+    hops = propagation_delays(runs["softlock"].locks)["hops"]
+    assert any(n.startswith(f"n={(hops == 2).sum()}\n") for n in notes)
+    none = plot_lock_propagation(runs["none"])
+    assert "no soft locks in this run (protocol none)" in [t.get_text() for t in none.axes[0].texts]
+
+
+def test_report_is_one_self_contained_page(folders):
+    page = (folders["none"] / "report.html").read_text()
+    images = re.findall(r'<img src="([^"]*)"', page)
+    assert len(images) == len(PLOTS) and all(src.startswith("data:image/png;base64,") for src in images)
+    assert not re.search(r'(src|href)="(?!data:)', page), "the report must not load anything"
+    assert "<script" not in page
+    assert '<table id="kpis">' in page
+    kpi_rows = re.search(r'<table id="kpis">.*?</table>', page, re.S).group(0)
+    assert "<td>premature_deletions</td>" in kpi_rows and '<td class="num">1</td>' in kpi_rows
+    assert "1 premature deletion; 1 re-baseline (500 GiB re-sent)" in page
+    assert "outages:" in page and "{at: 3d, for: 1d}" in page  # the scenario file's own text
+    assert "This run used protocol none and seed 42" in page
+
+
+def test_report_without_scenario_text_says_so(runs):
+    page = render_report(runs["softlock"], {}, None)
+    assert "text was not given to this report" in page
+    assert "<img" not in page
+
+
+@pytest.mark.parametrize(("name", "value", "text"), [
+    ("rebaseline_bytes", 500 * 2**30, "500 GiB"),
+    ("lock_space_byte_hours", 3 * 2**40, "3 TiB x h"),
+    ("max_lag_s", 29.4 * 3600, "29.4 h"),
+    ("max_lag_s", 0.031, "31 ms"),
+    ("rebaselines", 1234, "1,234"),
+    ("max_lag_s", None, "-"),
+])
+def test_report_values_read_in_their_units(name, value, text):
+    assert format_value(name, value) == text
+
+
+def test_compare_draws_one_bar_per_protocol_in_each_panel(runs):
+    summaries = {p: r.summary for p, r in runs.items()}
+    fig = plot_compare(summaries, "quickstart")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    extras = [title for kpi, title in (("autodeletes", "autodeletes"), ("gap_pcpis", "gap PCPIs (history lost)"))
+              if kpi in runs["none"].kpis]
+    assert titles == ["re-baselines", "premature deletions", "bytes sent", "lock space overhead", "max lag", *extras]
+    rebaselines = fig.axes[0]
+    assert [t.get_text() for t in rebaselines.get_xticklabels()] == ["none", "softlock"]
+    assert [b.get_height() for b in rebaselines.patches] == [1, 0]
+    lock_space = fig.axes[3]
+    assert lock_space.patches[0].get_height() == 0 < lock_space.patches[1].get_height()
+
+
+def test_compare_writes_its_figure_next_to_the_csv(write_scenario, tmp_path):
+    path = write_scenario(chain_document(duration="1d"))
+    assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(tmp_path), "--quiet"]) == 0
+    figure = tmp_path / "chain" / "compare-seed1.png"
+    assert (tmp_path / "chain" / "compare-seed1.csv").is_file()
+    assert imread(figure).shape[1] >= 1000
+    for protocol in ("none", "softlock"):
+        assert (tmp_path / "chain" / f"{protocol}-seed1" / "report.html").is_file()
+
+
+def test_a_run_with_nothing_to_show_still_gets_every_plot_saying_so(make_scenario, tmp_path):
+    scenario = make_scenario(chain_document(duration="1d", mirrors=[], snapshot_policies={}))
+    results = load(write_results(simulate(scenario), tmp_path))
+    for name, _draw, _caption in PLOTS:
+        assert (results.path / name).is_file()
+    notes = [t.get_text() for draw in (plot_pcpi_timeline, plot_lag, plot_lock_propagation)
+             for ax in draw(results).axes for t in ax.texts]
+    assert notes == ["no PCPIs in this run", "no lag samples (no mirror relationship delivered a PCPI)",
+                     "no soft locks in this run (protocol none)"]
+
+
+def test_what_the_engine_adds_next_shows_up_when_present(runs):
+    """autodelete PCPIs, lock propagation statistics and the autodeletes / gap_pcpis KPIs."""
+    base = runs["softlock"]
+    pcpis = base.pcpis.copy()
+    victim = pcpis.index[(pcpis["volume"] == "A:/vol/db") & (pcpis["reason"] == "retention")][0]
+    pcpis.loc[victim, "reason"] = "autodelete"
+    summary = {**base.summary, "kpis": {**base.kpis, "autodeletes": 1, "gap_pcpis": 2},
+               "lock_propagation_s": {"count": 743, "p50": 0.001, "p95": 0.031, "max": 586.0,
+                                      "to_head": {"count": 35, "p50": 0.031, "p95": 0.031, "max": 0.031},
+                                      "by_hops": {"1": {"p50": 0.001, "p95": 0.02, "max": 586.0, "count": 708},
+                                                  "2": {"p50": 0.031, "p95": 0.031, "max": 0.031, "count": 35}}}}
+    later = Results(summary, {**base.tables, "pcpis": pcpis}, base.scenario)
+    assert "autodelete (1)" in labels(plot_pcpi_timeline(later))
+    page = render_report(later, {}, None)
+    propagation = re.search(r'<table id="lock-propagation">.*?</table>', page, re.S).group(0)
+    assert "<td>2</td>" in propagation and '<td class="num">35</td>' in propagation and "31 ms" in propagation
+    assert "<td>all</td>" in propagation and '<td class="num">743</td>' in propagation
+    assert "<td>to the head, end to end</td>" in propagation
+    assert "<td>gap_pcpis</td>" in page and "before they reached a destination" in page
+    fig = plot_compare({"none": base.summary | {"kpis": {**runs["none"].kpis, "autodeletes": 0, "gap_pcpis": 0}},
+                        "softlock": summary}, "later")
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()][-2:] == ["autodeletes", "gap PCPIs (history lost)"]
+
+
+def test_topology_lays_a_tree_out_left_to_right_without_crossings():
+    scenario = {"appliances": {n: {} for n in ("A", "B1", "B2", "C1", "C2")}, "routers": ["R"],
+                "mirrors": [{"source": f"{s}:/vol/v", "destination": f"{d}:/vol/v"}
+                            for s, d in (("A", "B2"), ("A", "B1"), ("B1", "C1"), ("B2", "C2"))]}
+    graph = nx.Graph([("A", "R"), ("R", "B1"), ("R", "B2"), ("B1", "C1"), ("B2", "C2")])
+    pos = topology_layout(scenario, graph)
+    assert pos == {"A": (0.0, 0.0), "B1": (1.0, 0.5), "B2": (1.0, -0.5), "C1": (2.0, 0.5), "C2": (2.0, -0.5),
+                   "R": (0.5, 0.0)}
+    scenario["mirrors"].append({"source": "C1:/vol/w", "destination": "A:/vol/w"})
+    assert topology_layout(scenario, graph) is None  # a cycle of appliances: force layout instead
