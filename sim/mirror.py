@@ -171,6 +171,7 @@ class MirrorRelationship:
         self.transfer_reads = ()
         model.protocol.transfer_changed(self)
         if self.retired:  # the destination was removed while the transfer ran
+            model.record_transfer(self, started, size, kind, base, send, aborted=True)
             return
         if self.kind == "volume":
             for pcpi in dst.apply_image(tuple(image.values()), self.env.now):

@@ -153,9 +153,10 @@ class Model:
         self.collectors["events"].rows.append((self.env.now, event, component, pcpi_id, value, detail))
 
     def record_transfer(self, rel: MirrorRelationship, start_s: float, size: float, kind: str,
-                        base: Pcpi | None, sent: Pcpi) -> None:
+                        base: Pcpi | None, sent: Pcpi, aborted: bool = False) -> None:
+        """One transfer; `aborted`: its destination was removed before it was applied."""
         self.collectors["transfers"].rows.append(
-            (rel.name, start_s, self.env.now, size, kind, base.id if base else None, sent.id))
+            (rel.name, start_s, self.env.now, size, kind, base.id if base else None, sent.id, aborted))
 
     def count_lock_message(self, sender_appliance: str, size_bytes: float) -> None:
         self.lock_messages[sender_appliance] += 1

@@ -99,3 +99,13 @@ def test_retention_shorter_than_the_downstream_gap_forces_a_rebaseline_without_l
     locked = simulate(make_scenario({**doc, "protocol": "softlock"}))
     assert locked.summary["kpis"]["rebaselines"] == 0
     assert locked.summary["kpis"]["premature_deletions"] == 0
+
+
+def test_a_transfer_whose_destination_is_retired_midway_is_recorded_as_aborted(make_scenario):
+    # B -> C's baseline (100 GiB at 1 Gbit/s, about 860 s) starts at 2 h; C is retired 100 s in.
+    doc = chain_document(duration="6h")
+    doc["mirrors"][1]["retire_at"] = "2h1m40s"
+    transfers = simulate(make_scenario(doc)).tables["transfers"]
+    to_c = transfers[transfers["relationship"] == "B:/vol/v->C:/vol/v"]
+    assert len(to_c) == 1 and to_c.iloc[0]["aborted"] and to_c.iloc[0]["start_s"] == 7200.0
+    assert not transfers[transfers["relationship"] == "A:/vol/v->B:/vol/v"]["aborted"].any()
