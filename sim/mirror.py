@@ -157,8 +157,7 @@ class MirrorRelationship:
         self.in_flight_image = image
         self.transfer_reads = reading
         self.transfer_started_s = self.env.now
-        if src.autodelete_commitment is not None:
-            model.autodelete(src)
+        src.autodelete()
         model.protocol.transfer_changed(self)
         started = self.env.now
         yield from model.network.transfer(src.appliance.name, dst.appliance.name, size)

@@ -144,10 +144,6 @@ class Model:
             self.release_soft_lock(volume, owner, key, "hold_expired")
             self.protocol.locks_changed(volume)
 
-    def autodelete(self, volume: Volume) -> None:
-        """Space pressure: let the volume's autodelete policy reclaim what it may."""
-        volume.autodelete()
-
     def record_event(self, event: str, component: str, pcpi_id: int | None = None,
                      value: float | None = None, detail: str | None = None) -> None:
         self.collectors["events"].rows.append((self.env.now, event, component, pcpi_id, value, detail))

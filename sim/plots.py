@@ -135,6 +135,26 @@ def legend_outside(ax: Axes, **kwargs: Any) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0.0, **kwargs)
 
 
+def start_time_axes(ax: Axes, results: Results, series: pd.DataFrame) -> tuple[float, float, str, list[str]]:
+    """Shade the outages and pick the components of `series` to draw (the largest values):
+    returns (run duration in s, time scale, time unit, component names)."""
+    duration = float(results.summary["duration_s"])
+    scale, unit = time_unit(duration)
+    shade_outages(ax, outages(results), scale)
+    return duration, scale, unit, largest(series.groupby("component")["value"].max(), MAX_LINES)
+
+
+def finish_time_axes(ax: Axes, end: float, unit: str, ylabel: str, note: str) -> None:
+    """Axes from zero to the end of the run, labels, an optional note of what was left out, legend."""
+    if note:
+        ax.text(0.01, 0.98, note, transform=ax.transAxes, va="top", fontsize=8, color="0.3")
+    ax.set_xlim(0, end)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"simulated time ({unit})")
+    ax.set_ylabel(ylabel)
+    legend_outside(ax)
+
+
 def metric(results: Results, name: str) -> pd.DataFrame:
     """Rows of one time-series metric, sorted by component and time."""
     ts = results.timeseries
@@ -347,11 +367,8 @@ def plot_lag(results: Results) -> Figure:
     if lag.empty:
         empty(ax, "no lag samples (no mirror relationship delivered a PCPI)")
         return fig
-    duration = float(results.summary["duration_s"])
-    scale, unit = time_unit(duration)
+    duration, scale, unit, names = start_time_axes(ax, results, lag)
     lag_scale, lag_unit = (3600.0, "hours") if lag["value"].max() >= 3600 else (60.0, "minutes")
-    shade_outages(ax, outages(results), scale)
-    names = largest(lag.groupby("component")["value"].max(), MAX_LINES)
     events = results.events
     rebaselines = events[events["event"] == "rebaseline"]
     for i, name in enumerate(names):
@@ -361,14 +378,8 @@ def plot_lag(results: Results) -> Figure:
             ax.axvline(at / scale, color=f"C{i}", linestyle=":", linewidth=2,
                        label=None if k else f"re-baseline of {name} done")
     hidden = lag["component"].nunique() - len(names)
-    if hidden:
-        ax.text(0.01, 0.98, f"{hidden} more relationships with smaller lag not drawn", transform=ax.transAxes,
-                va="top", fontsize=8, color="0.3")
-    ax.set_xlim(0, duration / scale)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel(f"simulated time ({unit})")
-    ax.set_ylabel(f"lag ({lag_unit})")
-    legend_outside(ax)
+    finish_time_axes(ax, duration / scale, unit, f"lag ({lag_unit})",
+                     f"{hidden} more relationships with smaller lag not drawn" if hidden else "")
     return fig
 
 
@@ -386,11 +397,8 @@ def plot_space(results: Results) -> Figure:
     if space.empty:
         empty(ax, "no snapshot space samples")
         return fig
-    duration = float(results.summary["duration_s"])
-    scale, unit = time_unit(duration)
+    duration, scale, unit, names = start_time_axes(ax, results, space)
     byte_scale, byte_name = byte_unit(float(space["value"].max()))
-    shade_outages(ax, outages(results), scale)
-    names = largest(space.groupby("component")["value"].max(), MAX_LINES)
     events = results.events
     autodeletes = events[events["event"] == "autodelete"]
     for i, name in enumerate(names):
@@ -406,14 +414,8 @@ def plot_space(results: Results) -> Figure:
             ax.plot(hits["time_s"] / scale, at / byte_scale, "v", color=AUTODELETE, markersize=8,
                     label=f"{name}: autodelete ({len(hits)})")
     hidden = space["component"].nunique() - len(names)
-    if hidden:
-        ax.text(0.01, 0.98, f"{hidden} smaller volumes not drawn", transform=ax.transAxes, va="top",
-                fontsize=8, color="0.3")
-    ax.set_xlim(0, duration / scale)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel(f"simulated time ({unit})")
-    ax.set_ylabel(f"snapshot space ({byte_name})")
-    legend_outside(ax)
+    finish_time_axes(ax, duration / scale, unit, f"snapshot space ({byte_name})",
+                     f"{hidden} smaller volumes not drawn" if hidden else "")
     return fig
 
 

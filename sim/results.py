@@ -49,7 +49,7 @@ class Results:
 
     @property
     def transfers(self) -> pd.DataFrame:
-        """relationship, start_s, end_s, bytes, kind, base_pcpi_id, pcpi_id."""
+        """relationship, start_s, end_s, bytes, kind, base_pcpi_id, pcpi_id, aborted."""
         return self.tables["transfers"]
 
     @property

@@ -35,5 +35,4 @@ class SnapshotPolicy:
             for volume in self.volumes:
                 self.model.take_pcpi(volume, self.label, f"{self.label}.{self.model.clock_name(at)}")
                 volume.apply_retention(self.label, self.keep, self.name)
-                if volume.autodelete_commitment is not None:
-                    self.model.autodelete(volume)
+                volume.autodelete()
