@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import hashlib
 import time
-import zlib
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
@@ -106,9 +106,15 @@ class Model:
         self.oracle = Oracle(list(self.volumes.values()))
 
     def rng(self, scope: str) -> np.random.Generator:
-        """The RNG stream of the component named `scope`, independent of all others."""
-        key = zlib.crc32(scope.encode("utf-8"))
-        return np.random.default_rng(np.random.SeedSequence(self.scenario.seed, spawn_key=(key,)))
+        """The RNG stream of the component named `scope`, independent of all others.
+
+        The spawn key is the four 32-bit words of a 128-bit BLAKE2b digest of the name: two
+        names share a stream only if their digests collide (a CRC32 key made names such as
+        `A:/vol/uejgtcuo` and `A:/vol/iiwucoup` draw identical numbers).
+        """
+        digest = hashlib.blake2b(scope.encode("utf-8"), digest_size=16).digest()
+        key = tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
+        return np.random.default_rng(np.random.SeedSequence(self.scenario.seed, spawn_key=key))
 
     def clock_name(self, at_s: float) -> str:
         """Wall-clock stamp of a simulated time, as storage systems name snapshots."""

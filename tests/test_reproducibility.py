@@ -16,6 +16,7 @@ from conftest import ROOT, SCENARIOS
 from ruamel.yaml import YAML
 
 from sim.cli import main
+from sim.model import simulate
 from sim.provenance import code_version
 from sim.scenario import load_scenario, scenario_files
 
@@ -104,3 +105,19 @@ def test_provenance_without_git_is_recorded_as_unknown(monkeypatch):
     monkeypatch.setenv("PATH", "")  # no git to run: what an installed copy outside a checkout sees
     assert code_version.__wrapped__() == {"package_version": metadata.version("cascadesim"), "git_commit": None,
                                           "git_dirty": None}
+
+
+COLLIDING = ("A:/vol/uejgtcuo", "A:/vol/iiwucoup")
+"""Two volume names whose CRC32 checksums are equal (1228834020)."""
+
+
+def test_volumes_whose_names_share_a_crc32_draw_different_write_rates(make_scenario):
+    volumes = {name: {"size": "100GiB", "change_rate": "1GiB/h", "change_variability": 0.5} for name in COLLIDING}
+    scenario = make_scenario({"name": "colliding", "seed": 3, "duration": "1d", "appliances": {"A": {"capacity": "1TiB"}},
+                              "volumes": volumes,
+                              "snapshot_policies": {"hourly": {"schedule": "0 * * * *", "label": "hourly", "keep": 30,
+                                                               "volumes": list(COLLIDING)}}})
+    pcpis = simulate(scenario).tables["pcpis"]
+    changed = [pcpis.loc[pcpis["volume"] == name].sort_values("created_s")["changed_bytes"].tolist() for name in COLLIDING]
+    assert len(changed[0]) == len(changed[1]) == 24
+    assert changed[0] != changed[1]
