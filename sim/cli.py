@@ -104,22 +104,25 @@ def _scenario_text(path: str) -> str | None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.output import write_results
-    from sim.report import format_kpi_table, kpi_table
+    from sim.report import format_kpi_table, kpi_table, verdict_lines
 
     scenario = _load(args.scenario, args.seed, args.protocol, sets=args.set, limits=not args.no_limits)
     result = simulate_with_progress(scenario, _progress_stream(args), scenario.protocol)
     result.summary["provenance"] = _provenance(args)
     folder = write_results(result, Path(args.out), scenario_text=_scenario_text(args.scenario))
+    summaries = {scenario.protocol: result.summary}
     print(f"results: {folder}")
-    print(f"{result.summary['events_processed']:,} events in {result.summary['wall_seconds']:.2f} s")
-    print(format_kpi_table(kpi_table({scenario.protocol: result.summary})))
+    print("\n".join(verdict_lines(summaries)))
+    print()
+    print(format_kpi_table(kpi_table(summaries)))
+    print(f"\n{result.summary['events_processed']:,} events in {result.summary['wall_seconds']:.2f} s")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.output import write_results
     from sim.plots import plot_compare, save
-    from sim.report import format_kpi_table, kpi_table
+    from sim.report import format_kpi_table, kpi_table, verdict_lines
 
     scenario = _load(args.scenario, args.seed, sets=args.set, limits=not args.no_limits)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
@@ -139,6 +142,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     save(plot_compare(summaries, f"{scenario.name}, seed {scenario.seed}: the same scenario and seed under each protocol"),
          figure)
     print(f"\n{scenario.name}, seed {scenario.seed}: same scenario and seed under each protocol")
+    print("\n".join(verdict_lines(summaries)))
+    print()
     print(format_kpi_table(table))
     print(f"\ntable: {out}\nfigure: {figure}")
     return 0

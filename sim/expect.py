@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sim.formatting import format_kpi
 from sim.scenario import Bound, Range
+
+CHECK_DIGITS = 4
+"""Significant digits of measured values and bounds in `cascadesim check` (one more than elsewhere,
+so that a value just past a bound reads differently from it)."""
 
 
 @dataclass(frozen=True)
@@ -31,10 +36,12 @@ class Verdict:
 
     @property
     def measured(self) -> str:
-        """The measured value as printed next to the bound."""
+        """The measured value as printed next to the bound, in the KPI's unit."""
+        def show(value: float) -> str:
+            return format_kpi(self.kpi, value, CHECK_DIGITS)
         if len(self.values) > 1:
-            return f"{short(min(self.values))}..{short(max(self.values))}, mean {short(self.value)}"
-        return short(self.value)
+            return f"{show(min(self.values))}..{show(max(self.values))}, mean {show(self.value)}"
+        return show(self.value)
 
 
 def number(value: float) -> str:
@@ -45,36 +52,33 @@ def number(value: float) -> str:
     return repr(value)
 
 
-def short(value: float) -> str:
-    """A value for a table: integers up to ten million in full, anything else to 6 digits."""
-    value = float(value)
-    return str(int(value)) if value.is_integer() and abs(value) < 1e7 else f"{value:.6g}"
-
-
 def _is_exact(r: Range) -> bool:
     return r.min is not None and r.min == r.max
 
 
-def _describe_range(r: Range, tolerance: float) -> str:
-    plus = f" ± {short(tolerance)}" if tolerance else ""
+def _describe_range(r: Range, tolerance: float, kpi: str) -> str:
+    def show(value: float) -> str:
+        return format_kpi(kpi, value, CHECK_DIGITS)
+    plus = f" ± {show(tolerance)}" if tolerance else ""
     if _is_exact(r):
-        return f"== {short(r.min)}{plus}"  # type: ignore[arg-type]
+        return f"== {show(r.min)}{plus}"  # type: ignore[arg-type]
     if r.min is not None and r.max is not None:
-        return f"in [{short(r.min)}, {short(r.max)}]{plus}"
+        return f"in [{show(r.min)}, {show(r.max)}]{plus}"
     if r.min is not None:
-        return f">= {short(r.min)}{plus}"
-    return f"<= {short(r.max)}{plus}"  # type: ignore[arg-type]
+        return f">= {show(r.min)}{plus}"
+    return f"<= {show(r.max)}{plus}"  # type: ignore[arg-type]
 
 
-def describe(bound: float | Bound) -> str:
-    """The bound in words, e.g. `>= 1`, `in [0, 3]`, `each <= 2, mean in [0.5, 1.5] over 10 seeds`."""
+def describe(bound: float | Bound, kpi: str = "") -> str:
+    """The bound in words, in the unit of `kpi` (plain numbers when not given), e.g. `>= 1`,
+    `in [1.728 TiB·h, 1.91 TiB·h]`, `each <= 2, mean in [0.5, 1.5] over 10 seeds`."""
     if not isinstance(bound, Bound):
-        return f"== {short(bound)}"
+        return f"== {format_kpi(kpi, bound, CHECK_DIGITS)}"
     parts = []
     if bound.min is not None or bound.max is not None:
-        parts.append(("each " if bound.seeds > 1 else "") + _describe_range(bound, bound.tolerance))
+        parts.append(("each " if bound.seeds > 1 else "") + _describe_range(bound, bound.tolerance, kpi))
     if bound.mean is not None:
-        parts.append("mean " + _describe_range(bound.mean, bound.tolerance))
+        parts.append("mean " + _describe_range(bound.mean, bound.tolerance, kpi))
     text = ", ".join(parts)
     return f"{text} over {bound.seeds} seeds" if bound.seeds > 1 else text
 
@@ -117,7 +121,7 @@ def check_kpis(protocol: str, bounds: Mapping[str, float | Bound],
             raise ValueError(f"{protocol} {kpi}: the bound needs {seeds} seeds, got {len(runs)} runs")
         values = tuple(float(run[kpi]) for run in runs[:seeds])
         value = _mean(values) if seeds > 1 else values[0]
-        verdicts.append(Verdict(protocol, kpi, describe(bound), value, holds(bound, values),
+        verdicts.append(Verdict(protocol, kpi, describe(bound, kpi), value, holds(bound, values),
                                 values if seeds > 1 else ()))
     return verdicts
 

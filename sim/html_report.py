@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.plots import PLOTS, byte_unit, format_seconds
+from sim.formatting import ALARMS, format_kpi, outcome
+from sim.plots import PLOTS
 from sim.results import Results
 
 KPI_MEANINGS = {
@@ -26,7 +27,8 @@ KPI_MEANINGS = {
     "max_lag_s": "worst lag (RPO) of any destination",
     "lock_messages": "soft-lock messages sent",
     "lock_message_bytes": "bytes of those soft-lock messages on the wire",
-    "failed_writes": "writes refused because an appliance was full",
+    "failed_writes": "write intervals whose changes did not fit because an appliance was full",
+    "failed_write_bytes": "bytes of changes refused because an appliance was full",
     "lock_space_byte_hours": "snapshot space held only because locks pin old PCPIs, over time",
     "autodeletes": "PCPIs deleted by space-pressure autodelete",
     "gap_pcpis": "PCPIs pruned upstream before they reached a destination meant to keep them",
@@ -46,24 +48,6 @@ pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
 """
 
 
-def format_value(name: str, value: float | None) -> str:
-    """A KPI or fact in the unit that reads best: bytes in KiB..PiB, seconds as ms..days."""
-    if value is None:
-        return "-"
-    value = float(value)
-    if name.endswith("byte_hours"):
-        scale, unit = byte_unit(value)
-        return f"{value / scale:,.3g} {unit} x h"
-    if name.endswith("bytes") or name.endswith("bytes_transferred"):
-        scale, unit = byte_unit(value)
-        return f"{value / scale:,.4g} {unit}"
-    if name.endswith("_s"):
-        return format_seconds(value)
-    if value.is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.3g}"
-
-
 def _table(header: list[str], rows: list[list[str]], table_id: str, text_columns: int = 1,
            bad_rows: set[int] | None = None) -> str:
     """An HTML table; the first `text_columns` columns are left-aligned text, the rest numbers.
@@ -78,19 +62,14 @@ def _table(header: list[str], rows: list[list[str]], table_id: str, text_columns
 
 
 def _kpi_table(kpis: dict[str, float]) -> str:
-    rows = [[name, KPI_MEANINGS.get(name, ""), format_value(name, value)] for name, value in kpis.items()]
-    bad = {i for i, name in enumerate(kpis) if name in ("premature_deletions", "rebaselines") and kpis[name]}
+    rows = [[name, KPI_MEANINGS.get(name, ""), format_kpi(name, value)] for name, value in kpis.items()]
+    bad = {i for i, name in enumerate(kpis) if name in ALARMS and kpis[name]}
     return _table(["KPI", "what it counts", "value"], rows, "kpis", text_columns=2, bad_rows=bad)
 
 
 def _headline(summary: dict[str, Any]) -> str:
     k = summary["kpis"]
-    facts = [f"{k['premature_deletions']:,} premature deletion{'s' if k['premature_deletions'] != 1 else ''}",
-             f"{k['rebaselines']:,} re-baseline{'s' if k['rebaselines'] != 1 else ''}"
-             + (f" ({format_value('rebaseline_bytes', k['rebaseline_bytes'])} re-sent)" if k["rebaselines"] else ""),
-             f"worst lag {format_value('max_lag_s', k['max_lag_s'])}",
-             f"lock space overhead {format_value('lock_space_byte_hours', k['lock_space_byte_hours'])}"]
-    return "; ".join(facts) + "."
+    return f"{outcome(k)}; worst lag {format_kpi('max_lag_s', k['max_lag_s'])}."
 
 
 def _relationships(summary: dict[str, Any]) -> str:
@@ -99,9 +78,9 @@ def _relationships(summary: dict[str, Any]) -> str:
         return "<p>No mirror relationships.</p>"
     rows, bad = [], set()
     for i, (name, r) in enumerate(rels.items()):
-        rows.append([name, format_value("n", r["updates_completed"]), format_value("n", r["updates_skipped"]),
-                     format_value("n", r["rebaselines"]), format_value("bytes", r["bytes"]),
-                     format_value("mean_lag_s", r["mean_lag_s"]), format_value("max_lag_s", r["max_lag_s"])])
+        rows.append([name, format_kpi("n", r["updates_completed"]), format_kpi("n", r["updates_skipped"]),
+                     format_kpi("n", r["rebaselines"]), format_kpi("bytes", r["bytes"]),
+                     format_kpi("mean_lag_s", r["mean_lag_s"]), format_kpi("max_lag_s", r["max_lag_s"])])
         if r["rebaselines"]:
             bad.add(i)
     return _table(["relationship", "updates", "skipped", "re-baselines", "bytes sent", "mean lag", "max lag"], rows,
@@ -112,11 +91,11 @@ def _links_and_locks(summary: dict[str, Any]) -> str:
     parts = []
     links = summary.get("links", {})
     if links:
-        parts.append(_table(["link", "bytes carried"], [[n, format_value("bytes", b)] for n, b in links.items()], "links"))
+        parts.append(_table(["link", "bytes carried"], [[n, format_kpi("bytes", b)] for n, b in links.items()], "links"))
     held = summary.get("lock_space_byte_hours", {})
     if isinstance(held, dict) and held:
         parts.append(_table(["appliance", "lock space overhead"],
-                            [[n, format_value("byte_hours", v)] for n, v in held.items()], "lock-space"))
+                            [[n, format_kpi("byte_hours", v)] for n, v in held.items()], "lock-space"))
     return "".join(parts)
 
 
@@ -124,13 +103,13 @@ def _propagation(summary: dict[str, Any]) -> str:
     stats = summary.get("lock_propagation_s")
     if not isinstance(stats, dict) or not stats.get("by_hops"):
         return ""
-    rows = [[hops, format_value("n", s.get("count")), format_value("p50_s", s.get("p50")),
-             format_value("p95_s", s.get("p95")), format_value("max_s", s.get("max"))]
+    rows = [[hops, format_kpi("n", s.get("count")), format_kpi("p50_s", s.get("p50")),
+             format_kpi("p95_s", s.get("p95")), format_kpi("max_s", s.get("max"))]
             for hops, s in sorted(stats["by_hops"].items(), key=lambda kv: int(kv[0]))]
     for label, s in (("all", stats), ("to the head, end to end", stats.get("to_head"))):
         if isinstance(s, dict):
-            rows.append([label, format_value("n", s.get("count")), format_value("p50_s", s.get("p50")),
-                         format_value("p95_s", s.get("p95")), format_value("max_s", s.get("max"))])
+            rows.append([label, format_kpi("n", s.get("count")), format_kpi("p50_s", s.get("p50")),
+                         format_kpi("p95_s", s.get("p95")), format_kpi("max_s", s.get("max"))])
     return ("<h2>Lock propagation</h2><p>From a soft lock's creation at the locking dataset until it is in force at "
             "the holder.</p>" + _table(["hops", "locks", "p50", "p95", "max"], rows, "lock-propagation"))
 
@@ -154,7 +133,7 @@ def render_report(results: Results, images: dict[str, bytes], scenario_text: str
     if results.scenario is not None:
         resolved = html.escape(json.dumps(results.scenario, indent=2))
         scenario += f"<details><summary>Resolved scenario (seconds, bytes, bytes/s)</summary><pre>{resolved}</pre></details>"
-    duration = format_value("duration_s", s["duration_s"])
+    duration = format_kpi("duration_s", s["duration_s"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head>
 <body>

@@ -15,7 +15,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.expect import Verdict, check_kpis, number, seeds_needed, suggest
+from sim.expect import Verdict, check_kpis, seeds_needed, suggest
+from sim.formatting import format_kpi
 from sim.model import simulate
 from sim.provenance import scenario_sha256
 from sim.scenario import PROTOCOLS, Scenario, ScenarioError, line_of, load_scenario, planned_firings, scenario_files
@@ -163,7 +164,6 @@ def update_suggestions(outcome: Outcome) -> list[str]:
 # -- the catalog ------------------------------------------------------------------------
 
 CATALOG_COMMAND = "cascadesim catalog scenarios/ > scenarios/README.md"
-_BYTES = ("rebaseline_bytes", "bytes_transferred", "lock_message_bytes")
 
 
 def header_comment(path: Path) -> str:
@@ -175,26 +175,6 @@ def header_comment(path: Path) -> str:
             break
         words += text.lstrip("#").split()
     return " ".join(words)
-
-
-def _bytes(value: float) -> str:
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-    k = 0
-    while abs(value) >= 1024 and k < len(units) - 1:
-        value /= 1024
-        k += 1
-    return f"{value:.3g} {units[k]}"
-
-
-def headline(kpi: str, value: float) -> str:
-    """A KPI value for people: bytes in IEC units, lags in hours, counts as counts."""
-    if kpi in _BYTES:
-        return _bytes(value)
-    if kpi == "lock_space_byte_hours":
-        return f"{_bytes(value)}·h"
-    if kpi == "max_lag_s":
-        return f"{value / 3600:.3g} h"
-    return number(value) if float(value).is_integer() else f"{value:.3g}"
 
 
 def catalog_markdown(outcomes: Sequence[Outcome]) -> str:
@@ -219,13 +199,13 @@ def catalog_markdown(outcomes: Sequence[Outcome]) -> str:
         e = outcome.entry
         by_protocol: dict[str, list[str]] = {}
         for v in outcome.verdicts():
-            text = f"{v.kpi} {headline(v.kpi, v.value)}"
+            text = f"{v.kpi} {format_kpi(v.kpi, v.value)}"
             if v.values and e.scenario.expect[v.protocol][v.kpi].mean is not None:
                 text += f" (mean of {len(v.values)} seeds)"
             elif v.values:
                 low, high = min(v.values), max(v.values)
-                spread = "" if low == high else f"..{headline(v.kpi, high)}"
-                text = f"{v.kpi} {headline(v.kpi, low)}{spread} (each of {len(v.values)} seeds)"
+                spread = "" if low == high else f"..{format_kpi(v.kpi, high)}"
+                text = f"{v.kpi} {format_kpi(v.kpi, low)}{spread} (each of {len(v.values)} seeds)"
             by_protocol.setdefault(v.protocol, []).append(text)
         cells = ["<br>".join(by_protocol[p]) if p in by_protocol else "" for p in protocols]
         row = [f"[{e.scenario.name}]({e.path.name})", header_comment(e.path), *cells]

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from sim.formatting import format_bytes, format_seconds
 from sim.locks import PROTOCOL_CLASSES, SoftLock
 from sim.metrics import new_collectors
 from sim.mirror import MIRROR_LABEL, MirrorRelationship
@@ -322,16 +323,18 @@ class Model:
     def snapshot_listing(self, at_s: float) -> str:
         """Every volume's PCPIs at `at_s` (run up to then), oldest first, with who locks each
         and why, like a storage system's snapshot list with owners."""
-        lines = [f"t = {at_s:.0f} s ({self.clock_name(at_s)} UTC), protocol {self.protocol.name}"]
+        lines = [f"t = {format_seconds(at_s)} ({self.clock_name(at_s)} UTC), protocol {self.protocol.name}"]
         for appliance in self.appliances.values():
             for volume in appliance.volumes:
-                lines.append(f"{volume.name}  ({len(volume.pcpis)} PCPIs)")
+                space, held = format_bytes(volume.snapshot_space_bytes), format_bytes(volume.lock_held_bytes)
+                lines.append(f"{volume.name}  ({len(volume.pcpis)} PCPIs, snapshot space {space}, held by locks {held})")
                 for pcpi in volume.pcpis.values():
                     owners = [f"hard: base of {owner}" for owner in volume.hard_locks.get(pcpi.id, ())]
                     owners += [f"{lock.type}: {lock.string} (for {lock.locking_dataset}, via {sender}, "
                                f"{lock.hops} hop{'s' if lock.hops != 1 else ''})"
                                for (sender, _), (lock, _set, _delay) in volume.soft_locks.get(pcpi.id, {}).items()]
-                    lines.append(f"  #{pcpi.id:<6} {pcpi.name:<40} {'; '.join(owners) or '-'}")
+                    lines.append(f"  #{pcpi.id:<6} {pcpi.name:<40} {format_bytes(pcpi.changed_bytes):>10}  "
+                                 f"{'; '.join(owners) or '-'}")
         return "\n".join(lines)
 
     # -- results -------------------------------------------------------------------------
@@ -423,6 +426,7 @@ class Model:
             "max_lag_s": max_lag,
             "lock_messages": sum(self.lock_messages.values()),
             "failed_writes": sum(v.failed_writes for v in self.volumes.values()),
+            "failed_write_bytes": sum(v.failed_write_bytes for v in self.volumes.values()),
             "lock_space_byte_hours": sum(self.lock_space_byte_s.values()) / 3600,
             "lock_message_bytes": sum(self.lock_message_bytes.values()),
             "autodeletes": self.autodeletes,

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from sim.formatting import byte_unit, format_rate, format_seconds
 from sim.results import Results
 
 DPI = 100
@@ -28,6 +29,8 @@ MAX_PANELS = 8
 """Most volumes drawn in the PCPI timeline; the ones with premature deletions come first."""
 MAX_LINES = 10
 """Most lines in one axis (lag per relationship, space per volume); the largest are kept."""
+MAX_LEGEND_ENTRIES = 16
+"""Most entries in one legend; past it the legend lists the first ones and says how many it left out."""
 MAX_LABELLED_NODES = 40
 """Above this many appliances and routers the topology drops link and mirror labels."""
 
@@ -60,31 +63,6 @@ def save(fig: Figure, path: Path) -> None:
 def time_unit(duration_s: float) -> tuple[float, str]:
     """(seconds per unit, name) for a time axis over `duration_s`: hours up to two weeks, else days."""
     return (86400.0, "days") if duration_s > 14 * 86400 else (3600.0, "hours")
-
-
-def byte_unit(largest: float) -> tuple[float, str]:
-    """(bytes per unit, name) that keeps `largest` between 1 and 1024 where possible."""
-    for power, name in ((5, "PiB"), (4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB")):
-        if largest >= 1024.0**power:
-            return 1024.0**power, name
-    return 1.0, "bytes"
-
-
-def format_rate(bytes_per_s: float) -> str:
-    """A link bandwidth as network people write it: `10 Gbit/s`."""
-    bits = bytes_per_s * 8
-    for scale, name in ((1e12, "Tbit/s"), (1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s")):
-        if bits >= scale:
-            return f"{bits / scale:.3g} {name}"
-    return f"{bits:.3g} bit/s"
-
-
-def format_seconds(seconds: float) -> str:
-    """A delay or lag in the unit that reads best: `31 ms`, `9.8 min`, `28.6 h`."""
-    for threshold, scale, name in ((2 * 86400.0, 86400.0, "d"), (3600.0, 3600.0, "h"), (60.0, 60.0, "min"), (1.0, 1.0, "s")):
-        if abs(seconds) >= threshold:
-            return f"{seconds / scale:.3g} {name}"
-    return f"{seconds * 1000:.3g} ms"
 
 
 # -- shared pieces --------------------------------------------------------------------
@@ -131,8 +109,14 @@ def largest(values: pd.Series, limit: int) -> list[str]:
 
 
 def legend_outside(ax: Axes, **kwargs: Any) -> None:
-    """A legend right of the axis, so it never hides data."""
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0.0, **kwargs)
+    """A legend right of the axis, so it never hides data, of at most `MAX_LEGEND_ENTRIES`
+    entries (the last one then says how many more the axis draws), so it always fits."""
+    handles, labels = ax.get_legend_handles_labels()
+    if len(handles) > MAX_LEGEND_ENTRIES:
+        hidden = len(handles) - MAX_LEGEND_ENTRIES + 1
+        handles = [*handles[:MAX_LEGEND_ENTRIES - 1], Line2D([], [], linestyle="none")]
+        labels = [*labels[:MAX_LEGEND_ENTRIES - 1], f"... {hidden} more not listed"]
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0.0, **kwargs)
 
 
 def start_time_axes(ax: Axes, results: Results, series: pd.DataFrame) -> tuple[float, float, str, list[str]]:
@@ -289,10 +273,28 @@ def plot_topology(results: Results) -> Figure:
 # -- PCPI timeline ---------------------------------------------------------------------
 
 
+HOLDER_PALETTE = ("tab:orange", "tab:cyan", "tab:olive", "tab:pink", "tab:brown", "gold", "tab:blue", "tab:purple")
+OTHER_HOLDERS = "0.65"
+"""Colour of the soft locks of the holders past the palette's size, drawn together as "others"."""
+
+
 def _holder_colours(locks: pd.DataFrame) -> dict[str, str]:
-    holders = sorted(set(locks.loc[locks["type"] != "hard", "locking_dataset"].dropna()))
-    palette = ["tab:orange", "tab:cyan", "tab:olive", "tab:pink", "tab:brown", "gold", "tab:blue", "tab:purple"]
-    return {h: palette[i % len(palette)] for i, h in enumerate(holders)}
+    """A colour per soft-lock holder (locking dataset): the holders with the most locks get the
+    palette's colours, one each; every other holder gets `OTHER_HOLDERS`."""
+    counts = locks.loc[locks["type"] != "hard", "locking_dataset"].dropna().astype(str).value_counts()
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return {h: HOLDER_PALETTE[i] if i < len(HOLDER_PALETTE) else OTHER_HOLDERS for i, (h, _n) in enumerate(ranked)}
+
+
+def _holder_groups(colours: dict[str, str], holders: set[str], what: str) -> list[tuple[list[str], str, str]]:
+    """(holders, colour, legend label) to draw: each holder with a colour of its own, then the
+    others of `holders` together in grey, as "`what` N other datasets"."""
+    groups = [([h], colour, f"{what} {h}") for h, colour in sorted(colours.items())
+              if h in holders and colour != OTHER_HOLDERS]
+    others = sorted(h for h in holders if colours.get(h, OTHER_HOLDERS) == OTHER_HOLDERS)
+    if others:
+        groups.append((others, OTHER_HOLDERS, f"{what} {len(others)} other dataset{'s' if len(others) != 1 else ''}"))
+    return groups
 
 
 def plot_pcpi_timeline(results: Results) -> Figure:
@@ -314,7 +316,7 @@ def plot_pcpi_timeline(results: Results) -> Figure:
     if not volumes:
         empty(axes[0], "no PCPIs in this run")
         return fig
-    colours = _holder_colours(locks)
+    colours = _holder_colours(locks[locks["volume"].isin(volumes)])
     spans = outages(results)
     events = results.events
     rebaselines = events[events["event"] == "rebaseline"]
@@ -331,9 +333,10 @@ def plot_pcpi_timeline(results: Results) -> Figure:
             ax.hlines(hard["pcpi_id"].map(order), hard["set_s"] / scale, hard["released_s"].fillna(duration) / scale,
                       color=HARD_LOCK, linewidth=2.0, label="hard lock (relationship base)")
         soft = held[held["type"] != "hard"]
-        for holder, group in soft.groupby("locking_dataset", sort=True):
+        for holders, colour, label in _holder_groups(colours, set(soft["locking_dataset"].astype(str)), "soft lock for"):
+            group = soft[soft["locking_dataset"].isin(holders)]
             ax.hlines(group["pcpi_id"].map(order), group["set_s"] / scale, group["released_s"].fillna(duration) / scale,
-                      color=colours[holder], linewidth=3.0, alpha=0.85, label=f"soft lock for {holder}")
+                      color=colour, linewidth=3.0, alpha=0.85, label=label)
         bad = rows[rows["premature"].astype(bool)]
         if len(bad):
             ax.plot(bad["deleted_s"] / scale, bad["pcpi_id"].map(order), "x", color=PREMATURE, markersize=11, mew=2.5,
@@ -454,11 +457,11 @@ def plot_lock_propagation(results: Results) -> Figure:
     groups = [delays.loc[delays["hops"] == h, "delay_s"].to_numpy() for h in hops]
     ax.boxplot(groups, positions=hops, widths=0.5, showfliers=False, medianprops={"color": "black"})
     jitter = np.random.default_rng(0).uniform(-0.18, 0.18, len(delays))
-    for dataset, colour in _holder_colours(results.locks).items():
-        mine = (delays["locking_dataset"] == dataset).to_numpy()
-        if mine.any():
-            ax.plot(delays["hops"].to_numpy()[mine] + jitter[mine], delays["delay_s"].to_numpy()[mine], "o",
-                    color=colour, alpha=0.6, markersize=4, markeredgewidth=0, label=f"lock for {dataset}")
+    colours = _holder_colours(results.locks)
+    for datasets, colour, label in _holder_groups(colours, set(delays["locking_dataset"]), "lock for"):
+        mine = delays["locking_dataset"].isin(datasets).to_numpy()
+        ax.plot(delays["hops"].to_numpy()[mine] + jitter[mine], delays["delay_s"].to_numpy()[mine], "o",
+                color=colour, alpha=0.6, markersize=4, markeredgewidth=0, label=label)
     for h, values in zip(hops, groups):
         ax.annotate(f"n={len(values)}\np50 {format_seconds(float(np.median(values)))}\n"
                     f"p95 {format_seconds(float(np.percentile(values, 95)))}",
@@ -484,6 +487,8 @@ COMPARE_PANELS: tuple[tuple[str, str, str], ...] = (
     ("lock_space_byte_hours", "lock space overhead", "byte_hours"),
     ("max_lag_s", "max lag", "seconds"),
     ("autodeletes", "autodeletes", "count"),
+    ("failed_writes", "failed writes (appliance full)", "count"),
+    ("failed_write_bytes", "bytes of failed writes", "bytes"),
     ("gap_pcpis", "gap PCPIs (history lost)", "count"),
 )
 """(kpi, title, kind) of each small multiple; KPIs a run does not report are left out."""
@@ -496,7 +501,7 @@ def _scaled(kind: str, values: list[float]) -> tuple[list[float], str]:
         return [v / scale for v in values], name
     if kind == "byte_hours":
         scale, name = byte_unit(top)
-        return [v / scale for v in values], f"{name} x hours"
+        return [v / scale for v in values], f"{name}·h"
     if kind == "seconds":
         return [v / 3600 for v in values], "hours"
     return values, "count"
@@ -504,8 +509,9 @@ def _scaled(kind: str, values: list[float]) -> tuple[list[float], str]:
 
 def plot_compare(summaries: dict[str, dict[str, Any]], title: str) -> Figure:
     """The same scenario and seed under each protocol: one small chart per outcome (re-baselines,
-    premature deletions, bytes sent, lock space overhead, max lag, and autodeletes and gap PCPIs
-    when the engine reports them), one bar per protocol in its fixed colour."""
+    premature deletions, bytes sent, lock space overhead, max lag, and autodeletes, failed writes,
+    their bytes and gap PCPIs when the engine reports them), one bar per protocol in its fixed
+    colour."""
     protocols = list(summaries)
     panels = [p for p in COMPARE_PANELS if all(p[0] in s["kpis"] for s in summaries.values())]
     cols = len(panels) if len(panels) <= 5 else -(-len(panels) // 2)

@@ -49,6 +49,7 @@ KPIS = (
     "max_lag_s",
     "lock_messages",
     "failed_writes",
+    "failed_write_bytes",
     "lock_space_byte_hours",
     "lock_message_bytes",
     "autodeletes",

@@ -1,6 +1,7 @@
 """The command line: results folders, comparison, and clean refusals of bad scenarios."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -8,6 +9,7 @@ import pytest
 from conftest import SCENARIOS, chain_document, dump_yaml
 
 from sim.cli import main
+from sim.scenario import PROTOCOLS
 
 QUICKSTART = SCENARIOS / "quickstart.yaml"
 TABLES = ("events", "transfers", "pcpis", "locks", "timeseries")
@@ -139,3 +141,48 @@ def test_locks_lists_who_holds_each_pcpi_and_why(capsys):
 def test_locks_refuses_a_moment_outside_the_run(capsys):
     assert main(["locks", str(QUICKSTART), "--at", "30d"]) == 2
     assert "after the end of the run" in capsys.readouterr().err
+
+
+RAW_NUMBER = re.compile(r"\d{5,}|\d\.\d{4,}")
+"""A number as the engine holds it (bytes, seconds), not as people read it."""
+
+
+def test_run_prints_its_verdict_and_kpis_in_storage_units(tmp_path, capsys):
+    assert main(["run", str(QUICKSTART), "--protocol", "none", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == ("none: 1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 0 B·h; "
+                      "0 failed writes, 0 autodeletes")
+    table = out[out.index("") + 1:out.index("", out.index("") + 1)]
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in table[1:]}
+    assert rows["rebaseline_bytes"] == "500 GiB" and rows["max_lag_s"] == "29.4 h"
+    assert rows["bytes_transferred"].endswith(" TiB") and rows["failed_write_bytes"] == "0 B"
+    assert not [line for line in table if RAW_NUMBER.search(line)], table
+
+
+def test_compare_of_five_protocols_prints_a_verdict_each_and_a_table_within_100_columns(write_scenario, tmp_path, capsys):
+    path = write_scenario(chain_document(duration="1d"))
+    assert main(["compare", str(path), "--protocols", ",".join(PROTOCOLS), "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    verdicts = [line for line in out if re.match(r"^\w+: +\d+ premature deletions?, ", line)]
+    assert [v.split(":")[0] for v in verdicts] == list(PROTOCOLS)
+    table = out[out.index(verdicts[-1]) + 2:]
+    table = table[:table.index("")]
+    assert table[0].split() == ["kpi", *PROTOCOLS]
+    assert max(map(len, table)) <= 100
+    assert not [line for line in table if RAW_NUMBER.search(line)], table
+
+
+def test_check_prints_measured_values_and_bounds_in_storage_units(capsys):
+    assert main(["check", str(SCENARIOS / "destination_retired.yaml")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("pass")]
+    space = [row for row in rows if " lock_space_byte_hours " in row]
+    assert space and all("B·h" in row for row in space)
+    assert not [row for row in rows if RAW_NUMBER.search(row)], rows
+
+
+def test_locks_prints_times_and_sizes_in_storage_units(capsys):
+    assert main(["locks", str(QUICKSTART), "--at", "3d12h", "--protocol", "softlock"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("t = 3.5 d (2026-01-04_1200 UTC)")
+    assert re.match(r"^A:/vol/db  \(\d+ PCPIs, snapshot space [\d.]+ GiB, held by locks [\d.]+ GiB\)$", listing[1])
+    assert re.search(r" [\d.]+ GiB  hard: base of A:/vol/db->B:/vol/db", "\n".join(listing))

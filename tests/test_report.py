@@ -12,7 +12,7 @@ from matplotlib.image import imread
 from matplotlib.patches import FancyArrowPatch
 
 from sim.cli import main
-from sim.html_report import format_value, render_report
+from sim.html_report import render_report
 from sim.model import simulate
 from sim.output import write_results
 from sim.plots import (
@@ -159,7 +159,7 @@ def test_report_is_one_self_contained_page(folders):
     assert '<table id="kpis">' in page
     kpi_rows = re.search(r'<table id="kpis">.*?</table>', page, re.S).group(0)
     assert "<td>premature_deletions</td>" in kpi_rows and '<td class="num">1</td>' in kpi_rows
-    assert "1 premature deletion; 1 re-baseline (500 GiB re-sent)" in page
+    assert "1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 0 B·h; 0 failed writes" in page
     assert "outages:" in page and "{at: 3d, for: 1d}" in page  # the scenario file's own text
     assert "This run used protocol none and seed 42" in page
 
@@ -170,23 +170,13 @@ def test_report_without_scenario_text_says_so(runs):
     assert "<img" not in page
 
 
-@pytest.mark.parametrize(("name", "value", "text"), [
-    ("rebaseline_bytes", 500 * 2**30, "500 GiB"),
-    ("lock_space_byte_hours", 3 * 2**40, "3 TiB x h"),
-    ("max_lag_s", 29.4 * 3600, "29.4 h"),
-    ("max_lag_s", 0.031, "31 ms"),
-    ("rebaselines", 1234, "1,234"),
-    ("max_lag_s", None, "-"),
-])
-def test_report_values_read_in_their_units(name, value, text):
-    assert format_value(name, value) == text
-
-
 def test_compare_draws_one_bar_per_protocol_in_each_panel(runs):
     summaries = {p: r.summary for p, r in runs.items()}
     fig = plot_compare(summaries, "quickstart")
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
-    extras = [title for kpi, title in (("autodeletes", "autodeletes"), ("gap_pcpis", "gap PCPIs (history lost)"))
+    extras = [title for kpi, title in (("autodeletes", "autodeletes"), ("failed_writes", "failed writes (appliance full)"),
+                                       ("failed_write_bytes", "bytes of failed writes"),
+                                       ("gap_pcpis", "gap PCPIs (history lost)"))
               if kpi in runs["none"].kpis]
     assert titles == ["re-baselines", "premature deletions", "bytes sent", "lock space overhead", "max lag", *extras]
     rebaselines = fig.axes[0]
@@ -238,7 +228,8 @@ def test_what_the_engine_adds_next_shows_up_when_present(runs):
     assert "<td>gap_pcpis</td>" in page and "before they reached a destination" in page
     fig = plot_compare({"none": base.summary | {"kpis": {**runs["none"].kpis, "autodeletes": 0, "gap_pcpis": 0}},
                         "softlock": summary}, "later")
-    assert [ax.get_title() for ax in fig.axes if ax.get_visible()][-2:] == ["autodeletes", "gap PCPIs (history lost)"]
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()][-4:] == [
+        "autodeletes", "failed writes (appliance full)", "bytes of failed writes", "gap PCPIs (history lost)"]
 
 
 def test_topology_lays_a_tree_out_left_to_right_without_crossings():

@@ -1,0 +1,149 @@
+"""Numbers as storage people read them: bytes in IEC units, lock cost in byte-hours, delays in
+the time unit that fits, bandwidths in bits per second.
+
+The one place that turns a KPI or a fact into text: the terminal (`run`, `compare`, `check`,
+`locks`), report.html, the plots' labels and the library catalog all call it, so a value reads
+the same everywhere. Machine-readable numbers stay in the files (summary.json, Parquet, CSV).
+"""
+
+from __future__ import annotations
+
+import math
+
+BYTE_UNITS = ((6, "EiB"), (5, "PiB"), (4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB"))
+"""Powers of 1024 and their names, largest first."""
+DIGITS = 3
+"""Significant digits of a value for people (`3.04 TiB`, `29.4 h`)."""
+
+KPI_KINDS = {
+    "premature_deletions": "count",
+    "rebaselines": "count",
+    "rebaseline_bytes": "bytes",
+    "bytes_transferred": "bytes",
+    "updates_completed": "count",
+    "updates_skipped": "count",
+    "max_lag_s": "seconds",
+    "lock_messages": "count",
+    "failed_writes": "count",
+    "failed_write_bytes": "bytes",
+    "lock_space_byte_hours": "byte_hours",
+    "lock_message_bytes": "bytes",
+    "autodeletes": "count",
+    "gap_pcpis": "count",
+}
+"""The kind of each KPI's number; a KPI not listed is read from its name (`kind_of`)."""
+ALARMS = ("premature_deletions", "rebaselines", "failed_writes", "failed_write_bytes", "autodeletes")
+"""KPIs that say something went wrong whenever they are not zero: highlighted wherever shown."""
+
+
+def kind_of(name: str) -> str:
+    """`count`, `bytes`, `byte_hours` or `seconds`: from `KPI_KINDS`, else from the name's ending
+    (`..._byte_hours`, `..._bytes`, `..._s`), else a count."""
+    if name in KPI_KINDS:
+        return KPI_KINDS[name]
+    if name.endswith("byte_hours"):
+        return "byte_hours"
+    if name.endswith("bytes"):
+        return "bytes"
+    if name.endswith("_s"):
+        return "seconds"
+    return "count"
+
+
+def byte_unit(largest: float) -> tuple[float, str]:
+    """(bytes per unit, name) that keeps `largest` between 1 and 1024 where possible."""
+    for power, name in BYTE_UNITS:
+        if abs(largest) >= 1024.0**power:
+            return 1024.0**power, name
+    return 1.0, "B"
+
+
+def _significant(value: float, digits: int) -> str:
+    """`value` to `digits` significant digits, without an exponent below a million."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    text = f"{value:,.{digits}g}"
+    if "e" in text and abs(value) < 1e6:
+        text = f"{value:,.0f}"
+    return text
+
+
+def format_bytes(value: float, digits: int = DIGITS) -> str:
+    """`3.04 TiB`, `512 MiB`, `0 B`."""
+    scale, unit = byte_unit(value)
+    return f"{_significant(value / scale, digits)} {unit}"
+
+
+def format_byte_hours(value: float, digits: int = DIGITS) -> str:
+    """Space held over time: `1.29 TiB·h`."""
+    scale, unit = byte_unit(value)
+    return f"{_significant(value / scale, digits)} {unit}·h"
+
+
+def format_seconds(seconds: float, digits: int = DIGITS) -> str:
+    """A delay or lag in the unit that reads best: `31 ms`, `9.8 min`, `28.6 h`, `3.5 d`."""
+    for threshold, scale, name in ((2 * 86400.0, 86400.0, "d"), (3600.0, 3600.0, "h"), (60.0, 60.0, "min"),
+                                   (1.0, 1.0, "s")):
+        if abs(seconds) >= threshold:
+            return f"{_significant(seconds / scale, digits)} {name}"
+    if seconds == 0:
+        return "0 s"
+    return f"{_significant(seconds * 1000, digits)} ms"
+
+
+def format_rate(bytes_per_s: float) -> str:
+    """A link bandwidth as network people write it: `10 Gbit/s`."""
+    bits = bytes_per_s * 8
+    for scale, name in ((1e12, "Tbit/s"), (1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s")):
+        if bits >= scale:
+            return f"{_significant(bits / scale, DIGITS)} {name}"
+    return f"{_significant(bits, DIGITS)} bit/s"
+
+
+def format_count(value: float, digits: int = DIGITS) -> str:
+    """A count in full with thousands separators (`1,234`); a mean or other fraction to `digits`."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return _significant(value, digits)
+
+
+def format_kpi(name: str, value: float | None, digits: int = DIGITS) -> str:
+    """A KPI (or any named fact) in the unit of its kind; `-` for a missing value."""
+    if value is None:
+        return "-"
+    kind = kind_of(name)
+    if kind == "bytes":
+        return format_bytes(float(value), digits)
+    if kind == "byte_hours":
+        return format_byte_hours(float(value), digits)
+    if kind == "seconds":
+        return format_seconds(float(value), digits)
+    return format_count(value, digits)
+
+
+def plural(count: float, noun: str, plural_noun: str | None = None) -> str:
+    """`1 re-baseline`, `3 re-baselines`, `1,204 failed writes`."""
+    word = noun if count == 1 else (plural_noun or f"{noun}s")
+    return f"{format_count(count)} {word}"
+
+
+def outcome(kpis: dict[str, float]) -> str:
+    """A run's outcome in one sentence: what broke, what locks cost, what space pressure did.
+
+    `0 premature deletions, 0 re-baselines; locks pinned 1.29 TiB·h, peak 430 GiB; 0 failed
+    writes, 0 autodeletes`. The peak, the bytes re-sent and the bytes of failed writes are said
+    when the run reports them (and, for the last two, when there are any).
+    """
+    broke = f"{plural(kpis['premature_deletions'], 'premature deletion')}, {plural(kpis['rebaselines'], 're-baseline')}"
+    if kpis["rebaselines"] and "rebaseline_bytes" in kpis:
+        broke += f" ({format_bytes(kpis['rebaseline_bytes'])} re-sent)"
+    locks = f"locks pinned {format_byte_hours(kpis['lock_space_byte_hours'])}"
+    if "lock_space_peak_bytes" in kpis:
+        locks += f", peak {format_bytes(kpis['lock_space_peak_bytes'])}"
+    space = plural(kpis["failed_writes"], "failed write")
+    if kpis["failed_writes"] and kpis.get("failed_write_bytes"):
+        space += f" ({format_bytes(kpis['failed_write_bytes'])})"
+    if "autodeletes" in kpis:
+        space += f", {plural(kpis['autodeletes'], 'autodelete')}"
+    return f"{broke}; {locks}; {space}"

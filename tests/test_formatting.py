@@ -1,0 +1,106 @@
+"""Numbers for people: one formatting module for the terminal, report.html, plots and the catalog;
+the verdict sentence; the terminal's KPI table; legends that fit however many lock holders."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import pandas as pd
+import pytest
+from conftest import SCENARIOS
+
+from sim.formatting import format_kpi, outcome
+from sim.html_report import render_report
+from sim.model import simulate
+from sim.plots import MAX_LEGEND_ENTRIES, plot_lock_propagation, plot_pcpi_timeline, save
+from sim.report import format_kpi_table, kpi_table, verdict_lines
+from sim.results import Results
+from sim.scenario import PROTOCOLS, load_scenario
+
+TIB = 2**40
+
+
+@pytest.mark.parametrize(("name", "value", "text"), [
+    ("rebaseline_bytes", 500 * 2**30, "500 GiB"),
+    ("bytes_transferred", 3_339_525_123_593.2, "3.04 TiB"),
+    ("failed_write_bytes", 0, "0 B"),
+    ("lock_space_byte_hours", 1.29 * TIB, "1.29 TiB·h"),
+    ("lock_space_peak_bytes", 430 * 2**30, "430 GiB"),  # a KPI the engine adds later: read from its name
+    ("max_lag_s", 29.4 * 3600, "29.4 h"),
+    ("max_lag_s", 3.5 * 86400, "3.5 d"),
+    ("max_lag_s", 0.031, "31 ms"),
+    ("max_lag_s", 1020 * 3600, "42.5 d"),
+    ("rebaselines", 1234, "1,234"),
+    ("bytes_transferred", 1023 * 2**30, "1,023 GiB"),  # no exponent between 1000 and 1024 of a unit
+    ("max_lag_s", None, "-"),
+])
+def test_values_read_in_their_units(name, value, text):
+    assert format_kpi(name, value) == text
+
+
+KPIS = {"premature_deletions": 0, "rebaselines": 0, "rebaseline_bytes": 0.0, "lock_space_byte_hours": 1.29 * TIB,
+        "failed_writes": 0, "failed_write_bytes": 0.0, "autodeletes": 0}
+
+
+def test_the_verdict_says_what_broke_what_locks_cost_and_what_space_pressure_did():
+    assert outcome(KPIS) == "0 premature deletions, 0 re-baselines; locks pinned 1.29 TiB·h; 0 failed writes, 0 autodeletes"
+    peak = {**KPIS, "lock_space_peak_bytes": 430 * 2**30}
+    assert outcome(peak) == ("0 premature deletions, 0 re-baselines; locks pinned 1.29 TiB·h, peak 430 GiB; "
+                             "0 failed writes, 0 autodeletes")
+    broken = {**KPIS, "premature_deletions": 1, "rebaselines": 1, "rebaseline_bytes": 500 * 2**30, "failed_writes": 168,
+              "failed_write_bytes": 1.2 * TIB, "autodeletes": 3}
+    assert outcome(broken) == ("1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 1.29 TiB·h; "
+                               "168 failed writes (1.2 TiB), 3 autodeletes")
+    assert verdict_lines({"hard": {"kpis": broken}, "softlock": {"kpis": KPIS}})[0].startswith("hard:     1 premature")
+
+
+def test_five_protocols_fit_in_100_columns_with_kpis_as_rows():
+    big = {**KPIS, "bytes_transferred": 1000.4 * TIB, "rebaseline_bytes": 999 * 2**50, "max_lag_s": 400 * 86400,
+           "lock_messages": 123_456_789, "lock_space_byte_hours": 1023.9 * 2**50, "updates_completed": 9_999_999,
+           "lock_space_peak_bytes": 512 * 2**50}
+    table = kpi_table({protocol: {"kpis": big} for protocol in PROTOCOLS})
+    assert list(table.columns) == list(PROTOCOLS) and "lock_space_peak_bytes" in table.index
+    text = format_kpi_table(table)
+    assert max(len(line) for line in text.splitlines()) <= 100, text
+    assert "1,000 TiB" in text and "1,024 PiB·h" in text and "123,456,789" in text
+
+
+@pytest.fixture(scope="module")
+def run():
+    return Results.from_run(simulate(load_scenario(SCENARIOS / "destination_retired.yaml", {"protocol": "hard"})))
+
+
+def test_report_outcome_line_and_highlighted_rows_show_failed_writes(run):
+    assert run.kpis["failed_writes"] > 0 and run.kpis["failed_write_bytes"] > 0
+    page = render_report(run, {}, None)
+    assert f"{run.kpis['failed_writes']} failed writes ({format_kpi('failed_write_bytes', run.kpis['failed_write_bytes'])})" \
+        in page
+    for kpi in ("failed_writes", "failed_write_bytes"):
+        assert f'<tr class="bad"><td>{kpi}</td>' in page
+
+
+def many_holders(base: Results, count: int) -> Results:
+    """`base` with its soft locks spread over `count` locking datasets."""
+    locks = base.locks.copy()
+    soft = locks.index[locks["type"] != "hard"]
+    assert len(soft) >= count
+    locks.loc[soft, "locking_dataset"] = [f"D{i % count:02d}:/vol/v" for i in range(len(soft))]
+    return Results(base.summary, {**base.tables, "locks": locks}, base.scenario)
+
+
+def test_legends_stay_capped_however_many_datasets_hold_locks():
+    base = Results.from_run(simulate(load_scenario(SCENARIOS / "quickstart.yaml", {"protocol": "softlock"})))
+    results = many_holders(base, 60)
+    for draw in (plot_lock_propagation, plot_pcpi_timeline):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a clipped legend makes constrained layout warn
+            fig = draw(results)
+            save(fig, io.BytesIO())  # type: ignore[arg-type]
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            if legend is not None:
+                assert len(legend.get_texts()) <= MAX_LEGEND_ENTRIES
+    labels = [t.get_text() for t in plot_lock_propagation(results).axes[0].get_legend().get_texts()]
+    assert labels[-1] == "lock for 52 other datasets"
+    assert pd.Series(labels[:-1]).str.match(r"lock for D\d\d:/vol/v").all()
