@@ -1,3 +1,3 @@
 """cascadesim: a discrete-event simulator of cascaded snapshot mirroring and soft locks."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,32 +1,55 @@
-"""The `cascadesim` command line: run, compare, locks, validate, check, catalog."""
+"""The `cascadesim` command line: run, compare, locks, validate, check, catalog.
+
+Bad input (a scenario, a flag's value, an output path) exits with code 2 and one line per
+problem before anything runs; Ctrl-C exits with 130 and SIGTERM with 143, quietly and without
+leaving a partial results folder; a closed stdout (`| head`) ends the command quietly (141).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario, scenario_files
+from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario, read_source, scenario_files
+from sim.scenario_file import ScenarioFile
 
 if TYPE_CHECKING:
     from sim.model import RunResult
 
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
 PROGRESS_STEPS = 200
 """Chunks of simulated time a run with a progress bar is cut into."""
+MAX_SEED = 2**63
+FORCE_HELP = ("replace a folder at the output path even if it is not a complete results folder of this scenario "
+              "file (another file's results, or anything else)")
+NO_LIMITS_WARNING = ("cascadesim: warning: --no-limits: file size, duration, sizes and counts are not checked against "
+                     "the limits; a run may not finish or may exhaust memory")
 
 
-def _load(path: str, seed: int | None = None, protocol: str | None = None, *,
-          sets: list[str] | None = None, limits: bool = True) -> Scenario:
+class Terminated(Exception):
+    """SIGTERM arrived: unwind like Ctrl-C (cleaning up) and exit with `EXIT_TERMINATED`."""
+
+
+def _read(args: argparse.Namespace, seed: int | None = None, protocol: str | None = None) -> tuple[ScenarioFile, Scenario]:
+    """The scenario file (read once) and the scenario with `--set`, `--seed` and `--protocol` applied."""
+    limits = not args.no_limits
+    source = read_source(args.scenario, enforce_limits=limits)
     overrides: dict[str, object] = {}
     if seed is not None:
         overrides["seed"] = seed
     if protocol is not None:
         overrides["protocol"] = protocol
-    return load_scenario(path, overrides, sets=sets or (), enforce_limits=limits)
+    return source, load_scenario(source, overrides, sets=args.set or (), enforce_limits=limits)
 
 
 def _add_input_args(parser: argparse.ArgumentParser, *, sets: bool = True) -> None:
@@ -39,12 +62,6 @@ def _add_input_args(parser: argparse.ArgumentParser, *, sets: bool = True) -> No
                         help="lift the limits on duration, sizes and counts that keep a run finite")
 
 
-def _provenance(args: argparse.Namespace) -> dict[str, object]:
-    from sim.provenance import provenance
-
-    return provenance(args.scenario, args.set, limits=not args.no_limits)
-
-
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -53,6 +70,25 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: a whole number from 0 to 2**63 - 1")
+    return value
+
+
+def _moment(text: str) -> float:
+    from sim.units import parse_duration
+
+    try:
+        return parse_duration(text, allow_zero=True)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _protocol_list(text: str) -> list[str]:
@@ -95,21 +131,29 @@ def _progress_stream(args: argparse.Namespace) -> TextIO | None:
     return None if args.quiet or not sys.stderr.isatty() else sys.stderr
 
 
-def _scenario_text(path: str) -> str | None:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+def _waiting(folder: Path) -> Callable[[], None]:
+    def say() -> None:
+        print(f"cascadesim: waiting for another cascadesim writing into {folder}", file=sys.stderr, flush=True)
+    return say
+
+
+def _warn_no_limits(args: argparse.Namespace) -> None:
+    if args.no_limits:
+        print(NO_LIMITS_WARNING, file=sys.stderr, flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.output import write_results
+    from sim.output import plan_run_folder, write_run_folder
+    from sim.provenance import provenance
     from sim.report import format_kpi_table, kpi_table, verdict_lines
 
-    scenario = _load(args.scenario, args.seed, args.protocol, sets=args.set, limits=not args.no_limits)
+    source, scenario = _read(args, args.seed, args.protocol)
+    target = plan_run_folder(Path(args.out), scenario.name, scenario.protocol, scenario.seed, source.sha256,
+                             force=args.force)
+    _warn_no_limits(args)
     result = simulate_with_progress(scenario, _progress_stream(args), scenario.protocol)
-    result.summary["provenance"] = _provenance(args)
-    folder = write_results(result, Path(args.out), scenario_text=_scenario_text(args.scenario))
+    result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
+    folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir))
     summaries = {scenario.protocol: result.summary}
     print(f"results: {folder}")
     print("\n".join(verdict_lines(summaries)))
@@ -120,56 +164,52 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim.output import write_results
-    from sim.plots import plot_compare, save
+    from sim.output import plan_compare, plan_run_folder, write_compare, write_run_folder
+    from sim.provenance import provenance
     from sim.report import format_kpi_table, kpi_table, verdict_lines
 
-    scenario = _load(args.scenario, args.seed, sets=args.set, limits=not args.no_limits)
+    source, scenario = _read(args, args.seed)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
-    text = _scenario_text(args.scenario)
+    out = Path(args.out)
+    targets = {p: plan_run_folder(out, scenario.name, p, scenario.seed, source.sha256, force=args.force)
+               for p in protocols}
+    csv_path = plan_compare(out, scenario.name, scenario.seed)
+    _warn_no_limits(args)
     bar_file = _progress_stream(args)
-    summaries = {}
-    for protocol in protocols:
+    for protocol, target in targets.items():
         result = simulate_with_progress(scenario.model_copy(update={"protocol": protocol}), bar_file, protocol)
-        result.summary["provenance"] = _provenance(args)
-        folder = write_results(result, Path(args.out), scenario_text=text)
-        summaries[protocol] = result.summary
-        print(f"{protocol}: {folder}")
-    table = kpi_table(summaries)
-    out = Path(args.out) / scenario.name / f"compare-seed{scenario.seed}.csv"
-    table.to_csv(out, index_label="kpi")
-    figure = out.with_suffix(".png")
-    save(plot_compare(summaries, f"{scenario.name}, seed {scenario.seed}: the same scenario and seed under each protocol"),
-         figure)
+        result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
+        print(f"{protocol}: {write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir))}")
+    title = f"{scenario.name}, seed {scenario.seed}: the same scenario and seed under each protocol"
+    summaries = write_compare(csv_path, {p: t.folder for p, t in targets.items()}, title,
+                              on_wait=_waiting(csv_path.parent))
     print(f"\n{scenario.name}, seed {scenario.seed}: same scenario and seed under each protocol")
     print("\n".join(verdict_lines(summaries)))
     print()
-    print(format_kpi_table(table))
-    print(f"\ntable: {out}\nfigure: {figure}")
+    print(format_kpi_table(kpi_table(summaries)))
+    print(f"\ntable: {csv_path}\nfigure: {csv_path.with_suffix('.png')}")
     return 0
 
 
 def cmd_locks(args: argparse.Namespace) -> int:
+    from sim.formatting import format_seconds
     from sim.model import Model
-    from sim.units import parse_duration
 
-    scenario = _load(args.scenario, args.seed, args.protocol, sets=args.set, limits=not args.no_limits)
-    try:
-        at_s = parse_duration(args.at, allow_zero=True)
-    except ValueError as err:
-        print(f"--at: {err}", file=sys.stderr)
+    _source, scenario = _read(args, args.seed, args.protocol)
+    if args.at > scenario.duration:
+        print(f"--at: {format_seconds(args.at)} is after the end of the run ({format_seconds(scenario.duration)})",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
-    if at_s > scenario.duration:
-        print(f"--at: {args.at} is after the end of the run ({scenario.duration:.0f} s)", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    _warn_no_limits(args)
     model = Model(scenario)
     model.start()
-    model.run(until_s=at_s)
-    print(model.snapshot_listing(at_s))
+    model.run(until_s=args.at)
+    print(model.snapshot_listing(args.at))
     return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    _warn_no_limits(args)
     failed = False
     for path in scenario_files(args.scenarios):
         try:
@@ -194,6 +234,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     from sim.provenance import code_version
 
+    _warn_no_limits(args)
     entries = load_library(args.paths, enforce_limits=not args.no_limits)
     code = code_version()
     commit = f"commit {code['git_commit'][:12]}{' with uncommitted changes' if code['git_dirty'] else ''}" \
@@ -226,6 +267,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_catalog(args: argparse.Namespace) -> int:
     from sim.library import catalog_markdown, load_library, run_library
 
+    _warn_no_limits(args)
     outcomes = run_library(load_library(args.paths, enforce_limits=not args.no_limits), workers=args.jobs)
     print(catalog_markdown(outcomes), end="")
     return 0
@@ -238,26 +280,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one scenario and write its results folder")
     run.add_argument("scenario")
-    run.add_argument("--seed", type=int)
+    run.add_argument("--seed", type=_seed)
     run.add_argument("--protocol", choices=PROTOCOLS)
     run.add_argument("--out", default="results")
     run.add_argument("--quiet", action="store_true", help="no progress bar (it is only drawn on a terminal anyway)")
+    run.add_argument("--force", action="store_true", help=FORCE_HELP)
     _add_input_args(run)
     run.set_defaults(func=cmd_run)
 
     compare = sub.add_parser("compare", help="run one scenario under several protocols, same seed")
     compare.add_argument("scenario")
     compare.add_argument("--protocols", type=_protocol_list, help="comma-separated, default: those in expect:")
-    compare.add_argument("--seed", type=int)
+    compare.add_argument("--seed", type=_seed)
     compare.add_argument("--out", default="results")
     compare.add_argument("--quiet", action="store_true", help="no progress bars (they are only drawn on a terminal anyway)")
+    compare.add_argument("--force", action="store_true", help=FORCE_HELP)
     _add_input_args(compare)
     compare.set_defaults(func=cmd_compare)
 
     locks = sub.add_parser("locks", help="list every PCPI and who locks it at a moment of the run")
     locks.add_argument("scenario")
-    locks.add_argument("--at", required=True, help="simulated time, e.g. 3d12h")
-    locks.add_argument("--seed", type=int)
+    locks.add_argument("--at", required=True, type=_moment, help="simulated time, e.g. 3d12h")
+    locks.add_argument("--seed", type=_seed)
     locks.add_argument("--protocol", choices=PROTOCOLS)
     _add_input_args(locks)
     locks.set_defaults(func=cmd_locks)
@@ -283,13 +327,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(_signum: int, _frame: object) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """SIGTERM raises `Terminated` for the block, so that it cleans up like Ctrl-C (main thread only)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: send what is still buffered for stdout nowhere, so exiting is quiet."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sim.output import OutputError
+
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _sigterm_unwinds():
+            return args.func(args)
     except ScenarioError as err:
         print("\n".join(err.problems), file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OutputError as err:
+        print(f"--out {getattr(args, 'out', '')}: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Terminated:
+        return EXIT_TERMINATED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

@@ -18,8 +18,16 @@ from pathlib import Path
 from sim.expect import Verdict, check_kpis, seeds_needed, suggest
 from sim.formatting import format_kpi
 from sim.model import simulate
-from sim.provenance import scenario_sha256
-from sim.scenario import PROTOCOLS, Scenario, ScenarioError, line_of, load_scenario, planned_firings, scenario_files
+from sim.scenario import (
+    PROTOCOLS,
+    Scenario,
+    ScenarioError,
+    line_of,
+    load_scenario,
+    planned_firings,
+    read_source,
+    scenario_files,
+)
 
 KpiValues = dict[str, float]
 
@@ -64,7 +72,8 @@ def load_library(paths: Iterable[str | Path], *, enforce_limits: bool = True) ->
     problems: list[str] = []
     for path in scenario_files(paths):
         try:
-            entries.append(Entry(path, load_scenario(path, enforce_limits=enforce_limits), scenario_sha256(path)))
+            source = read_source(path, enforce_limits=enforce_limits)
+            entries.append(Entry(path, load_scenario(source, enforce_limits=enforce_limits), source.sha256))
         except ScenarioError as err:
             problems += err.problems
     if problems:

@@ -53,8 +53,8 @@ def protocol_colour(protocol: str) -> str:
 
 
 def save(fig: Figure, path: Path) -> None:
-    """Write `fig` as a PNG."""
-    fig.savefig(path, dpi=DPI)
+    """Write `fig` as a PNG (whatever the file name ends with)."""
+    fig.savefig(path, dpi=DPI, format="png")
 
 
 # -- units ----------------------------------------------------------------------------

@@ -2,18 +2,20 @@
 
 Recorded in every run's `summary.json` under `provenance`, so that a result can be traced to
 the file, the command-line overrides and the code that produced it. Deterministic: the same
-file, overrides and checkout give the same record (no clock, no host, no absolute path).
+file, overrides and checkout give the same record (no clock, no host, no path: the file's name
+and the hash of its bytes, however the path to it was spelled).
 """
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from sim.scenario_file import ScenarioFile
 
 PACKAGE = "cascadesim"
 GIT_TIMEOUT_S = 10.0
@@ -42,17 +44,13 @@ def _git(folder: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def scenario_sha256(path: str | Path) -> str:
-    """SHA-256 of the scenario file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def provenance(path: str | Path, sets: Sequence[str] = (), *, limits: bool = True) -> dict[str, Any]:
-    """The `provenance` record of a run of the scenario file at `path` with `--set` overrides
-    `sets` (in order) and limits enforced or not (`--no-limits`)."""
+def provenance(source: ScenarioFile, sets: Sequence[str] = (), *, limits: bool = True) -> dict[str, Any]:
+    """The `provenance` record of a run of the scenario file `source` with `--set` overrides
+    `sets` (in order) and limits enforced or not (`--no-limits`). The file is named by its
+    name alone, however its path was spelled, and identified by the SHA-256 of its bytes."""
     return {
-        "scenario_file": str(path),
-        "scenario_sha256": scenario_sha256(path),
+        "scenario_file": source.path.name,
+        "scenario_sha256": source.sha256,
         "overrides": list(sets),
         "limits_enforced": limits,
         **code_version(),

@@ -22,6 +22,9 @@ TABLES = ("events", "transfers", "pcpis", "locks", "timeseries")
 SUMMARY_FILE = "summary.json"
 SCENARIO_FILE = "scenario.json"
 """The resolved scenario (units in seconds, bytes, bytes/s), as plain JSON."""
+COMPLETE_FILE = "complete.json"
+"""Written last into a results folder: the format and every file's size. Its presence says the
+writer finished; `load` refuses a folder without it or missing a file it lists."""
 
 
 class ResultsError(ValueError):
@@ -33,7 +36,7 @@ class Results:
     """One run: `summary` (the summary.json dict), the tables, and the resolved scenario.
 
     `scenario` is the scenario as plain data (`Scenario.model_dump(mode="json", by_alias=True)`)
-    or None for a folder written before scenarios were saved. `path` is the folder it was
+    or None for a `Results` built without it. `path` is the folder it was
     loaded from, None for a run still in memory.
     """
 
@@ -85,31 +88,65 @@ class Results:
                    scenario=result.scenario.model_dump(mode="json", by_alias=True))
 
 
-def load(path: str | Path) -> Results:
-    """Read a results folder written by `cascadesim run` or `compare` (or its summary.json).
-
-    Raises `ResultsError` naming what is missing when `path` is not such a folder.
-    """
+def _folder_of(path: str | Path) -> Path:
     folder = Path(path)
     if folder.name == SUMMARY_FILE and folder.is_file():
         folder = folder.parent
     if not folder.is_dir():
         raise ResultsError(f"{folder}: no such results folder (expected e.g. results/quickstart/softlock-seed42)")
-    summary_path = folder / SUMMARY_FILE
-    if not summary_path.is_file():
-        runs = sorted(p.parent.name for p in folder.glob(f"*/{SUMMARY_FILE}"))
+    return folder
+
+
+def _check_complete(folder: Path) -> list[str]:
+    """The files `folder`'s completion marker lists; raise `ResultsError` unless it has the
+    marker and every file it lists, at the size it lists."""
+    marker = folder / COMPLETE_FILE
+    if not marker.is_file():
+        if (folder / SUMMARY_FILE).is_file():
+            raise ResultsError(f"{folder} is not a complete results folder: no {COMPLETE_FILE} (its writer was "
+                               f"interrupted, or it was written by a cascadesim before 0.2; run it again)")
+        runs = sorted(p.parent.name for p in folder.glob(f"*/{COMPLETE_FILE}"))
         hint = f"; it holds the runs {', '.join(runs)}" if runs else ""
         raise ResultsError(f"{folder} is not a cascadesim results folder: no {SUMMARY_FILE}{hint}")
-    missing = [f"{name}.parquet" for name in TABLES if not (folder / f"{name}.parquet").is_file()]
+    try:
+        listed = json.loads(marker.read_text())["files"]
+        sizes = {str(name): int(size) for name, size in listed.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ResultsError(f"{marker}: cannot read the completion marker: {err}") from None
+    required = [SUMMARY_FILE, SCENARIO_FILE, *(f"{name}.parquet" for name in TABLES)]
+    missing = [name for name in [*required, *sizes] if not (folder / name).is_file()]
     if missing:
-        raise ResultsError(f"{folder} is not a complete results folder: missing {', '.join(missing)}")
+        raise ResultsError(f"{folder} is not a complete results folder: missing {', '.join(dict.fromkeys(missing))}")
+    changed = [name for name, size in sizes.items() if (folder / name).stat().st_size != size]
+    if changed:
+        raise ResultsError(f"{folder} is not a complete results folder: {', '.join(changed)} changed since it was written")
+    return sorted(sizes)
+
+
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """The summary.json of a complete results folder (or of the folder of that file).
+
+    Raises `ResultsError` naming what is missing when `path` is not such a folder."""
+    folder = _folder_of(path)
+    _check_complete(folder)
+    summary_path = folder / SUMMARY_FILE
     try:
         summary = json.loads(summary_path.read_text())
     except (OSError, ValueError) as err:
         raise ResultsError(f"{summary_path}: cannot read the summary: {err}") from None
     if not isinstance(summary, dict) or "kpis" not in summary:
         raise ResultsError(f"{summary_path} is not a cascadesim summary (no `kpis`)")
-    tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
-    scenario_path = folder / SCENARIO_FILE
-    scenario = json.loads(scenario_path.read_text()) if scenario_path.is_file() else None
+    return summary
+
+
+def load(path: str | Path) -> Results:
+    """Read a results folder written by `cascadesim run` or `compare` (or its summary.json).
+
+    Raises `ResultsError` naming what is missing when `path` is not a complete results folder:
+    one whose writer finished (`complete.json`, written last, lists every file and its size).
+    """
+    folder = _folder_of(path)
+    summary = load_summary(folder)
+    tables = {Path(name).stem: pd.read_parquet(folder / name) for name in _check_complete(folder) if name.endswith(".parquet")}
+    scenario = json.loads((folder / SCENARIO_FILE).read_text())
     return Results(summary=summary, tables=tables, scenario=scenario, path=folder)

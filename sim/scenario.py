@@ -6,7 +6,9 @@ The engine receives a frozen object and never re-checks or defaults anything.
 
 Every problem is reported as `file:line: field: message`, with the line taken from the
 round-trip YAML document (ruamel.yaml keeps positions; its round-trip loader builds only
-plain mappings, sequences and scalars, so loading is safe).
+plain mappings, sequences and scalars, so loading is safe; `sim.scenario_file` reads the file
+and bounds its aliases). A problem with a `--set` value is blamed on the flag instead:
+`file: --set 'PATH=VALUE': field: message`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import datetime as dt
 import json
 import math
 import re
+import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -27,13 +30,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictFloat,
+    StrictInt,
     ValidationError,
     model_validator,
 )
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
+from sim.scenario_file import MAX_FILE_BYTES, InputError, ScenarioFile, compose, construct, duplicate_keys, read_scenario_file
 from sim.units import parse_duration, parse_rate, parse_size
 
 PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
@@ -78,6 +81,10 @@ MAX_EXPECT_SEEDS = 100
 _LAST_DAY = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 """A run must end before this, well inside the calendar (Python's dates stop at the year 9999)."""
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+MAX_NAME_LENGTH = 100
+"""Longest scenario name. It names a folder; with the longest run folder suffix a flat layout could
+add (`-softlock-seed9223372036854775807`, 33 characters) it stays within eCryptfs's 143-byte file
+names, the shortest limit of common filesystems (255 bytes elsewhere)."""
 
 
 def _duration_at_least_zero(value: object) -> float:
@@ -103,6 +110,19 @@ def _check_name(name: str) -> str:
     return name
 
 
+def _check_scenario_name(name: str) -> str:
+    """A scenario's name is one folder name under --out: letters, digits, '.', '_' and '-', not
+    starting with '.' (so neither '.' nor '..', nor hidden), at most `MAX_NAME_LENGTH` long."""
+    if not _NAME.match(name):
+        raise ValueError(f"{name!r} is not a name: use letters, digits, '.', '_' and '-'")
+    if name.startswith("."):
+        raise ValueError(f"{name!r} starts with '.'; it names the results folder, so it may not be '.', '..' "
+                         f"or a hidden folder")
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"{len(name)} characters, more than {MAX_NAME_LENGTH}: it names the results folder")
+    return name
+
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
@@ -123,6 +143,7 @@ Rate = Annotated[float, BeforeValidator(parse_rate), AfterValidator(_finite)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
 VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
 Name = Annotated[str, AfterValidator(_check_name)]
+ScenarioName = Annotated[str, AfterValidator(_check_scenario_name)]
 Protocol = Literal["none", "local", "softlock", "hard", "lease"]
 KpiName = Literal[KPIS]  # type: ignore[valid-type]
 
@@ -156,7 +177,7 @@ class LinkSpec(_Spec):
 class QtreeSpec(_Spec):
     """A named sub-tree of a volume with its share of the volume's size and change."""
 
-    share: float = Field(gt=0, le=1)
+    share: StrictFloat = Field(gt=0, le=1)
 
 
 class AutodeleteSpec(_Spec):
@@ -183,7 +204,7 @@ class VolumeSpec(_Spec):
 
     size: Size
     change_rate: Rate
-    change_variability: float = Field(default=0.0, ge=0, le=10)
+    change_variability: StrictFloat = Field(default=0.0, ge=0, le=10)
     qtrees: dict[str, QtreeSpec] = Field(default_factory=dict)
     autodelete: AutodeleteSpec | None = None
 
@@ -193,7 +214,7 @@ class SnapshotPolicySpec(_Spec):
 
     schedule: Cron
     label: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    keep: int = Field(ge=1, le=100_000)
+    keep: StrictInt = Field(ge=1, le=100_000)
     volumes: tuple[VolumeName, ...] = Field(min_length=1)
 
 
@@ -253,8 +274,8 @@ def _number_as_range(value: Any) -> Any:
 class Range(_Spec):
     """Inclusive bounds; a plain number in the file means exactly that value."""
 
-    min: float | None = None
-    max: float | None = None
+    min: StrictFloat | None = None
+    max: StrictFloat | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -279,8 +300,8 @@ class Bound(Range):
     """
 
     mean: Range | None = None
-    tolerance: float = Field(default=0.0, ge=0)
-    seeds: int = Field(default=1, ge=1, le=MAX_EXPECT_SEEDS)
+    tolerance: StrictFloat = Field(default=0.0, ge=0)
+    seeds: StrictInt = Field(default=1, ge=1, le=MAX_EXPECT_SEEDS)
 
     @model_validator(mode="after")
     def _meaningful(self) -> Bound:
@@ -296,13 +317,13 @@ class Bound(Range):
 class Scenario(_Spec):
     """A whole scenario, units resolved. Times are seconds from `start`."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    seed: int = Field(ge=0, lt=2**63)
+    name: ScenarioName
+    seed: StrictInt = Field(ge=0, lt=2**63)
     duration: Duration
     start: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     protocol: Protocol = "none"
     sample_interval: Duration = 3600.0
-    lock_record_bytes: int = Field(default=128, ge=1, le=1 << 20)
+    lock_record_bytes: StrictInt = Field(default=128, ge=1, le=1 << 20)
     lease: Duration = 86400.0
     """Protocol `lease`: a lock set not renewed within this long expires at its holder."""
     appliances: dict[Name, ApplianceSpec] = Field(min_length=1)
@@ -578,7 +599,7 @@ def planned_firings(s: Scenario) -> float:
 
 def line_of(path: str | Path, loc: Loc) -> int:
     """1-based line of the field at `loc` (or of its deepest present parent) in a scenario file."""
-    document, _problems = _load_yaml(Path(path))
+    document, _problems = _load_yaml(read_source(path, enforce_limits=False))
     return _line_of(document, loc)
 
 
@@ -605,47 +626,25 @@ def _estimate_firings(s: Scenario) -> tuple[float, list[Loc]]:
     return total, never
 
 
-def _yaml_error(path: Path, err: MarkedYAMLError) -> str:
-    mark = err.problem_mark or err.context_mark
-    line = mark.line + 1 if mark is not None else 1
-    return _problem(path, line, "(yaml)", str(err.problem or err.context))
+def read_source(path: str | Path, *, enforce_limits: bool = True) -> ScenarioFile:
+    """Read a scenario file once (a regular file within `MAX_FILE_BYTES` unless limits are
+    lifted); a `ScenarioError` says what is wrong with it."""
+    try:
+        return read_scenario_file(path, max_bytes=MAX_FILE_BYTES if enforce_limits else None)
+    except InputError as err:
+        raise ScenarioError([_problem(Path(path), err.line, err.field, err.message)]) from None
 
 
-def _duplicate_keys(path: Path, node: Node | None, loc: Loc = ()) -> list[str]:
-    """Every key given twice in one mapping, anywhere in the composed YAML tree."""
-    problems: list[str] = []
-    if isinstance(node, MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                problems.append(_problem(path, line, (*loc, key), f"duplicate key (first given on line {seen[key]})"))
-            else:
-                seen[key] = line
-                problems += _duplicate_keys(path, value_node, (*loc, key))
-    elif isinstance(node, SequenceNode):
-        for i, item in enumerate(node.value):
-            problems += _duplicate_keys(path, item, (*loc, i))
-    return problems
-
-
-def _load_yaml(path: Path) -> tuple[Any, list[str]]:
+def _load_yaml(source: ScenarioFile) -> tuple[Any, list[str]]:
     """The round-trip document and the problems found while reading it (duplicate keys: the
     first value is kept, so that validation can go on and report everything at once)."""
+    path = source.path
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError([_problem(path, 1, "(file)", f"cannot read: {err}")]) from None
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = True
-    try:
-        problems = _duplicate_keys(path, yaml.compose(text))
-        document = yaml.load(text)
-    except MarkedYAMLError as err:
-        raise ScenarioError([_yaml_error(path, err)]) from None
-    except Exception as err:  # ruamel raises non-marked errors for some malformed input
-        raise ScenarioError([_problem(path, 1, "(yaml)", str(err))]) from None
+        yaml, node = compose(source.text)
+        problems = [_problem(path, line, loc, message) for line, loc, message in duplicate_keys(node)]
+        document = construct(yaml, node)
+    except InputError as err:
+        raise ScenarioError([_problem(path, err.line, err.field, err.message)]) from None
     if not isinstance(document, dict):
         raise ScenarioError([_problem(path, 1, "(file)", "a scenario is a mapping of fields, e.g. `name: ...`")])
     return document, problems
@@ -693,23 +692,21 @@ def _apply_set(document: Any, text: str) -> tuple[Loc, str | None]:
     except ValueError as err:
         return (), str(err)
     try:
-        value = YAML(typ="rt").load(value_text) if value_text.strip() else None
-    except MarkedYAMLError as err:
-        return tuple(loc), f"cannot read the value {value_text!r} as YAML: {err.problem or err.context} (set by --set)"
-    except Exception as err:  # ruamel raises non-marked errors for some malformed input
-        return tuple(loc), f"cannot read the value {value_text!r} as YAML: {err} (set by --set)"
+        value = construct(*compose(value_text)) if value_text.strip() else None
+    except InputError as err:
+        return tuple(loc), f"cannot read the value {value_text!r} as YAML: {err.message}"
     node = document
     for depth, key in enumerate(loc):
         where = _field(tuple(loc[:depth])) if depth else "the file"
         if isinstance(node, list) and isinstance(key, int) and -len(node) <= key < len(node):
             key = loc[depth] = key % len(node)
         elif isinstance(node, list) and isinstance(key, int):
-            return tuple(loc[:depth + 1]), f"{where} has {len(node)} items, no [{key}] (set by --set)"
+            return tuple(loc[:depth + 1]), f"{where} has {len(node)} items, no [{key}]"
         elif not isinstance(node, dict) or isinstance(key, int):
             kind = "a list" if isinstance(node, list) else "a mapping" if isinstance(node, dict) else "a single value"
-            return tuple(loc[:depth + 1]), f"{where} is {kind}, it has no {key!r} (set by --set)"
+            return tuple(loc[:depth + 1]), f"{where} is {kind}, it has no {key!r}"
         elif depth < len(loc) - 1 and key not in node:
-            return tuple(loc[:depth + 1]), f"{where} has no field {key!r} (set by --set)"
+            return tuple(loc[:depth + 1]), f"{where} has no field {key!r}"
         if depth == len(loc) - 1:
             node[key] = value
         else:
@@ -732,33 +729,46 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None, *,
+def _set_problem(path: Path, text: str, loc: Loc, message: str) -> str:
+    """A problem caused by a `--set` value, blamed on the flag: `file: --set 'TEXT': field: message`
+    (without the field when the text names none)."""
+    field = f"{_field(loc)}: " if loc else ""
+    return f"{path}: --set {shlex.quote(text)}: {field}{_one_line(message)}"
+
+
+def load_scenario(source: str | Path | ScenarioFile, overrides: dict[str, Any] | None = None, *,
                   sets: Sequence[str] = (), enforce_limits: bool = True) -> Scenario:
-    """Read, validate and freeze a scenario; raise `ScenarioError` listing every problem.
+    """Read, validate and freeze a scenario (a path, or a file already read); raise
+    `ScenarioError` listing every problem.
 
     `sets` are `PATH=VALUE` texts (the command line's `--set`) applied to the document
-    before validation, so an overridden value is checked like the file's and its problems
-    point at the overridden field's line. `overrides` replace top-level fields after them
-    (the command line's `--seed` and `--protocol`). `enforce_limits=False` lifts the limits
-    on duration, sizes and counts (`--no-limits`).
+    before validation, so an overridden value is checked like the file's; its problems are
+    blamed on the `--set` that gave it. `overrides` replace top-level fields after them (the
+    command line's `--seed` and `--protocol`, checked by the command line itself).
+    `enforce_limits=False` lifts the limits on file size, duration, sizes and counts
+    (`--no-limits`).
     """
-    path = Path(path)
-    document, problems = _load_yaml(path)
-    set_locs: list[Loc] = []
+    if not isinstance(source, ScenarioFile):
+        source = read_source(source, enforce_limits=enforce_limits)
+    path = source.path
+    document, problems = _load_yaml(source)
+    applied: list[tuple[Loc, str]] = []
     for text in sets:
         loc, message = _apply_set(document, text)
         if message is None:
-            set_locs.append(loc)
+            applied.append((loc, text))
         else:
-            problems.append(_problem(path, _line_of(document, loc), loc or "--set", message))
-    if len(set_locs) < len(sets):
+            problems.append(_set_problem(path, text, loc, message))
+    if len(applied) < len(sets):
         raise ScenarioError(problems)
     data = dict(document)
     data.update(overrides or {})
 
     def problem(loc: Loc, message: str) -> str:
-        overridden = any(loc[:len(s)] == s or s[:len(loc)] == loc for s in set_locs)
-        return _problem(path, _line_of(document, loc), loc, f"{message} (set by --set)" if overridden else message)
+        blamed = [text for s, text in applied if loc[:len(s)] == s or s[:len(loc)] == loc]
+        if blamed:
+            return _set_problem(path, blamed[-1], loc, message)
+        return _problem(path, _line_of(document, loc), loc, message)
 
     try:
         scenario = Scenario.model_validate(data)

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SCENARIOS
+from conftest import ROOT, SCENARIOS, chain_document, dump_yaml
 from ruamel.yaml import YAML
 
 from sim.cli import main
@@ -86,7 +86,7 @@ def test_the_summary_records_what_produced_the_result(folders):
     one, _two = folders["quickstart"]
     provenance = json.loads((one / "summary.json").read_text())["provenance"]
     path = SCENARIOS / "quickstart.yaml"
-    assert provenance["scenario_file"] == str(path)
+    assert provenance["scenario_file"] == "quickstart.yaml"
     assert provenance["scenario_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert provenance["overrides"] == [] and provenance["limits_enforced"] is True
     assert provenance["package_version"] == metadata.version("cascadesim")
@@ -121,3 +121,20 @@ def test_volumes_whose_names_share_a_crc32_draw_different_write_rates(make_scena
     changed = [pcpis.loc[pcpis["volume"] == name].sort_values("created_s")["changed_bytes"].tolist() for name in COLLIDING]
     assert len(changed[0]) == len(changed[1]) == 24
     assert changed[0] != changed[1]
+
+
+def test_provenance_does_not_depend_on_how_the_path_is_spelled(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "chain.yaml").write_text(dump_yaml(chain_document(duration="6h")))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sim.output.write_plots", lambda results, folder: None)
+    summaries = []
+    for i, spelled in enumerate(["sub/chain.yaml", "./sub/../sub/chain.yaml", str(tmp_path / "sub" / "chain.yaml")]):
+        assert main(["run", spelled, "--out", f"out{i}", "--quiet"]) == 0
+        summary = json.loads((tmp_path / f"out{i}" / "chain" / "none-seed1" / "summary.json").read_text())
+        assert summary.pop("wall_seconds") > 0
+        summaries.append(summary)
+    assert summaries[0] == summaries[1] == summaries[2]
+    assert summaries[0]["provenance"]["scenario_file"] == "chain.yaml"
+    text = dump_yaml(chain_document(duration="6h")).encode()
+    assert summaries[0]["provenance"]["scenario_sha256"] == hashlib.sha256(text).hexdigest()

@@ -68,16 +68,20 @@ def test_a_folder_missing_a_table_names_it(written, tmp_path):
 
 def test_a_summary_that_is_not_ours_is_refused(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"hello": 1}))
+    (tmp_path / "scenario.json").write_text("{}")
     for name in TABLES:
         pd.DataFrame({"x": [1]}).to_parquet(tmp_path / f"{name}.parquet")
+    files = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    (tmp_path / "complete.json").write_text(json.dumps({"format": 1, "files": files}))
     with pytest.raises(ResultsError, match="not a cascadesim summary"):
         load(tmp_path)
 
 
-def test_a_folder_written_without_its_scenario_still_loads(written, tmp_path):
+def test_a_folder_missing_any_file_it_was_written_with_is_refused(written, tmp_path):
     folder = copy_of(written, tmp_path)
     (folder / "scenario.json").unlink()
-    assert load(folder).scenario is None
+    with pytest.raises(ResultsError, match=r"not a complete results folder: missing scenario.json"):
+        load(folder)
 
 
 @pytest.mark.parametrize("protocol", ["none", "softlock"])

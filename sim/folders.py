@@ -1,0 +1,184 @@
+"""Replacing a folder so that a kill at any instant loses nothing: staging, exchange, locking,
+and recognising what a killed writer left behind.
+
+A writer builds the new folder under a temporary name next to the final one (`staging`), and
+only then puts it in place (`install`):
+
+- nothing at the final path yet: one `rename`, atomic;
+- a folder already there: on Linux one `renameat2(RENAME_EXCHANGE)` swaps the two atomically, so
+  the final path holds the old complete folder until the instant it holds the new one; the old
+  one, now under the temporary name, is then removed;
+- where the exchange is not supported: the old folder is renamed aside (`.cascadesim-old-...`),
+  the new one renamed in, and the old one removed. Between the two renames the final path is
+  empty, but the old complete folder exists under the aside name, and `clean_leftovers` puts it
+  back if the writer was killed there.
+
+Writers of one parent folder take an exclusive `flock` on it (`parent_lock`), so they run one
+after the other, and any temporary folder found while holding the lock belongs to a writer that
+died: `clean_leftovers` removes it (or restores it, above). Ctrl-C and SIGTERM are held back
+during `install` and while a failed writer removes its staging folder (`signals_deferred`), so
+they never leave half of either behind; SIGKILL can, and the next writer cleans up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+TEMP_PREFIX = ".cascadesim-"
+"""Every temporary folder or file a writer creates starts with this."""
+_TEMP = re.compile(r"^\.cascadesim-(?P<kind>new|old|tmp)-(?P<name>.+)-(?P<token>[0-9a-f]{12})$")
+_LEGACY_TEMP = re.compile(r"^\.(none|local|softlock|hard|lease)-seed\d+-[a-z0-9_]{8}$")
+"""Staging folders of cascadesim before 0.2 (`tempfile.mkdtemp(prefix=".<run>-")`), which a kill left behind."""
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def temp_path(parent: Path, kind: str, name: str) -> Path:
+    """A fresh temporary name in `parent` for `name`: `kind` is `new` (a folder being written),
+    `old` (a folder moved aside) or `tmp` (a file being written)."""
+    return parent / f"{TEMP_PREFIX}{kind}-{name}-{secrets.token_hex(6)}"
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back until the block ends, then deliver the first one received.
+
+    Outside the main thread (where handlers cannot change) the block runs unprotected."""
+    received: list[int] = []
+
+    def remember(signum: int, _frame: object) -> None:
+        received.append(signum)
+
+    try:
+        previous = {s: signal.signal(s, remember) for s in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            signal.raise_signal(received[0])
+
+
+@contextlib.contextmanager
+def parent_lock(parent: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Create `parent` if needed and hold an exclusive lock on it for the block; when another
+    process holds it, call `on_wait` once and wait for it."""
+    parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux `renameat2(RENAME_EXCHANGE)`); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def remove_folder(folder: Path, first: str | None = None) -> None:
+    """Remove `folder` and everything in it, the file `first` before the rest (a completion
+    marker, so that a folder half removed never looks complete)."""
+    if first is not None:
+        with contextlib.suppress(FileNotFoundError):
+            (folder / first).unlink()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def fsync_tree(folder: Path) -> None:
+    """Flush every file of `folder`, and the folder itself, to disk."""
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    fsync_folder(folder)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's entries (names created, renamed or removed) to disk."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def install(staging: Path, final: Path, marker: str | None = None) -> None:
+    """Put the complete folder `staging` at `final`, replacing what is there (see the module
+    docstring); call it holding the parent's lock. `marker` is removed first from the old folder."""
+    with signals_deferred():
+        if not final.exists():
+            staging.rename(final)
+        elif _exchange(staging, final):
+            remove_folder(staging, marker)  # staging now holds the old folder
+        else:
+            aside = temp_path(final.parent, "old", final.name)
+            final.rename(aside)
+            staging.rename(final)
+            remove_folder(aside, marker)
+        fsync_folder(final.parent)
+
+
+def install_file(staging: Path, final: Path) -> None:
+    """Put the complete file `staging` at `final` in one atomic rename."""
+    with signals_deferred():
+        staging.replace(final)
+
+
+def is_leftover(name: str) -> bool:
+    """Whether a folder or file name is one of a writer's temporary names."""
+    return bool(_TEMP.match(name) or _LEGACY_TEMP.match(name))
+
+
+def clean_leftovers(parent: Path, marker: str | None = None) -> list[str]:
+    """Remove what killed writers left in `parent` (call it holding the parent's lock): staging
+    folders and files, and old folders moved aside, except that an old folder whose final name
+    is free is put back (its writer died between its two renames). Returns the names handled."""
+    handled = []
+    for path in sorted(parent.iterdir()):
+        if not is_leftover(path.name):
+            continue
+        match = _TEMP.match(path.name)
+        final = parent / match.group("name") if match else None
+        with signals_deferred():
+            if match and match.group("kind") == "old" and final is not None and not final.exists():
+                path.rename(final)
+            elif path.is_dir() and not path.is_symlink():
+                remove_folder(path, marker)
+            else:
+                path.unlink(missing_ok=True)
+        handled.append(path.name)
+    return handled
