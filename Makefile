@@ -1,32 +1,43 @@
 # The two commands of the quick start: `make demo` and `make test`. Each creates the
 # virtual environment when needed, so both work from a fresh clone with Python 3.11 and pip.
+# `make demo` installs the runtime dependencies only; `make test` adds the dev extras (pytest,
+# hypothesis, ruff, the notebook runner).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+$(RUNTIME): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
 
-demo: $(STAMP)
+$(DEV): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(DEV)
+
+demo: $(RUNTIME)
 	$(BIN)/cascadesim compare scenarios/quickstart.yaml --protocols none,softlock
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/ruff check sim tests bench
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(RUNTIME)
 	$(BIN)/python bench/scale.py --appliances 30 --days 30
 	$(BIN)/python bench/scale.py --appliances 30 --days 30 --protocol softlock
 	$(BIN)/python bench/scale.py --appliances 300 --days 30
-	$(BIN)/python bench/scale.py --appliances 99 --days 365
+	$(BIN)/python bench/scale.py --appliances 99 --days 140
+	$(BIN)/python bench/limits.py deep_chain --depth 500 --hours 24 --protocol none
+	$(BIN)/python bench/limits.py deep_chain --depth 500 --hours 24 --protocol softlock
+	$(BIN)/python bench/limits.py large_keep --keep 100000 --hours 96 --protocol none
+	$(BIN)/python bench/limits.py large_keep --keep 100000 --hours 96 --protocol softlock
 
 clean:
 	rm -rf $(VENV) results/*/ .pytest_cache

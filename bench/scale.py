@@ -78,13 +78,13 @@ def fleet_document(chains: int, days: int, protocol: str, seed: int) -> dict[str
     }
 
 
-def load_document(document: dict[str, Any]) -> Scenario:
+def load_document(document: dict[str, Any], *, enforce_limits: bool = True) -> Scenario:
     """Write `document` as a YAML file and load it as a user's scenario file is loaded."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{document['name']}.yaml"
         with path.open("w", encoding="utf-8") as stream:
             YAML(typ="safe").dump(document, stream)
-        return load_scenario(path)
+        return load_scenario(path, enforce_limits=enforce_limits)
 
 
 def run_model(scenario: Scenario) -> tuple[int, float]:
@@ -127,12 +127,17 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells)
 
 
-def merge_into(path: Path, row: dict[str, Any]) -> None:
-    """Add `row` to the JSON list of runs at `path`, replacing a run with the same key; write it back."""
+def format_row(row: dict[str, Any]) -> str:
+    """One run as `name=value` pairs on one line."""
+    return "  ".join(f"{name}={value}" for name, value in row.items())
+
+
+def merge_into(path: Path, row: dict[str, Any], key: tuple[str, ...] = KEY) -> None:
+    """Add `row` to the JSON list of runs at `path`, replacing a run with the same `key`; write it back."""
     runs: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
-    runs = [run for run in runs if tuple(run[k] for k in KEY) != tuple(row[k] for k in KEY)]
+    runs = [run for run in runs if tuple(run[k] for k in key) != tuple(row[k] for k in key)]
     runs.append(row)
-    runs.sort(key=lambda run: tuple(run[k] for k in KEY))
+    runs.sort(key=lambda run: tuple(run[k] for k in key))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
 

@@ -170,6 +170,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     source, scenario = _read(args, args.seed)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
+    for protocol in protocols:  # the limits depend on the protocol each run uses
+        if protocol != scenario.protocol:
+            _read(args, args.seed, protocol)
     out = Path(args.out)
     targets = {p: plan_run_folder(out, scenario.name, p, scenario.seed, source.sha256, force=args.force)
                for p in protocols}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sim.expect import Verdict, check_kpis, seeds_needed, suggest
 from sim.formatting import format_kpi
+from sim.limits import planned_firings
 from sim.model import simulate
 from sim.scenario import (
     PROTOCOLS,
@@ -24,7 +25,6 @@ from sim.scenario import (
     ScenarioError,
     line_of,
     load_scenario,
-    planned_firings,
     read_source,
     scenario_files,
 )
@@ -73,7 +73,11 @@ def load_library(paths: Iterable[str | Path], *, enforce_limits: bool = True) ->
     for path in scenario_files(paths):
         try:
             source = read_source(path, enforce_limits=enforce_limits)
-            entries.append(Entry(path, load_scenario(source, enforce_limits=enforce_limits), source.sha256))
+            scenario = load_scenario(source, enforce_limits=enforce_limits)
+            for protocol in scenario.expect:  # the limits depend on the protocol the run uses
+                if protocol != scenario.protocol and enforce_limits:
+                    load_scenario(source, {"protocol": protocol})
+            entries.append(Entry(path, scenario, source.sha256))
         except ScenarioError as err:
             problems += err.problems
     if problems:

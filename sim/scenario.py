@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import networkx as nx
-from croniter import CroniterBadDateError, croniter
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -36,7 +35,9 @@ from pydantic import (
     model_validator,
 )
 
+from sim.limits import MAX_DURATION_S, first_firing, limit_problems, planned_firings, schedules
 from sim.scenario_file import MAX_FILE_BYTES, InputError, ScenarioFile, compose, construct, duplicate_keys, read_scenario_file
+from sim.schedule import check_cron
 from sim.units import parse_duration, parse_rate, parse_size
 
 PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
@@ -60,24 +61,10 @@ KPIS = (
 )
 """Scalar outcomes of a run, as written to `summary.json` and bounded by `expect:`."""
 
-# Limits: a scenario past one of these could not finish in reasonable time or fit in memory.
-# Each is a clear error naming the limit; `load_scenario(..., enforce_limits=False)` (the
-# command line's `--no-limits`) lifts them all.
-MAX_DURATION_S = 10 * 365 * 86400.0
-"""Longest simulated time a scenario may ask for (ten years)."""
-MAX_SAMPLES = 2_000_000
-"""Most time-series rows a run may produce (samples x sampled objects)."""
-MAX_SCHEDULED_FIRINGS = 5_000_000
-"""Most schedule firings (snapshots + mirror updates) a run may plan. bench/scale.py measured
-about 60 us and 1.5 kB per firing (99 appliances, 30 days: 214,000 firings, 12 s, 323 MB
-peak), so the limit is a run of a few minutes and a few GB."""
-MAX_BYTES = float(2**60)
-"""Largest size, capacity, bandwidth (per second) or total change over the run (1 EiB).
-Bytes are floats: past this, one changed block would vanish in the rounding of the
-cumulative changed bytes that incremental transfers subtract."""
-NO_LIMITS_HINT = "--no-limits lifts it"
 MAX_EXPECT_SEEDS = 100
 """Most seeds a statistical bound of `expect:` may ask `cascadesim check` to run."""
+_FIRST_DAY = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+"""A run may not start before this: cron schedules and the clock count from the Unix epoch."""
 _LAST_DAY = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 """A run must end before this, well inside the calendar (Python's dates stop at the year 9999)."""
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -89,19 +76,6 @@ names, the shortest limit of common filesystems (255 bytes elsewhere)."""
 
 def _duration_at_least_zero(value: object) -> float:
     return parse_duration(value, allow_zero=True)
-
-
-def _check_cron(expr: str) -> str:
-    fields = expr.split()
-    valid = (len(fields) == 5 or (len(fields) == 1 and expr.startswith("@"))) and croniter.is_valid(expr)
-    if valid:
-        try:
-            croniter(expr, 0.0)
-        except Exception:  # croniter raises several types for expressions is_valid lets through
-            valid = False
-    if not valid:
-        raise ValueError(f"{expr!r} is not a cron schedule (five fields, e.g. '0 * * * *')")
-    return expr
 
 
 def _check_name(name: str) -> str:
@@ -140,7 +114,7 @@ Duration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_fin
 Offset = Annotated[float, BeforeValidator(_duration_at_least_zero), AfterValidator(_finite)]
 Size = Annotated[float, BeforeValidator(parse_size), AfterValidator(_finite)]
 Rate = Annotated[float, BeforeValidator(parse_rate), AfterValidator(_finite)]
-Cron = Annotated[str, AfterValidator(_check_cron)]
+Cron = Annotated[str, AfterValidator(check_cron)]
 VolumeName = Annotated[str, AfterValidator(_check_volume_name)]
 Name = Annotated[str, AfterValidator(_check_name)]
 ScenarioName = Annotated[str, AfterValidator(_check_scenario_name)]
@@ -509,47 +483,40 @@ def _cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[
         if appliance in s.appliances and total > s.appliances[appliance].capacity:
             problems.append((("appliances", appliance, "capacity"), f"volumes need {total:.4g} bytes, more than the capacity"))
 
+    start = s.start if s.start.tzinfo else s.start.replace(tzinfo=dt.UTC)
+    if not _FIRST_DAY <= start < _LAST_DAY:
+        problems.append((("start",), f"must be from {_FIRST_DAY:%Y-%m-%d} to {_LAST_DAY:%Y-%m-%d} (UTC): cron "
+                                     f"schedules and the clock count from the Unix epoch"))
+        return problems
     if enforce_limits and s.duration > MAX_DURATION_S:
-        return [*problems, *_limit_problems(s, len(sizes), 0.0)]
+        return [*problems, *limit_problems(s, len(sizes), 0)]
     try:
-        ends = s.start + dt.timedelta(seconds=s.duration)
+        ends = start + dt.timedelta(seconds=s.duration)
     except OverflowError:
         ends = _LAST_DAY
-    if ends.replace(tzinfo=ends.tzinfo or dt.UTC) >= _LAST_DAY:
+    if ends >= _LAST_DAY:
         problems.append((("duration",), f"the run would end after {_LAST_DAY:%Y-%m-%d}; shorten it or start earlier"))
         return problems
-    firings, never = _estimate_firings(s)
-    problems += [(loc, "never fires (no such date)") for loc in never]
+    structure_valid = not problems
+    problems += _schedules_that_never_fire(s)
     if enforce_limits:
-        problems += _limit_problems(s, len(sizes), firings)
+        problems += limit_problems(s, len(sizes), planned_firings(s), mirrors_valid=structure_valid)
     return problems
 
 
-def _limit_problems(s: Scenario, volumes: int, firings: float) -> list[tuple[Loc, str]]:
-    """Sizes, durations and counts past which a run could not finish or fit in memory."""
+def _schedules_that_never_fire(s: Scenario) -> list[tuple[Loc, str]]:
+    """A schedule with no firing in the run: a mirror that would never update, a policy that
+    would never take a PCPI (both most likely mistakes, so both are refused)."""
     problems: list[tuple[Loc, str]] = []
-    if s.duration > MAX_DURATION_S:
-        problems.append((("duration",), f"longer than the limit of {MAX_DURATION_S / 86400 / 365:.0f} years ({NO_LIMITS_HINT})"))
-    rows_per_sample = len(s.mirrors) + 3 * volumes + 2 * len(s.appliances) + len(s.links)
-    rows = math.ceil(s.duration / s.sample_interval) * rows_per_sample
-    if rows > MAX_SAMPLES:
-        problems.append((("sample_interval",),
-                         f"too fine: {rows:.3g} time-series rows (limit {MAX_SAMPLES:,}; {NO_LIMITS_HINT})"))
-    if firings > MAX_SCHEDULED_FIRINGS:
-        problems.append((("duration",), f"plans {firings:.3g} scheduled snapshots and updates "
-                                        f"(limit {MAX_SCHEDULED_FIRINGS:,}; {NO_LIMITS_HINT})"))
-    sizes: list[tuple[Loc, float]] = [(("appliances", n, "capacity"), a.capacity) for n, a in s.appliances.items()]
-    sizes += [(("links", i, "bandwidth"), link.bandwidth) for i, link in enumerate(s.links)]
-    for name, v in s.volumes.items():
-        sizes += [(("volumes", name, "size"), v.size), (("volumes", name, "change_rate"), v.change_rate * s.duration)]
-        if v.autodelete is not None:
-            sizes.append((("volumes", name, "autodelete", "trigger"), v.autodelete.trigger))
-    for loc, value in sizes:
-        if value > MAX_BYTES:
-            what = "changes more than" if loc[-1] == "change_rate" else "is more than"
-            per = " per second" if loc[-1] == "bandwidth" else ""
-            over = " over the run" if loc[-1] == "change_rate" else ""
-            problems.append((loc, f"{what} the limit of 1 EiB{per}{over} ({NO_LIMITS_HINT})"))
+    end = s.start_ts + s.duration
+    for loc, expr, _count in schedules(s):
+        first = first_firing(expr, s.start_ts)
+        if first is None:
+            problems.append((loc, "never fires (no such date)"))
+        elif first >= end:
+            when = dt.datetime.fromtimestamp(first, tz=dt.UTC)
+            problems.append((loc, f"does not fire within the run: its first firing, {when:%Y-%m-%d %H:%M} UTC, is "
+                                  f"after the end"))
     return problems
 
 
@@ -592,38 +559,10 @@ def mirrors_in_dependency_order(s: Scenario) -> list[MirrorSpec]:
     return ordered
 
 
-def planned_firings(s: Scenario) -> float:
-    """About how many scheduled snapshots and mirror updates a run of `s` plans (its cost)."""
-    return _estimate_firings(s)[0]
-
-
 def line_of(path: str | Path, loc: Loc) -> int:
     """1-based line of the field at `loc` (or of its deepest present parent) in a scenario file."""
     document, _problems = _load_yaml(read_source(path, enforce_limits=False))
     return _line_of(document, loc)
-
-
-def _estimate_firings(s: Scenario) -> tuple[float, list[Loc]]:
-    """Schedule firings over the run, from each cron's first two firings (an estimate), and
-    the schedules that never fire (a date that does not exist, such as 31 February)."""
-    total = 0.0
-    never: list[Loc] = []
-    schedules: list[tuple[Loc, str, int]] = [(("snapshot_policies", n, "schedule"), p.schedule, len(p.volumes))
-                                             for n, p in s.snapshot_policies.items()]
-    schedules += [(("mirrors", i, "schedule"), m.schedule, 1) for i, m in enumerate(s.mirrors)]
-    for loc, expr, count in schedules:
-        it = croniter(expr, s.start_ts)
-        try:
-            first = it.get_next(float)
-        except CroniterBadDateError:
-            never.append(loc)
-            continue
-        try:
-            gap = max(it.get_next(float) - first, 60.0)
-        except CroniterBadDateError:  # fires once and never again (a date in one year only)
-            gap = s.duration
-        total += count * s.duration / gap
-    return total, never
 
 
 def read_source(path: str | Path, *, enforce_limits: bool = True) -> ScenarioFile:

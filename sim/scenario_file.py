@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,7 +32,11 @@ ALIAS_EXPANSION = 10
 """A document with its aliases expanded may have at most this many times its distinct nodes
 (plus `ALIAS_ALLOWANCE`): reuse of a link or policy is fine, a billion laughs is not."""
 ALIAS_ALLOWANCE = 10_000
+MAX_FLOW_DEPTH = 64
+"""Most levels of `[` and `{` nested in a document: ruamel's scanner takes time quadratic in it."""
 _READ_CHUNK = 1 << 16
+_QUOTED_OR_COMMENT = re.compile(r""""(?:[^"\\\n]|\\.)*"|'(?:[^'\n]|'')*'|(?:^|(?<=\s))#[^\n]*""", re.MULTILINE)
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 class InputError(Exception):
@@ -112,6 +117,7 @@ def _line_at(text: str, index: int) -> int:
 def compose(text: str) -> tuple[YAML, Node | None]:
     """The YAML node tree of `text` (round-trip, duplicate keys kept for `duplicate_keys` to
     report), and the YAML object that constructs data from it. Raises `InputError`."""
+    _check_flow_depth(text)
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = True
     try:
@@ -129,6 +135,17 @@ def compose(text: str) -> tuple[YAML, Node | None]:
     if node is not None:
         check_aliases(node)
     return yaml, node
+
+
+def _check_flow_depth(text: str) -> None:
+    """Refuse `[` and `{` nested past `MAX_FLOW_DEPTH` (outside quotes and comments), in one pass."""
+    depth = 0
+    blanked = _QUOTED_OR_COMMENT.sub(lambda m: " " * len(m.group()), text)  # same positions, same lines
+    for bracket in _BRACKET.finditer(blanked):
+        depth += 1 if bracket.group() in "[{" else -1
+        if depth > MAX_FLOW_DEPTH:
+            raise InputError(_line_at(text, bracket.start()), "(yaml)",
+                             f"nested too deeply (more than {MAX_FLOW_DEPTH} levels of [ and {{)")
 
 
 def _children(node: Node) -> list[Node]:

@@ -1,13 +1,16 @@
 """Human units in scenarios: durations (`15m`, `3d12h`), sizes (`2TiB`) and rates (`1Gbit/s`).
 
-Everything inside the engine is seconds, bytes and bytes per second (floats). Parsing is
-delegated to well-kept libraries: pint for information units (SI and IEC prefixes, bits and
-bytes) and pytimeparse2 for compound durations. A rate is a size over a duration, so
-`20GiB/h` and `1Gbit/s` share one rule.
+Everything inside the engine is seconds, bytes and bytes per second (floats). A size is a
+number and a unit, read by a regular expression: pint only names the unit (SI and IEC
+prefixes, bits and bytes), it never evaluates the text, so `9**9**9 B` is a clean error rather
+than an endless computation. pytimeparse2 reads compound durations. A rate is a size over a
+duration, so `20GiB/h` and `1Gbit/s` share one rule.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from functools import lru_cache
 
 import pint
@@ -40,18 +43,43 @@ def parse_duration(value: object, *, allow_zero: bool = False) -> float:
     return float(seconds)
 
 
-def parse_size(value: object) -> float:
-    """Bytes in a size such as `2TiB`, `500GB`, `1Gbit`. Must be positive."""
-    text = _require_text(value, "2TiB")
+_QUANTITY = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:inf|infinity|nan))\s*([A-Za-z]{1,12})$",
+                       re.IGNORECASE)
+"""A size: a decimal number, then a unit made of letters (`2TiB`, `1.5 GB`, `512e3 KiB`). No
+arithmetic or exponent operators: pint would evaluate `2**2000 B` or `10 GiB * 100 / 10`."""
+
+
+@lru_cache(maxsize=64)
+def _bytes_per(unit: str) -> float:
+    """Bytes in one `unit` of information (`B`, `KiB`, `Gbit`, ...); ValueError for anything else."""
     ureg = _registry()
     try:
-        quantity = ureg.Quantity(text)
-    except Exception:  # pint raises several unrelated types for garbage input
-        raise ValueError(f"{text!r} is not a size; use e.g. '512MiB', '2TiB', '500GB'") from None
-    # pint treats information as dimensionless: require that the quantity reduce to bits.
-    if not isinstance(quantity, pint.Quantity) or quantity.to_root_units().units != ureg.bit:
-        raise ValueError(f"{text!r} is not a size; use e.g. '512MiB', '2TiB', '500GB'")
-    size = float(quantity.to(ureg.byte).magnitude)
+        quantity = ureg.Quantity(1, ureg.parse_units(unit))
+        # pint treats information as dimensionless: require that the quantity reduce to bits.
+        if quantity.to_root_units().units != ureg.bit:
+            raise ValueError(unit)
+        return float(quantity.to(ureg.byte).magnitude)
+    except Exception:  # pint raises several unrelated types for unknown units
+        raise ValueError(unit) from None
+
+
+def parse_size(value: object) -> float:
+    """Bytes in a size such as `2TiB`, `500GB`, `1Gbit`: a number and a unit, nothing else.
+    Must be positive and finite."""
+    text = _require_text(value, "2TiB")
+    match = _QUANTITY.match(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        per_unit = _bytes_per(match.group(2))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a size: write a number and a unit, e.g. '512MiB', '2TiB', '500GB'") from None
+    number = float(match.group(1))
+    if math.isnan(number) or match.group(1).lstrip("+-").lower().startswith("inf"):
+        raise ValueError(f"{text!r}: must be a finite number")
+    size = number * per_unit
+    if math.isinf(size):
+        raise ValueError(f"{text!r} is out of range: must be a finite number of bytes")
     if size <= 0:
         raise ValueError(f"{text!r}: a size must be positive")
     return size

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from sim.cli import main
+from sim.scenario_file import MAX_FILE_BYTES
 
 PROBLEM = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<field>\S+): (?P<message>\S.*)$")
 """One problem line. The path holds no ':' in these tests; a field never holds a space."""
@@ -163,6 +167,31 @@ CASES = [
      "duration:"),
     ("run past the calendar", "seed: 1\n", "seed: 1\nstart: 8999-12-31T00:00:00Z\n", "duration",
      "would end after 9000-01-01", "duration:"),
+    ("start before the clock's epoch", "seed: 1\n", "seed: 1\nstart: 0001-01-01T00:00:00Z\n", "start",
+     "must be from 1970-01-01 to 9000-01-01", "start:"),
+    ("bool given for a number", "seed: 1\n", "seed: true\n", "seed", "valid integer", "seed: true"),
+    ("string given for a number", "seed: 1\n", 'seed: "7"\n', "seed", "valid integer", 'seed: "7"'),
+    ("bool given for a count", "keep: 3", "keep: true", "snapshot_policies.hourly.keep", "valid integer", "keep: true"),
+    ("string given for a fraction", "qtrees: {q1: {share: 0.5}}", 'qtrees: {q1: {share: "0.5"}}',
+     "volumes.A:/vol/v.qtrees.q1.share", "valid number", "qtrees:"),
+    ("number out of range", "seed: 1\n", "seed: 99999999999999999999\n", "seed", "less than", "seed:"),
+    ("size out of range", "size: 100GiB", "size: 1e400TiB", "volumes.A:/vol/v.size", "out of range", "size:"),
+    ("size as arithmetic", "size: 100GiB", "size: 10 GiB * 100 / 10", "volumes.A:/vol/v.size",
+     "write a number and a unit", "size:"),
+    ("size as a power", "size: 100GiB", "size: 2**2000 B", "volumes.A:/vol/v.size", "write a number and a unit",
+     "size:"),
+    ("rate as arithmetic", "bandwidth: 10Gbit/s", "bandwidth: 10Gbit*8/s", "links[0].bandwidth", "not a rate",
+     "between: [A, B]"),
+    ("mirror schedule that never fires in the run", '"0 */4 * * *"', '"0 0 1 6 *"', "mirrors[2].schedule",
+     "does not fire within the run: its first firing, 2026-06-01 00:00 UTC", "type: qtree"),
+    ("snapshot schedule that never fires in the run", '"0 * * * *"', '"0 0 1 6 *"', "snapshot_policies.hourly.schedule",
+     "does not fire within the run", "hourly:"),
+    ("cron step larger than its field", '"*/15 * * * *"', '"*/1000000 * * * *"', "mirrors[0].schedule",
+     "the step '1000000' of the minute field is not a whole number from 1 to 59", "destination: B:/vol/v"),
+    ("scenario name of dot dot", "name: bad_input_base", "name: ..", "name", "may not be '.', '..'", "name:"),
+    ("scenario name too long", "name: bad_input_base", "name: " + "n" * 101, "name", "more than 100", "name:"),
+    ("alias to an enclosing node", "routers: [R1]", "routers: &r [R1, *r]", "(yaml)", "refers to a node that contains it",
+     "routers:"),
 ]
 
 
@@ -313,3 +342,125 @@ def test_mutated_scenarios_either_run_completely_or_are_refused_cleanly(text, ca
             assert (runs[0] / "report.html").stat().st_size > 0
         else:
             assert_clean_refusal(code, path, out, err)
+
+
+# -- hostile files and flags --------------------------------------------------------------
+
+BOMB = """\
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+name: bomb
+seed: 1
+"""
+"""The 11-line anchor bomb: 9**9 strings once every alias is expanded."""
+
+TIMED = """
+import sys, time
+from sim.scenario import ScenarioError, load_scenario
+started = time.perf_counter()
+try:
+    load_scenario(sys.argv[1])
+except ScenarioError as err:
+    print(time.perf_counter() - started)
+    print("\\n".join(err.problems))
+"""
+"""Loads a scenario in a fresh process and prints the seconds it took to refuse it, then the problems."""
+
+
+@pytest.mark.parametrize(("kind", "text", "words"), [
+    ("anchor bomb", BOMB, "aliases expand the document's"),
+    ("tower of powers as a size", BASE.replace("size: 100GiB", "size: 9**9**9 B"), "write a number and a unit"),
+    ("huge power as a size", BASE.replace("size: 100GiB", "size: 2**2000 B"), "write a number and a unit"),
+    ("arithmetic as a size", BASE.replace("size: 100GiB", "size: 10 GiB * 100 / 10"), "write a number and a unit"),
+    ("deep nesting", "name: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+], ids=lambda value: value if isinstance(value, str) and len(value) < 40 else None)
+def test_hostile_documents_are_refused_within_a_second(tmp_path, kind, text, words):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text)
+    done = subprocess.run([sys.executable, "-c", TIMED, str(path)], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).parent.parent)
+    assert "Traceback" not in done.stderr, done.stderr
+    seconds, *problems = done.stdout.splitlines()
+    assert float(seconds) < 1.0, kind
+    assert any(words in problem for problem in problems), problems
+
+
+def test_a_file_past_the_size_limit_is_refused_unless_limits_are_lifted(tmp_path, capsys):
+    path = tmp_path / "big.yaml"
+    path.write_text(BASE + "# " + "x" * (MAX_FILE_BYTES - len(BASE)) + "\n")
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err == f"{path}:1: (file): larger than the limit of 512 KiB for a scenario file " \
+                                      f"(--no-limits lifts it)\n"
+    assert main(["validate", str(path), "--no-limits"]) == 0
+    assert "warning: --no-limits" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_only_regular_files_are_read_and_nothing_blocks(tmp_path, kind):
+    if kind == "fifo":
+        path = tmp_path / "pipe.yaml"
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")
+    else:
+        path = tmp_path / "folder.yaml"
+        path.mkdir()
+    done = subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 2 and done.stdout == ""
+    what = {"fifo": "a FIFO (named pipe)", "device": "a device", "folder": "a folder"}[kind]
+    assert done.stderr == f"{path}:1: (file): cannot read: {what}, not a scenario file\n"
+
+
+def test_a_byte_that_is_not_utf8_is_reported_on_its_line(tmp_path, capsys):
+    path = tmp_path / "latin1.yaml"
+    lines = BASE.encode().splitlines(keepends=True)
+    lines[11] = lines[11].replace(b"# ", b"# caf\xe9 ") if b"# " in lines[11] else b"# caf\xe9\n" + lines[11]
+    path.write_bytes(b"".join(lines))
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().err == f"{path}:12: (file): byte 0xe9 at column 6 is not UTF-8 text; save the file as " \
+                                      f"UTF-8\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--seed", "-1"], "argument --seed: '-1' is not a seed"),
+    (["--seed", str(2**63)], "argument --seed: '9223372036854775808' is not a seed"),
+    (["--seed", "seven"], "argument --seed: 'seven' is not a seed"),
+])
+def test_flag_values_are_blamed_on_the_flag(tmp_path, capsys, args, message):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(BASE)
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", str(path), "--out", str(tmp_path / "out"), *args])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("at", "message"), [
+    ("soon", "argument --at: 'soon' is not a duration"),
+    ("1e400s", "argument --at: '1e400s' is not a duration"),
+    ("-1h", "argument --at: '-1h': a duration must be positive"),
+])
+def test_locks_at_is_blamed_on_the_flag(tmp_path, capsys, at, message):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(BASE)
+    with pytest.raises(SystemExit):
+        main(["locks", str(path), f"--at={at}"])
+    assert message in capsys.readouterr().err
+
+
+def test_no_limits_warns_on_stderr(tmp_path, capsys):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(BASE)
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-limits", "--set", "duration=30h"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("cascadesim: warning: --no-limits:")

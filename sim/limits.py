@@ -1,0 +1,162 @@
+"""Run limits: what keeps a run finite in time and memory, estimated before it starts.
+
+Each limit is a clear error naming it; `--no-limits` (`enforce_limits=False`) lifts them all
+(with a warning). The costs are measured in `bench/` (see the README's Limits section):
+
+- schedule firings, counted exactly (`sim.schedule.count_firings`): every snapshot of every
+  volume of a policy and every mirror update is one;
+- lock records a forwarding protocol carries: an update's lock set travels from the
+  destination up to the head of its volume-mirror lineage, and each set holds a lock for every
+  dataset below that has data by then. The estimate follows each mirror from its first
+  possible transfer (a hop's destination can only send what reached it at an earlier update
+  of the hop above, so data enters a deep chain one hop per round of updates);
+- time-series rows, sizes in bytes, duration, and the size of the scenario file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from croniter import croniter
+
+from sim.schedule import count_firings
+
+if TYPE_CHECKING:
+    from sim.scenario import Loc, MirrorSpec, Scenario
+
+NO_LIMITS_HINT = "--no-limits lifts it"
+MAX_DURATION_S = 10 * 365 * 86400.0
+"""Longest simulated time a scenario may ask for (ten years)."""
+MAX_SAMPLES = 2_000_000
+"""Most time-series rows a run may produce (samples x sampled objects)."""
+MAX_SCHEDULED_FIRINGS = 1_000_000
+"""Most schedule firings (snapshots of each volume + mirror updates) a run may plan. The largest
+run it accepts, a fleet of 3-deep chains under `softlock`, was measured in `bench/` (README)."""
+MAX_LOCK_RECORDS = 10_000_000
+"""Most lock records (records x hops) the forwarding protocols may carry, as `lock_records`
+estimates them; bench/limits.py measured 20 to 30 us per record in deep chains."""
+MAX_BYTES = float(2**60)
+"""Largest size, capacity, bandwidth (per second) or total change over the run (1 EiB).
+Bytes are floats: past this, one changed block would vanish in the rounding of the
+cumulative changed bytes that incremental transfers subtract."""
+FORWARDING_PROTOCOLS = ("softlock", "hard", "lease")
+"""Protocols whose intermediates forward the lock sets they receive up to their own source."""
+_EPSILON_S = 1e-3
+
+
+def schedules(s: Scenario) -> list[tuple[Loc, str, int]]:
+    """(location, cron expression, volumes it snapshots or 1 for a mirror) of every schedule."""
+    found: list[tuple[Loc, str, int]] = [(("snapshot_policies", name, "schedule"), p.schedule, len(p.volumes))
+                                         for name, p in s.snapshot_policies.items()]
+    found += [(("mirrors", i, "schedule"), m.schedule, 1) for i, m in enumerate(s.mirrors)]
+    return found
+
+
+def first_firing(expr: str, after_ts: float) -> float | None:
+    """The first firing of `expr` at or after `after_ts` (POSIX seconds), None if there is none."""
+    try:
+        return croniter(expr, after_ts - _EPSILON_S).get_next(float)
+    except Exception:  # croniter gives up on a date that never comes (31 February)
+        return None
+
+
+def planned_firings(s: Scenario) -> int:
+    """How many scheduled snapshots and mirror updates a run of `s` plans, exactly."""
+    start, end = s.start_ts, s.start_ts + s.duration
+    per_expr: dict[str, int] = {}
+    total = 0
+    for _loc, expr, count in schedules(s):
+        if expr not in per_expr:
+            per_expr[expr] = count_firings(expr, start, end)
+        total += count * per_expr[expr]
+    return total
+
+
+@dataclass
+class _Hop:
+    """A mirror in the lock-record estimate: when its destination may first hold data, how many
+    hops its lock set travels up, and the mirrors below its destination."""
+
+    spec: MirrorSpec
+    ready_ts: float | None = None
+    up: int = 1
+    below: int = 0
+
+
+def lock_records(s: Scenario) -> float:
+    """Lock records (records x hops) the run's protocol carries, estimated from the mirror tree.
+
+    For each mirror, from the first firing at which its source can have data: each update's set
+    travels `up` hops (1, plus the hops above a volume-mirror source, for a forwarding protocol)
+    and holds a lock for the destination and for each mirror below it that gets data before the
+    end. `none` carries none; `local` one record one hop per update.
+    """
+    if s.protocol == "none":
+        return 0.0
+    from sim.scenario import mirrors_in_dependency_order  # sim.scenario imports this module
+
+    start, end = s.start_ts, s.start_ts + s.duration
+    hops: dict[str, _Hop] = {}  # by destination volume, sources before their destinations
+    for spec in mirrors_in_dependency_order(s):
+        parent = hops.get(spec.source_volume)
+        source_ready = start if parent is None else parent.ready_ts
+        hop = hops[spec.destination_volume] = _Hop(spec)
+        if source_ready is None:
+            continue
+        # A writable source takes a new PCPI at the update; a mirror destination sends what an
+        # earlier update brought it, so the first useful firing is strictly after it had data.
+        hop.ready_ts = first_firing(spec.schedule, source_ready if parent is None else source_ready + 1.0)
+        if hop.ready_ts is not None and hop.ready_ts >= end:
+            hop.ready_ts = None
+        forwarded = s.protocol in FORWARDING_PROTOCOLS and parent is not None and parent.spec.type == "volume"
+        hop.up = 1 + parent.up if forwarded else 1
+    if s.protocol in FORWARDING_PROTOCOLS:
+        for hop in reversed(list(hops.values())):  # destinations before their sources
+            parent = hops.get(hop.spec.source_volume)
+            if parent is not None and hop.ready_ts is not None:  # locks from below a qtree hop stop there
+                parent.below += 1 + (hop.below if hop.spec.type == "volume" else 0)
+    total = 0.0
+    for hop in hops.values():
+        if hop.ready_ts is not None:
+            until = end if hop.spec.retire_at is None else min(end, start + hop.spec.retire_at)
+            total += count_firings(hop.spec.schedule, hop.ready_ts, until) * hop.up * (1 + hop.below)
+    return total
+
+
+def limit_problems(s: Scenario, volumes: int, firings: int, *, mirrors_valid: bool = True) -> list[tuple[Loc, str]]:
+    """Sizes, durations and counts past which a run could not finish or fit in memory. The lock
+    records are estimated only when `mirrors_valid` (every mirror's source resolves)."""
+    problems: list[tuple[Loc, str]] = []
+    if s.duration > MAX_DURATION_S:
+        problems.append((("duration",), f"longer than the limit of {MAX_DURATION_S / 86400 / 365:.0f} years "
+                                        f"({NO_LIMITS_HINT})"))
+        return problems  # counting the firings of such a run is a cost of its own
+    rows_per_sample = len(s.mirrors) + 3 * volumes + 2 * len(s.appliances) + len(s.links)
+    rows = math.ceil(s.duration / s.sample_interval) * rows_per_sample
+    if rows > MAX_SAMPLES:
+        problems.append((("sample_interval",),
+                         f"too fine: {rows:.3g} time-series rows (limit {MAX_SAMPLES:,}; {NO_LIMITS_HINT})"))
+    if firings > MAX_SCHEDULED_FIRINGS:
+        problems.append((("duration",), f"plans {firings:,} scheduled snapshots and updates "
+                                        f"(limit {MAX_SCHEDULED_FIRINGS:,}; {NO_LIMITS_HINT})"))
+    elif s.protocol in FORWARDING_PROTOCOLS and mirrors_valid:
+        records = lock_records(s)
+        if records > MAX_LOCK_RECORDS:
+            problems.append((("mirrors",), f"under {s.protocol}, lock sets would carry about {records:.3g} lock "
+                                           f"records up the cascades (limit {MAX_LOCK_RECORDS:,}, about 5 minutes; "
+                                           f"shorten the run or the chains; {NO_LIMITS_HINT})"))
+    sizes: list[tuple[Loc, float]] = [(("appliances", n, "capacity"), a.capacity) for n, a in s.appliances.items()]
+    sizes += [(("links", i, "bandwidth"), link.bandwidth) for i, link in enumerate(s.links)]
+    for name, v in s.volumes.items():
+        sizes += [(("volumes", name, "size"), v.size), (("volumes", name, "change_rate"), v.change_rate * s.duration)]
+        if v.autodelete is not None:
+            sizes.append((("volumes", name, "autodelete", "trigger"), v.autodelete.trigger))
+    for loc, value in sizes:
+        if value > MAX_BYTES:
+            what = "changes more than" if loc[-1] == "change_rate" else "is more than"
+            per = " per second" if loc[-1] == "bandwidth" else ""
+            over = " over the run" if loc[-1] == "change_rate" else ""
+            problems.append((loc, f"{what} the limit of 1 EiB{per}{over} ({NO_LIMITS_HINT})"))
+    return problems
