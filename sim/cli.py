@@ -40,10 +40,12 @@ class Terminated(Exception):
     """SIGTERM arrived: unwind like Ctrl-C (cleaning up) and exit with `EXIT_TERMINATED`."""
 
 
-def _read(args: argparse.Namespace, seed: int | None = None, protocol: str | None = None) -> tuple[ScenarioFile, Scenario]:
-    """The scenario file (read once) and the scenario with `--set`, `--seed` and `--protocol` applied."""
+def _read(args: argparse.Namespace, seed: int | None = None, protocol: str | None = None,
+          source: ScenarioFile | None = None) -> tuple[ScenarioFile, Scenario]:
+    """The scenario file (read once, unless `source` is the file already read) and the scenario
+    with `--set`, `--seed` and `--protocol` applied."""
     limits = not args.no_limits
-    source = read_source(args.scenario, enforce_limits=limits)
+    source = source or read_source(args.scenario, enforce_limits=limits)
     overrides: dict[str, object] = {}
     if seed is not None:
         overrides["seed"] = seed
@@ -172,7 +174,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
     for protocol in protocols:  # the limits depend on the protocol each run uses
         if protocol != scenario.protocol:
-            _read(args, args.seed, protocol)
+            _read(args, args.seed, protocol, source)
     out = Path(args.out)
     targets = {p: plan_run_folder(out, scenario.name, p, scenario.seed, source.sha256, force=args.force)
                for p in protocols}

@@ -74,21 +74,38 @@ def signals_deferred() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def parent_lock(parent: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+def parent_lock(parent: Path, on_wait: Callable[[], None] | None = None) -> Iterator[list[Path]]:
     """Create `parent` if needed and hold an exclusive lock on it for the block; when another
-    process holds it, call `on_wait` once and wait for it."""
-    parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
+    process holds it, call `on_wait` once and wait for it. The block gets the folders this call
+    created (deepest first), for a writer that fails to remove again when they are empty."""
+    created = [folder for folder in (parent, *parent.parents) if not folder.exists()]
+    waited = False
+    while True:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            if on_wait is not None:
+            if on_wait is not None and not waited:
                 on_wait()
+            waited = True
             fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        if os.path.exists(parent) and os.path.samestat(os.fstat(fd), os.stat(parent)):
+            break
+        os.close(fd)  # the writer before removed the folder it had created: lock the new one
+    try:
+        yield created
     finally:
         os.close(fd)  # releases the lock
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    """Remove each folder (deepest first) that is empty; stop at the first that is not."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -35,6 +35,7 @@ from sim.folders import (
     install_file,
     parent_lock,
     remove_folder,
+    remove_if_empty,
     signals_deferred,
     temp_path,
 )
@@ -174,18 +175,19 @@ def write_run_folder(result: RunResult, target: RunFolder, scenario_text: str | 
     return it. `scenario_text`, the scenario file as written, is shown in report.html when
     given; `on_wait` is called if another writer holds the scenario folder."""
     s = result.scenario
-    with parent_lock(target.scenario_dir, on_wait):
-        clean_leftovers(target.scenario_dir, COMPLETE_FILE)
-        _check_replaceable(target.folder, target.sha256, target.force)
+    with parent_lock(target.scenario_dir, on_wait) as created:
         staging = temp_path(target.scenario_dir, "new", target.folder.name)
-        staging.mkdir(mode=0o755)
         try:
+            clean_leftovers(target.scenario_dir, COMPLETE_FILE)
+            _check_replaceable(target.folder, target.sha256, target.force)
+            staging.mkdir(mode=0o755)
             _write_files(result, staging, scenario_text)
             _drop_stale_compare(target, s.protocol, s.seed)
             install(staging, target.folder, COMPLETE_FILE)
         except BaseException:
             with signals_deferred():
                 remove_folder(staging, COMPLETE_FILE)
+                remove_if_empty(created)
             raise
     return target.folder
 

@@ -332,3 +332,25 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
     done = subprocess.run(["bash", "-c", shell], cwd=ROOT, capture_output=True, text=True)
     assert done.stdout.startswith("t = 29 d (")
     assert done.stderr == "141\n"  # the exit status, and nothing else: no traceback
+
+
+def test_ctrl_c_while_a_first_run_writes_leaves_no_folder_it_created(tmp_path, monkeypatch):
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("sim.output.write_plots", interrupted)
+    (tmp_path / "out").mkdir()
+    assert run(chain(tmp_path), tmp_path / "out" / "new" / "deeper") == 130
+    assert list((tmp_path / "out").iterdir()) == []  # what it created is gone; what existed stays
+
+
+def test_a_waiting_writer_survives_the_writer_before_removing_the_folder_it_created(tmp_path):
+    path = chain(tmp_path)
+    out = tmp_path / "out"
+    scenario_dir = out / "chain"
+    with parent_lock(scenario_dir):  # a first writer, which will fail and remove the folder it made
+        proc = subprocess.Popen([sys.executable, "-m", "sim", "run", str(path), "--out", str(out), "--quiet"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stderr.readline().startswith("cascadesim: waiting for another cascadesim")
+        scenario_dir.rmdir()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    assert load(scenario_dir / "none-seed1").kpis["rebaselines"] == 0
