@@ -295,8 +295,8 @@ class Model:
                 rows.append((t, "used_bytes", name, appliance.used_bytes))
             for link in self.network.links:
                 link.integrate(t)
-                mean = (link.bytes_carried - carried[link.index]) / (interval * link.bandwidth_bps) if t > 0 else 0.0
-                carried[link.index] = link.bytes_carried
+                mean = (link.rate_integral - carried[link.index]) / (interval * link.bandwidth_bps) if t > 0 else 0.0
+                carried[link.index] = link.rate_integral
                 rows.append((t, "link_utilisation", link.name, mean))
             t += interval
 

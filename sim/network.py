@@ -7,8 +7,9 @@ starts, ends, or a link goes down or up. A flow's completion is one timeout comp
 its remaining bytes and rate; when its rate changes the old timeout is left in the heap
 and ignored (its version no longer matches).
 
-Each link integrates the rate allocated to its flows over time, so the bytes it carried, its
-mean utilisation, its busy fraction and its peak are exact, flows still running included.
+Each link integrates the rate allocated to its flows over time (its busy fraction, its
+utilisation per sampling interval and its peak), and counts the bytes of its flows exactly:
+a finished flow's size, and what a running one has sent so far.
 
 A link in an outage has zero capacity: flows across it stall and resume where they were
 when the link returns (transfers are not aborted by outages). The last byte arrives one
@@ -35,7 +36,7 @@ class Link:
     """A bidirectional link with a fixed bandwidth, shared max-min fairly by its flows."""
 
     __slots__ = ("index", "name", "bandwidth_bps", "latency_s", "down_count", "flows", "_up_event",
-                 "bytes_carried", "busy_s", "peak_rate_bps", "rate_bps", "_since_s")
+                 "bytes_carried", "rate_integral", "busy_s", "peak_rate_bps", "rate_bps", "_since_s")
 
     def __init__(self, index: int, name: str, bandwidth_bps: float, latency_s: float):
         self.index = index
@@ -46,7 +47,9 @@ class Link:
         self.flows: dict[Flow, None] = {}
         self._up_event: simpy.Event | None = None
         self.bytes_carried = 0.0
-        """Integral of the allocated rate up to `_since_s`."""
+        """Bytes of the flows that finished crossing it."""
+        self.rate_integral = 0.0
+        """Integral of the allocated rate up to `_since_s` (bytes, up to float rounding)."""
         self.busy_s = 0.0
         """Time with a positive allocated rate, up to `_since_s`."""
         self.peak_rate_bps = 0.0
@@ -62,16 +65,17 @@ class Link:
         """Account the current rate from the last change up to `now`."""
         elapsed = now - self._since_s
         if elapsed > 0 and self.rate_bps > 0:
-            self.bytes_carried += self.rate_bps * elapsed
+            self.rate_integral += self.rate_bps * elapsed
             self.busy_s += elapsed
         self._since_s = now
 
     def usage(self, end_s: float) -> dict[str, float]:
         """Bytes carried, mean utilisation, busy fraction and peak utilisation over [0, end_s]."""
         self.integrate(end_s)
+        carried = self.bytes_carried + sum(flow.sent_bytes(end_s) for flow in self.flows)
         capacity = self.bandwidth_bps * end_s
-        return {"bytes": self.bytes_carried,
-                "mean_utilisation": self.bytes_carried / capacity if capacity > 0 else 0.0,
+        return {"bytes": carried,
+                "mean_utilisation": carried / capacity if capacity > 0 else 0.0,
                 "busy_fraction": self.busy_s / end_s if end_s > 0 else 0.0,
                 "peak_utilisation": self.peak_rate_bps / self.bandwidth_bps}
 
@@ -147,6 +151,7 @@ class Network:
         flow.remaining_bytes = 0.0
         for link in flow.links:
             del link.flows[flow]
+            link.bytes_carried += flow.size_bytes
         flow.done.succeed()
         self._reallocate(flow.links)
 
