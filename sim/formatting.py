@@ -17,6 +17,7 @@ DIGITS = 3
 
 KPI_KINDS = {
     "premature_deletions": "count",
+    "bases_lost_pending": "count",
     "rebaselines": "count",
     "rebaseline_bytes": "bytes",
     "bytes_transferred": "bytes",
@@ -27,12 +28,14 @@ KPI_KINDS = {
     "failed_writes": "count",
     "failed_write_bytes": "bytes",
     "lock_space_byte_hours": "byte_hours",
+    "lock_space_peak_bytes": "bytes",
+    "hold_space_byte_hours": "byte_hours",
     "lock_message_bytes": "bytes",
     "autodeletes": "count",
     "gap_pcpis": "count",
 }
 """The kind of each KPI's number; a KPI not listed is read from its name (`kind_of`)."""
-ALARMS = ("premature_deletions", "rebaselines", "failed_writes", "failed_write_bytes", "autodeletes")
+ALARMS = ("premature_deletions", "bases_lost_pending", "rebaselines", "failed_writes", "failed_write_bytes", "autodeletes")
 """KPIs that say something went wrong whenever they are not zero: highlighted wherever shown."""
 
 

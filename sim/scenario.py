@@ -45,6 +45,7 @@ PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
 
 KPIS = (
     "premature_deletions",
+    "bases_lost_pending",
     "rebaselines",
     "rebaseline_bytes",
     "bytes_transferred",
@@ -55,6 +56,8 @@ KPIS = (
     "failed_writes",
     "failed_write_bytes",
     "lock_space_byte_hours",
+    "lock_space_peak_bytes",
+    "hold_space_byte_hours",
     "lock_message_bytes",
     "autodeletes",
     "gap_pcpis",

@@ -150,7 +150,7 @@ RAW_NUMBER = re.compile(r"\d{5,}|\d\.\d{4,}")
 def test_run_prints_its_verdict_and_kpis_in_storage_units(tmp_path, capsys):
     assert main(["run", str(QUICKSTART), "--protocol", "none", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1] == ("none: 1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 0 B·h; "
+    assert out[1] == ("none: 1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 0 B·h, peak 0 B; "
                       "0 failed writes, 0 autodeletes")
     table = out[out.index("") + 1:out.index("", out.index("") + 1)]
     rows = {line.split()[0]: line.split(None, 1)[1] for line in table[1:]}

@@ -80,16 +80,13 @@ def test_topology_labels_links_with_bandwidth(runs):
     assert "/vol/db: 1 re-baseline" in texts
 
 
-def test_topology_shows_link_utilisation_when_the_run_samples_it(runs):
+def test_topology_shows_each_links_exact_utilisation_and_busy_fraction(runs):
     base = runs["none"]
-    samples = pd.DataFrame({"time_s": [0.0, 1800.0], "metric": ["link_utilisation"] * 2, "component": ["A-B"] * 2,
-                            "value": [0.2, 0.6]})
-    others = base.timeseries[base.timeseries["metric"] != "link_utilisation"]
-    timeseries = pd.concat([others, samples.astype(others.dtypes.to_dict())], ignore_index=True)
-    sampled = Results(base.summary, {**base.tables, "timeseries": timeseries}, base.scenario)
-    texts = [t.get_text() for t in plot_topology(sampled).axes[0].texts]
-    assert "10 Gbit/s, 1 ms\nused 40% (peak 60%)" in texts
-    assert "1 Gbit/s, 30 ms\n1 outage" in texts  # no samples for B-C: no utilisation claimed
+    usage = {"A-B": {"bytes": 1.0, "mean_utilisation": 0.4, "busy_fraction": 0.5, "peak_utilisation": 1.0}}
+    texts = [t.get_text() for t in plot_topology(Results({**base.summary, "links": usage}, base.tables,
+                                                          base.scenario)).axes[0].texts]
+    assert "10 Gbit/s, 1 ms\nused 40.0%, busy 50.0%" in texts
+    assert "1 Gbit/s, 30 ms\n1 outage" in texts  # no usage reported for B-C: none claimed
 
 
 def test_timeline_marks_the_premature_deletion_and_shows_who_locked_what(runs):
@@ -159,7 +156,7 @@ def test_report_is_one_self_contained_page(folders):
     assert '<table id="kpis">' in page
     kpi_rows = re.search(r'<table id="kpis">.*?</table>', page, re.S).group(0)
     assert "<td>premature_deletions</td>" in kpi_rows and '<td class="num">1</td>' in kpi_rows
-    assert "1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 0 B·h; 0 failed writes" in page
+    assert "1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 0 B·h, peak 0 B; 0 failed writes" in page
     assert "outages:" in page and "{at: 3d, for: 1d}" in page  # the scenario file's own text
     assert "This run used protocol none and seed 42" in page
 
