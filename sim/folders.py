@@ -125,9 +125,13 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def remove_folder(folder: Path, first: str | None = None) -> None:
     """Remove `folder` and everything in it, the file `first` before the rest (a completion
-    marker, so that a folder half removed never looks complete)."""
+    marker, so that a folder half removed never looks complete); a file or a link there (what
+    a forced replacement swapped out) is removed as it is."""
+    if folder.is_symlink() or folder.is_file():
+        folder.unlink(missing_ok=True)
+        return
     if first is not None:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             (folder / first).unlink()
     shutil.rmtree(folder, ignore_errors=True)
 

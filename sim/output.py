@@ -128,7 +128,7 @@ def plan_run_folder(out_dir: Path, scenario: str, protocol: str, seed: int, sha2
     folder = _inside(out_dir, scenario, run_name(protocol, seed))
     if folder.parent.parent != out_dir.resolve():
         raise OutputError(f"{scenario!r} is not a single folder name")
-    _check_writable(folder)
+    _check_writable(folder.parent)
     _check_replaceable(folder, sha256, force)
     return RunFolder(out_dir.resolve(), folder, sha256, force)
 

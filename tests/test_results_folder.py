@@ -127,6 +127,17 @@ def test_an_unrelated_folder_at_the_target_is_kept_unless_forced(tmp_path, capsy
     assert load(target).summary["scenario"] == "chain"
 
 
+def test_a_file_at_the_target_is_kept_unless_forced(tmp_path, capsys):
+    target = tmp_path / "out" / "chain" / "none-seed1"
+    target.parent.mkdir(parents=True)
+    target.write_text("a file that happens to have this name")
+    assert run(chain(tmp_path), tmp_path / "out") == 2
+    assert "exists and is not a folder (--force replaces it)" in capsys.readouterr().err
+    assert run(chain(tmp_path), tmp_path / "out", "--force") == 0
+    assert load(target).summary["scenario"] == "chain"
+    assert [p.name for p in target.parent.iterdir()] == ["none-seed1"]
+
+
 def test_another_scenario_file_with_the_same_name_does_not_overwrite_results(tmp_path, capsys):
     first = chain(tmp_path, "first.yaml")
     second = chain(tmp_path, "second.yaml", duration="4h")
