@@ -36,7 +36,7 @@ MAX_SCHEDULED_FIRINGS = 1_000_000
 run it accepts, a fleet of 3-deep chains under `softlock`, was measured in `bench/` (README)."""
 MAX_LOCK_RECORDS = 10_000_000
 """Most lock records (records x hops) the forwarding protocols may carry, as `lock_records`
-estimates them; bench/limits.py measured 20 to 30 us per record in deep chains."""
+estimates them; bench/limits.py measured 9 us per record in deep chains (up to 31 us on a busy machine)."""
 MAX_BYTES = float(2**60)
 """Largest size, capacity, bandwidth (per second) or total change over the run (1 EiB).
 Bytes are floats: past this, one changed block would vanish in the rounding of the
@@ -145,7 +145,7 @@ def limit_problems(s: Scenario, volumes: int, firings: int, *, mirrors_valid: bo
         records = lock_records(s)
         if records > MAX_LOCK_RECORDS:
             problems.append((("mirrors",), f"under {s.protocol}, lock sets would carry about {records:.3g} lock "
-                                           f"records up the cascades (limit {MAX_LOCK_RECORDS:,}, about 5 minutes; "
+                                           f"records up the cascades (limit {MAX_LOCK_RECORDS:,}, a few minutes; "
                                            f"shorten the run or the chains; {NO_LIMITS_HINT})"))
     sizes: list[tuple[Loc, float]] = [(("appliances", n, "capacity"), a.capacity) for n, a in s.appliances.items()]
     sizes += [(("links", i, "bandwidth"), link.bandwidth) for i, link in enumerate(s.links)]

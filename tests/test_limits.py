@@ -101,7 +101,7 @@ def test_a_deep_chain_that_forwarding_could_not_finish_is_refused_with_the_hint(
     assert main(["validate", str(path)]) == 2
     [problem] = capsys.readouterr().err.splitlines()
     assert ": mirrors: under softlock, lock sets would carry about " in problem
-    assert f"(limit {MAX_LOCK_RECORDS:,}, about 5 minutes; shorten the run or the chains; --no-limits lifts it)" in problem
+    assert f"(limit {MAX_LOCK_RECORDS:,}, a few minutes; shorten the run or the chains; --no-limits lifts it)" in problem
     assert main(["validate", str(path), "--set", "protocol=none"]) == 0
     assert main(["validate", str(path), "--no-limits"]) == 0
 
