@@ -1,0 +1,121 @@
+"""The random-worlds gate (issue 10 item 5): whole scenarios drawn by hypothesis, each run
+under every protocol, every invariant of `invariants.py` checked on every run.
+
+CI runs `CI_EXAMPLES` derandomized examples (the same worlds every time). `make fuzz` sets
+`CASCADESIM_FUZZ_EXAMPLES` to run thousands with a fresh seed, printed in the failure and
+taken from `CASCADESIM_FUZZ_SEED` when set, so a fuzz run can be repeated.
+
+A failing world is written as a scenario file under `results/random_worlds/` (its protocol
+set to the one that failed) and the failure names it: `cascadesim run FILE` reproduces it.
+Hypothesis calls the test again while it shrinks, so each failing call writes its own file;
+the failure it finally reports names the smallest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import ROOT
+from hypothesis import HealthCheck, given, seed, settings
+from invariants import CHECKS, Check, check_all
+from random_worlds import world_yaml, worlds
+
+from sim.model import RunResult, simulate
+from sim.scenario import PROTOCOLS, load_scenario
+
+CI_EXAMPLES = 200
+"""Worlds CI draws: about 70 s on one core of the CI machine (5 runs and 45 checks each)."""
+
+FUZZ_EXAMPLES = int(os.environ.get("CASCADESIM_FUZZ_EXAMPLES") or 0)
+FUZZ_SEED = (int(os.environ.get("CASCADESIM_FUZZ_SEED") or random.SystemRandom().getrandbits(32))
+             if FUZZ_EXAMPLES else None)
+
+WORLDS_OUT = ROOT / "results" / "random_worlds"
+
+NOT_YET_ENFORCED: dict[str, str] = {
+    "check_blame_contract": "issue 10 item 1: the oracle over- and under-counts (tests/worlds/oracle_*.yaml)",
+    "check_nothing_blamed_after_retirement": "issue 10 item 2: a retired destination's own PCPIs are blamed on "
+                                             "its outgoing relationships (tests/worlds/retired_*.yaml)",
+    "check_locking_protocols_lose_nothing": "issue 10 item 2: qtree rotation, image updates and the lock "
+                                            "hand-over lose bases under softlock and hard (tests/worlds/)",
+    "check_transfers_read_present_pcpis": "issue 10 item 2: rotation, image updates and retirement delete "
+                                          "PCPIs running transfers read (tests/worlds/)",
+    "check_kpis_sum_their_tables": "issue 10 item 3: KPIs leave out aborted transfers (tests/worlds/retired_*.yaml)",
+    "check_lock_table": "issue 10 item 3: renewed locks keep their old set_s (tests/worlds/lock_renewal_*.yaml)",
+}
+"""Checks main's engine still fails, by name, with where the failing worlds are kept. The
+gate skips them until the engine is fixed: delete an entry when its check passes, and the
+gate enforces it from then on. The shrunk worlds in tests/worlds/ keep failing (strict
+xfail) meanwhile, so nothing here hides a regression of the checks themselves."""
+
+ENFORCED = tuple(check for check in CHECKS if check.__name__ not in NOT_YET_ENFORCED)
+
+
+def write_world(document: dict[str, Any], protocol: str) -> Path:
+    """Write a world as a scenario file that runs under `protocol`; its name is its content hash."""
+    text = world_yaml({**document, "protocol": protocol})
+    path = WORLDS_OUT / f"world-{hashlib.sha256(text.encode()).hexdigest()[:10]}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def run_world(document: dict[str, Any], checks: Iterable[Check] = ENFORCED) -> None:
+    """Run a world under every protocol and apply `checks`; on the first failure (a check, or
+    the engine raising), write the world out and fail naming the file."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "world.yaml"
+        path.write_text(world_yaml(document))
+        scenario = load_scenario(path)
+    for protocol in PROTOCOLS:
+        try:
+            check_all(document, simulate(scenario.model_copy(update={"protocol": protocol})), checks)
+        except Exception as err:
+            written = write_world(document, protocol)
+            again = (f"CASCADESIM_FUZZ_EXAMPLES={FUZZ_EXAMPLES} CASCADESIM_FUZZ_SEED={FUZZ_SEED} make fuzz; "
+                     if FUZZ_SEED is not None else "")
+            raise AssertionError(f"world {written} fails under protocol {protocol} "
+                                 f"(reproduce: {again}.venv/bin/cascadesim run {written}):\n{err}") from err
+
+
+@settings(max_examples=FUZZ_EXAMPLES or CI_EXAMPLES, derandomize=not FUZZ_EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@seed(FUZZ_SEED)
+@given(world=worlds())
+def test_random_worlds_hold_every_invariant(world: dict[str, Any]) -> None:
+    run_world(world)
+
+
+def _same_run(a: RunResult, b: RunResult) -> None:
+    assert {**a.summary, "wall_seconds": 0} == {**b.summary, "wall_seconds": 0}
+    for name, table in a.tables.items():
+        pd.testing.assert_frame_equal(table, b.tables[name])
+
+
+@settings(max_examples=5, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+@given(world=worlds())
+def test_a_failing_world_is_written_as_a_scenario_file_that_reproduces_its_run(world, monkeypatch, tmp_path):
+    def fails_on_any_run(_scenario: Any, result: RunResult) -> None:
+        raise AssertionError(f"{result.scenario.protocol} ran")
+
+    monkeypatch.setattr(sys.modules[__name__], "WORLDS_OUT", tmp_path)
+    with pytest.raises(AssertionError, match="fails under protocol none") as failure:
+        run_world(world, (fails_on_any_run,))
+    written = Path(str(failure.value).split()[1])
+    assert written.parent == tmp_path and "none ran" in str(failure.value)
+    reloaded = load_scenario(written)
+    assert reloaded.protocol == "none"
+    with tempfile.TemporaryDirectory() as folder:
+        original = Path(folder) / "world.yaml"
+        original.write_text(world_yaml(world))
+        _same_run(simulate(load_scenario(original)), simulate(reloaded))
