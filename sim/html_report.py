@@ -17,7 +17,8 @@ from sim.plots import PLOTS, byte_unit, format_seconds
 from sim.results import Results
 
 KPI_MEANINGS = {
-    "premature_deletions": "deletions that removed the last common base of some relationship downstream",
+    "premature_deletions": "deletions that left some relationship without a usable base (its next transfer re-baselines)",
+    "bases_lost_pending": "relationships whose base was lost and that had not re-baselined by the end",
     "rebaselines": "full re-sends of a volume after its initial baseline",
     "rebaseline_bytes": "bytes re-sent by those re-baselines",
     "bytes_transferred": "bytes sent by every mirror update",
@@ -27,7 +28,9 @@ KPI_MEANINGS = {
     "lock_messages": "soft-lock messages sent",
     "lock_message_bytes": "bytes of those soft-lock messages on the wire",
     "failed_writes": "writes refused because an appliance was full",
-    "lock_space_byte_hours": "snapshot space held only because locks pin old PCPIs, over time",
+    "lock_space_byte_hours": "snapshot space held only because protocol locks override retention, over time",
+    "lock_space_peak_bytes": "the most snapshot space protocol locks held at once, all appliances together",
+    "hold_space_byte_hours": "snapshot space held only because application holds override retention, over time",
     "autodeletes": "PCPIs deleted by space-pressure autodelete",
     "gap_pcpis": "PCPIs pruned upstream before they reached a destination meant to keep them",
 }
@@ -112,11 +115,17 @@ def _links_and_locks(summary: dict[str, Any]) -> str:
     parts = []
     links = summary.get("links", {})
     if links:
-        parts.append(_table(["link", "bytes carried"], [[n, format_value("bytes", b)] for n, b in links.items()], "links"))
+        parts.append(_table(
+            ["link", "bytes carried", "mean utilisation", "busy", "peak utilisation"],
+            [[n, format_value("bytes", u["bytes"]), f"{u['mean_utilisation']:.1%}", f"{u['busy_fraction']:.1%}",
+              f"{u['peak_utilisation']:.0%}"] for n, u in links.items()], "links"))
     held = summary.get("lock_space_byte_hours", {})
-    if isinstance(held, dict) and held:
-        parts.append(_table(["appliance", "lock space overhead"],
-                            [[n, format_value("byte_hours", v)] for n, v in held.items()], "lock-space"))
+    peaks = summary.get("lock_space_peak_bytes", {})
+    holds = summary.get("hold_space_byte_hours", {})
+    if held:
+        parts.append(_table(["appliance", "lock space overhead", "lock space peak", "held by application holds"],
+                            [[n, format_value("byte_hours", v), format_value("bytes", peaks.get(n)),
+                              format_value("byte_hours", holds.get(n))] for n, v in held.items()], "lock-space"))
     return "".join(parts)
 
 

@@ -82,8 +82,12 @@ class LockProtocol:
         return
         yield  # pragma: no cover - makes this a generator
 
-    def transfer_changed(self, rel: MirrorRelationship) -> None:
-        """Runs at the source when an update's transfer starts or ends."""
+    def transfer_started(self, rel: MirrorRelationship) -> None:
+        """Runs at the source when an update's transfer starts."""
+
+    def transfer_ended(self, rel: MirrorRelationship, applied: bool) -> None:
+        """Runs at the source when an update's transfer ends (`applied`: the destination
+        applied it; otherwise the relationship became defunct while it ran)."""
 
     def locks_changed(self, volume: Volume) -> None:
         """Runs when a lock was set or released on `volume` outside a received lock set."""
@@ -115,7 +119,10 @@ class SoftLockProtocol(LockProtocol):
         An intermediate also depends on the PCPIs its own running transfers read: a lock
         for each goes up while the transfer runs, unless the set already pins that PCPI for
         that destination (without it, a qtree transfer's PCPI could be rotated away upstream
-        before its destination's lock arrives).
+        before its destination's lock arrives). When the transfer ends the request stays in
+        the set until the destination's own lock set, sent after the transfer, has reached
+        this system: the destination's lock then takes its place in one set, so the PCPI is
+        never unlocked upstream in between (a hand-over without a gap).
 
         A qtree destination depends on one source PCPI, the last one transferred or the one
         being transferred (a `qtree` lock naming the qtree), and forwards nothing: its own
@@ -143,8 +150,11 @@ class SoftLockProtocol(LockProtocol):
                         locks.append(lock.pinned_on(narrowed[0], narrowed, lock.hops + 1))
             listed = {(lock.pcpi_id, lock.locking_dataset) for lock in locks}
             for out in dst.outgoing:
-                for pcpi_id in out.transfer_reads:
+                if out.defunct:
+                    continue
+                for pcpi_id in out.transfer_reads + out.handover_reads:
                     if pcpi_id in dst.pcpis and (pcpi_id, out.destination_name) not in listed:
+                        listed.add((pcpi_id, out.destination_name))
                         locks.append(SoftLock(pcpi_id, "destination_path", f"transfer {out.name} in progress",
                                               out.destination_name, out.transfer_started_s, 1, (pcpi_id,)))
         return locks
@@ -156,7 +166,7 @@ class SoftLockProtocol(LockProtocol):
         newest set when the path is back; later sends wait for it instead of queueing
         stale sets.
         """
-        if rel.retired:
+        if rel.defunct:
             return
         if rel.lock_set_waiting is not None:
             yield rel.lock_set_waiting
@@ -178,7 +188,7 @@ class SoftLockProtocol(LockProtocol):
         Sets carry a sequence number and the source ignores one older than a set it has
         already applied (a smaller, newer set can overtake a larger one on the wire).
         """
-        if rel.retired:
+        if rel.defunct:
             return
         model = self.model
         locks = self.lock_set(rel)
@@ -187,12 +197,19 @@ class SoftLockProtocol(LockProtocol):
         rel.lock_sets_sent += 1
         sequence = rel.lock_sets_sent
         yield from model.network.transmit(rel.destination.appliance.name, rel.source.appliance.name, size)
-        if sequence > rel.lock_sets_applied:
+        if sequence > rel.lock_sets_applied and not rel.defunct:
             rel.lock_sets_applied = sequence
-            self.receive_lock_set(rel.source, rel.destination.name, locks)
+            self.receive_lock_set(rel, locks, sequence)
 
-    def receive_lock_set(self, volume: Volume, sender: str, locks: list[SoftLock]) -> None:
-        """Replace the set from `sender` on `volume`; forward upstream if it changed."""
+    def receive_lock_set(self, rel: MirrorRelationship, locks: list[SoftLock], sequence: int) -> None:
+        """Replace the set from `rel`'s destination on its source; forward upstream if it
+        changed. A set built after `rel`'s last transfer ends that transfer's hand-over.
+
+        A held lock whose record changed keeps its row when only its candidates moved; when
+        its type or string changed (a transfer's request handed over to the destination's own
+        lock) the old record is released as `replaced` and the new one set, at once.
+        """
+        volume, sender = rel.source, rel.destination.name
         held_before = self.model.locks_from.setdefault((volume.name, sender), {})
         wanted: dict[tuple[int, str], SoftLock] = {}
         for lock in locks:
@@ -200,6 +217,9 @@ class SoftLockProtocol(LockProtocol):
             if pinned is not None:
                 wanted[(pinned, lock.locking_dataset)] = lock.pinned_on(pinned)
         changed = False
+        if rel.handover_reads and sequence > rel.handover_after_sequence:
+            rel.handover_reads = ()
+            changed = True
         for key in [k for k in held_before if k not in wanted]:
             self.model.release_soft_lock(volume, sender, key, "released")
             changed = True
@@ -208,8 +228,12 @@ class SoftLockProtocol(LockProtocol):
             if before is None:
                 self.model.set_soft_lock(volume, sender, lock)
                 changed = True
-            elif before != lock:
-                self.model.renew_soft_lock(volume, sender, lock)
+            elif before.type != lock.type or before.string != lock.string:
+                self.model.release_soft_lock(volume, sender, key, "replaced")
+                self.model.set_soft_lock(volume, sender, lock)
+                changed = True
+            elif before.candidates != lock.candidates:
+                self.model.renew_soft_lock(volume, sender, before.pinned_on(before.pcpi_id, lock.candidates))
                 changed = True
         if changed:
             self.forward(volume)
@@ -226,10 +250,15 @@ class SoftLockProtocol(LockProtocol):
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
 
-    def transfer_changed(self, rel: MirrorRelationship) -> None:
-        """An intermediate source asks upstream to keep what its running transfer reads,
-        and to let it go when the transfer ends."""
+    def transfer_started(self, rel: MirrorRelationship) -> None:
+        """An intermediate source asks upstream to keep what its running transfer reads."""
         self.forward(rel.source)
+
+    def transfer_ended(self, rel: MirrorRelationship, applied: bool) -> None:
+        """An applied transfer's request stays until the hand-over; a transfer that was not
+        applied (its relationship became defunct) asks for nothing any more."""
+        if not applied:
+            self.forward(rel.source)
 
     def after_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
@@ -261,8 +290,9 @@ class LeaseLockProtocol(SoftLockProtocol):
         super().__init__(model)
         self._renewed_s: dict[tuple[str, str], float] = {}
 
-    def receive_lock_set(self, volume: Volume, sender: str, locks: list[SoftLock]) -> None:
-        super().receive_lock_set(volume, sender, locks)
+    def receive_lock_set(self, rel: MirrorRelationship, locks: list[SoftLock], sequence: int) -> None:
+        super().receive_lock_set(rel, locks, sequence)
+        volume, sender = rel.source, rel.destination.name
         now = self.model.env.now
         self._renewed_s[(volume.name, sender)] = now
         expiry = self.model.env.timeout(self.model.scenario.lease)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 EVENT_COLUMNS = ("time_s", "event", "component", "pcpi_id", "value", "detail")
-TRANSFER_COLUMNS = ("relationship", "start_s", "end_s", "bytes", "kind", "base_pcpi_id", "pcpi_id", "aborted")
+TRANSFER_COLUMNS = ("relationship", "start_s", "end_s", "bytes", "sent_bytes", "kind", "base_pcpi_id", "pcpi_id",
+                    "completed", "aborted")
 PCPI_COLUMNS = ("volume", "pcpi_id", "name", "label", "origin", "created_s", "arrived_s",
                 "deleted_s", "reason", "deleted_by", "premature", "changed_bytes")
 LOCK_COLUMNS = ("volume", "pcpi_id", "type", "string", "locking_dataset", "via", "hops",

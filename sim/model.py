@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from sim.lock_space import LockSpaceMeter
 from sim.locks import PROTOCOL_CLASSES, SoftLock
 from sim.metrics import new_collectors
-from sim.mirror import MIRROR_LABEL, MirrorRelationship
+from sim.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship
 from sim.network import Link, Network
-from sim.oracle import Oracle
+from sim.oracle import broken_by
 from sim.scenario import Scenario, mirrors_in_dependency_order, volume_layout
 from sim.schedule import ScheduleBook
 from sim.snapshots import SnapshotPolicy
@@ -61,11 +62,11 @@ class Model:
         """(hops, seconds from creation at the locking dataset to being set here, whether here is
         the head of a cascade, a writable volume), per lock set."""
         self.premature_deletions = 0
+        """Distinct deletions that left some relationship without a usable base."""
         self.autodeletes = 0
         self.holds: dict[str, list] = {}
         for hold in scenario.holds:
             self.holds.setdefault(hold.volume, []).append(hold)
-        self.lock_space_byte_s: dict[str, float] = {name: 0.0 for name in sorted(scenario.appliances)}
         self.events_processed = 0
         self._next_pcpi_id = 1
         self.appliances = {name: Appliance(name, spec.capacity)
@@ -76,7 +77,7 @@ class Model:
             volume = self.volumes[name] = Volume(
                 name, self.appliances[name.partition(":")[0]], spec.size, writable=True,
                 change_rate_bps=spec.change_rate, change_cv=spec.change_variability,
-                rng=self.rng(name), on_delete=self._on_pcpi_deleted)
+                rng=self.rng(name), on_delete=self._on_pcpi_deleted, on_change=self._on_volume_changed)
             volume.soft_locks_overridable = overridable
             if spec.autodelete is not None:
                 volume.autodelete_commitment = spec.autodelete.commitment
@@ -89,7 +90,8 @@ class Model:
             source = self.volumes[spec.source_volume]
             destination = self.volumes[spec.destination_volume] = Volume(
                 spec.destination_volume, self.appliances[spec.destination.partition(":")[0]],
-                layout[spec.destination_volume][0], writable=False, on_delete=self._on_pcpi_deleted)
+                layout[spec.destination_volume][0], writable=False, on_delete=self._on_pcpi_deleted,
+                on_change=self._on_volume_changed)
             destination.soft_locks_overridable = overridable
             share = layout[spec.source_volume][1][spec.source_qtree] if spec.source_qtree else 1.0
             rel = MirrorRelationship(self, index, source, destination, self.schedules.firings(spec.schedule),
@@ -103,7 +105,13 @@ class Model:
                            self.schedules.firings(spec.schedule))
             for name, spec in scenario.snapshot_policies.items()
         ]
-        self.oracle = Oracle(list(self.volumes.values()))
+        keep_by_label: dict[str, dict[str, int]] = {}
+        for spec in scenario.snapshot_policies.values():
+            for name in spec.volumes:
+                labels = keep_by_label.setdefault(name, {})
+                labels[spec.label] = min(labels.get(spec.label, spec.keep), spec.keep)
+        rotated = {rel.destination.name: QTREE_MIRROR_LABEL for rel in self.relationships if rel.kind == "qtree"}
+        self.lock_space = LockSpaceMeter(self.volumes.values(), keep_by_label, rotated, MIRROR_LABEL)
 
     def rng(self, scope: str) -> np.random.Generator:
         """The RNG stream of the component named `scope`, independent of all others."""
@@ -148,18 +156,24 @@ class Model:
                      value: float | None = None, detail: str | None = None) -> None:
         self.collectors["events"].rows.append((self.env.now, event, component, pcpi_id, value, detail))
 
-    def record_transfer(self, rel: MirrorRelationship, start_s: float, size: float, kind: str,
-                        base: Pcpi | None, sent: Pcpi, aborted: bool = False) -> None:
-        """One transfer; `aborted`: its destination was removed before it was applied."""
+    def record_transfer(self, rel: MirrorRelationship, start_s: float, end_s: float | None, size: float,
+                        sent_bytes: float, kind: str, base: Pcpi | None, sent: Pcpi, *, completed: bool,
+                        aborted: bool) -> None:
+        """One transfer: `end_s` None while still running at the end of the run; `completed`:
+        applied at the destination; `aborted`: its relationship became defunct before that."""
         self.collectors["transfers"].rows.append(
-            (rel.name, start_s, self.env.now, size, kind, base.id if base else None, sent.id, aborted))
+            (rel.name, start_s, end_s, size, sent_bytes, kind, base.id if base else None, sent.id, completed, aborted))
 
     def count_lock_message(self, sender_appliance: str, size_bytes: float) -> None:
         self.lock_messages[sender_appliance] += 1
         self.lock_message_bytes[sender_appliance] += size_bytes
 
+    def _on_volume_changed(self, volume: Volume) -> None:
+        self.lock_space.changed(volume)
+
     def set_hard_lock(self, volume: Volume, pcpi_id: int, owner: str) -> None:
         volume.hard_locks.setdefault(pcpi_id, {})[owner] = self.env.now
+        self.lock_space.changed(volume)
 
     def release_hard_lock(self, volume: Volume, pcpi_id: int, owner: str, reason: str = "released") -> None:
         held = volume.hard_locks.get(pcpi_id)
@@ -168,6 +182,7 @@ class Model:
         set_s = held.pop(owner)
         if not held:
             del volume.hard_locks[pcpi_id]
+        self.lock_space.changed(volume)
         self.collectors["locks"].rows.append(
             (volume.name, pcpi_id, "hard", f"base of {owner}", owner, volume.name, 0, set_s, set_s,
              None, self.env.now, reason))
@@ -183,6 +198,7 @@ class Model:
         if delay is not None:
             self.propagation.append((lock.hops, delay, volume.writable))
         volume.soft_locks.setdefault(lock.pcpi_id, {})[(sender, lock.locking_dataset)] = (lock, now, delay)
+        self.lock_space.changed(volume)
 
     def renew_soft_lock(self, volume: Volume, sender: str, lock: SoftLock) -> None:
         """Replace a held lock's record (same PCPI, new candidates), keeping its set time."""
@@ -200,6 +216,7 @@ class Model:
         lock, set_s, delay = held.pop((sender, dataset))
         if not held:
             del volume.soft_locks[pcpi_id]
+        self.lock_space.changed(volume)
         self._lock_row(volume, sender, lock, set_s, delay, self.env.now, reason)
 
     def _lock_row(self, volume: Volume, sender: str, lock: SoftLock, set_s: float, delay: float | None,
@@ -209,17 +226,17 @@ class Model:
              lock.hops, lock.created_s, set_s, delay, released_s, reason))
 
     def _on_pcpi_deleted(self, volume: Volume, pcpi: Pcpi, reason: str, by: str) -> None:
-        premature = False
         if reason == "autodelete":
             self.autodeletes += 1
             self.record_event("autodelete", volume.name, pcpi.id, volume.snapshot_space_bytes, by)
-        if reason != "mirror_image":
-            broken = self.oracle.broken_by(volume, pcpi)
-            if broken:
-                premature = True
-                self.premature_deletions += 1
-                for rel in broken:
-                    self.record_event("premature_deletion", volume.name, pcpi.id, detail=rel.name)
+        broken = broken_by(volume, pcpi)
+        premature = bool(broken)
+        if premature:
+            self.premature_deletions += 1
+            for rel in broken:
+                rel.base_lost = True
+                rel.premature_deletions += 1
+                self.record_event("premature_deletion", volume.name, pcpi.id, detail=rel.name)
         for owner in list(volume.hard_locks.get(pcpi.id, ())):
             self.release_hard_lock(volume, pcpi.id, owner, "pcpi_deleted")
         for (sender, dataset), (lock, _set_s, _delay) in list(volume.soft_locks.get(pcpi.id, {}).items()):
@@ -250,15 +267,18 @@ class Model:
     def sample(self) -> Generator[simpy.Event, Any, None]:
         """Process: record levels (lag, PCPIs, space, locks) every `sample_interval`.
 
-        Space held only because of locks is integrated from these samples (each sample's
-        level held until the next), so its byte-hours are as fine as the sample interval.
+        Link utilisation is the exact mean over the interval that ends at the sample (the
+        time integral of the allocated rate), not the rate at that instant.
         """
         rows = self.collectors["timeseries"].rows
         interval = self.scenario.sample_interval
+        meter = self.lock_space
+        carried = [0.0] * len(self.network.links)
         t = 0.0
         while t < self.scenario.duration:
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
+            meter.flush(t)
             for rel in self.relationships:
                 lag = rel.lag_s(t)
                 if lag is not None:
@@ -266,16 +286,18 @@ class Model:
             for name, volume in self.volumes.items():
                 rows.append((t, "pcpis", name, float(len(volume.pcpis))))
                 rows.append((t, "snapshot_space_bytes", name, volume.snapshot_space_bytes))
-                held = volume.lock_held_bytes
-                rows.append((t, "lock_held_bytes", name, held))
-                self.lock_space_byte_s[volume.appliance.name] += held * min(interval, self.scenario.duration - t)
+                lock_bytes, hold_bytes = meter.held_bytes(volume)
+                rows.append((t, "lock_held_bytes", name, lock_bytes))
+                rows.append((t, "hold_held_bytes", name, hold_bytes))
             for name, appliance in self.appliances.items():
                 held = sum(len(locks) for v in appliance.volumes for locks in v.soft_locks.values())
                 rows.append((t, "soft_locks", name, float(held)))
                 rows.append((t, "used_bytes", name, appliance.used_bytes))
             for link in self.network.links:
-                rate = sum(flow.rate_bps for flow in link.flows)
-                rows.append((t, "link_utilisation", link.name, rate / link.bandwidth_bps))
+                link.integrate(t)
+                mean = (link.rate_integral - carried[link.index]) / (interval * link.bandwidth_bps) if t > 0 else 0.0
+                carried[link.index] = link.rate_integral
+                rows.append((t, "link_utilisation", link.name, mean))
             t += interval
 
     def start(self) -> None:
@@ -302,6 +324,7 @@ class Model:
         env = self.env
         until = self.scenario.duration if until_s is None else min(until_s, self.scenario.duration)
         step, peek = env.step, env.peek
+        meter = self.lock_space
         processed = 0
         thresholds = gc.get_threshold()
         gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])
@@ -309,8 +332,12 @@ class Model:
             while peek() < until:
                 step()
                 processed += 1
+                if meter.dirty and peek() > env.now:
+                    meter.flush(env.now)
         finally:
             gc.set_threshold(*thresholds)
+        if meter.dirty:
+            meter.flush(env.now)
         self.events_processed += processed
 
     def snapshot_listing(self, at_s: float) -> str:
@@ -333,6 +360,9 @@ class Model:
     def finalise(self, wall_seconds: float) -> RunResult:
         """Close open records at the end of the run and build the summary and tables."""
         end = self.scenario.duration
+        self.lock_space.flush(self.env.now)
+        for rel in self.relationships:
+            rel.record_in_flight(end)
         pcpi_rows = self.collectors["pcpis"].rows
         for volume in self.volumes.values():
             for pcpi in volume.pcpis.values():
@@ -394,30 +424,37 @@ class Model:
     def _summary(self, end: float, wall_seconds: float) -> dict[str, Any]:
         gaps = self._gaps()
         relationships = {}
-        max_lag = 0.0
         for rel in self.relationships:
             mean_lag, peak_lag = rel.lag_summary(end)
-            max_lag = max(max_lag, peak_lag or 0.0)
             relationships[rel.name] = {
                 "type": rel.kind,
                 "updates_completed": rel.updates_completed,
                 "updates_skipped": rel.updates_skipped,
                 "rebaselines": rel.rebaselines,
+                "rebaseline_bytes": rel.rebaseline_bytes,
+                "premature_deletions": rel.premature_deletions,
+                "base_lost_pending": rel.base_lost,
                 "bytes": rel.bytes_sent,
                 "mean_lag_s": mean_lag,
                 "max_lag_s": peak_lag,
             }
+        meter = self.lock_space
+        lock_byte_h = {name: level.integral_until(end) / 3600 for name, level in sorted(meter.lock_levels.items())}
+        hold_byte_h = {name: level.integral_until(end) / 3600 for name, level in sorted(meter.hold_levels.items())}
         kpis = {
             "premature_deletions": self.premature_deletions,
+            "bases_lost_pending": sum(r.base_lost for r in self.relationships),
             "rebaselines": sum(r.rebaselines for r in self.relationships),
             "rebaseline_bytes": sum(r.rebaseline_bytes for r in self.relationships),
             "bytes_transferred": sum(r.bytes_sent for r in self.relationships),
             "updates_completed": sum(r.updates_completed for r in self.relationships),
             "updates_skipped": sum(r.updates_skipped for r in self.relationships),
-            "max_lag_s": max_lag,
+            "max_lag_s": max((r["max_lag_s"] for r in relationships.values()), default=0.0),
             "lock_messages": sum(self.lock_messages.values()),
             "failed_writes": sum(v.failed_writes for v in self.volumes.values()),
-            "lock_space_byte_hours": sum(self.lock_space_byte_s.values()) / 3600,
+            "lock_space_byte_hours": sum(lock_byte_h.values()),
+            "lock_space_peak_bytes": meter.total_lock.peak,
+            "hold_space_byte_hours": sum(hold_byte_h.values()),
             "lock_message_bytes": sum(self.lock_message_bytes.values()),
             "autodeletes": self.autodeletes,
             "gap_pcpis": len(set().union(*gaps.values())) if gaps else 0,
@@ -432,11 +469,13 @@ class Model:
             "kpis": kpis,
             "lock_messages_sent": {name: {"messages": self.lock_messages[name], "bytes": self.lock_message_bytes[name]}
                                    for name in self.lock_messages},
-            "lock_space_byte_hours": {name: v / 3600 for name, v in self.lock_space_byte_s.items()},
+            "lock_space_byte_hours": lock_byte_h,
+            "lock_space_peak_bytes": {name: level.peak for name, level in sorted(meter.lock_levels.items())},
+            "hold_space_byte_hours": hold_byte_h,
             "lock_propagation_s": self._propagation_summary(),
             "gap_pcpis": {name: len(ids) for name, ids in gaps.items()},
             "relationships": relationships,
-            "links": {link.name: link.bytes_carried for link in self.network.links},
+            "links": {link.name: link.usage(end) for link in self.network.links},
         }
 
 

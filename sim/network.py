@@ -7,6 +7,10 @@ starts, ends, or a link goes down or up. A flow's completion is one timeout comp
 its remaining bytes and rate; when its rate changes the old timeout is left in the heap
 and ignored (its version no longer matches).
 
+Each link integrates the rate allocated to its flows over time (its busy fraction, its
+utilisation per sampling interval and its peak), and counts the bytes of its flows exactly:
+a finished flow's size, and what a running one has sent so far.
+
 A link in an outage has zero capacity: flows across it stall and resume where they were
 when the link returns (transfers are not aborted by outages). The last byte arrives one
 path latency after the flow's bytes have been sent, so a transfer on an idle path takes
@@ -31,7 +35,8 @@ from sim.topology import Topology
 class Link:
     """A bidirectional link with a fixed bandwidth, shared max-min fairly by its flows."""
 
-    __slots__ = ("index", "name", "bandwidth_bps", "latency_s", "down_count", "flows", "_up_event", "bytes_carried")
+    __slots__ = ("index", "name", "bandwidth_bps", "latency_s", "down_count", "flows", "_up_event",
+                 "bytes_carried", "rate_integral", "busy_s", "peak_rate_bps", "rate_bps", "_since_s")
 
     def __init__(self, index: int, name: str, bandwidth_bps: float, latency_s: float):
         self.index = index
@@ -42,10 +47,37 @@ class Link:
         self.flows: dict[Flow, None] = {}
         self._up_event: simpy.Event | None = None
         self.bytes_carried = 0.0
+        """Bytes of the flows that finished crossing it."""
+        self.rate_integral = 0.0
+        """Integral of the allocated rate up to `_since_s` (bytes, up to float rounding)."""
+        self.busy_s = 0.0
+        """Time with a positive allocated rate, up to `_since_s`."""
+        self.peak_rate_bps = 0.0
+        self.rate_bps = 0.0
+        """Sum of the rates of its flows since `_since_s`."""
+        self._since_s = 0.0
 
     @property
     def up(self) -> bool:
         return self.down_count == 0
+
+    def integrate(self, now: float) -> None:
+        """Account the current rate from the last change up to `now`."""
+        elapsed = now - self._since_s
+        if elapsed > 0 and self.rate_bps > 0:
+            self.rate_integral += self.rate_bps * elapsed
+            self.busy_s += elapsed
+        self._since_s = now
+
+    def usage(self, end_s: float) -> dict[str, float]:
+        """Bytes carried, mean utilisation, busy fraction and peak utilisation over [0, end_s]."""
+        self.integrate(end_s)
+        carried = self.bytes_carried + sum(flow.sent_bytes(end_s) for flow in self.flows)
+        capacity = self.bandwidth_bps * end_s
+        return {"bytes": carried,
+                "mean_utilisation": carried / capacity if capacity > 0 else 0.0,
+                "busy_fraction": self.busy_s / end_s if end_s > 0 else 0.0,
+                "peak_utilisation": self.peak_rate_bps / self.bandwidth_bps}
 
 
 class Flow:
@@ -61,6 +93,13 @@ class Flow:
         self.last_s = now
         self.version = 0
         self.done = done
+
+    def sent_bytes(self, now: float) -> float:
+        """Bytes that have left the source by `now`."""
+        if self.done.triggered or self.size_bytes <= 0:
+            return self.size_bytes
+        remaining = self.remaining_bytes - self.rate_bps * (now - self.last_s)
+        return min(max(self.size_bytes - remaining, 0.0), self.size_bytes)
 
 
 class Network:
@@ -82,18 +121,29 @@ class Network:
 
     # -- bulk transfers -------------------------------------------------------------
 
-    def transfer(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:
-        """Process body: send `size_bytes` from `src` to `dst`, sharing links fairly."""
+    def start_flow(self, src: str, dst: str, size_bytes: float) -> Flow:
+        """Start sending `size_bytes` from `src` to `dst`, sharing links fairly; `complete`
+        waits for it (a flow of no bytes has nothing to wait for)."""
         links = self.path(src, dst)
+        flow = Flow(links, size_bytes, self.env.event(), self.env.now)
         if size_bytes > 0:
-            flow = Flow(links, size_bytes, self.env.event(), self.env.now)
             for link in links:
                 link.flows[flow] = None
             self._reallocate(links)
+        return flow
+
+    def complete(self, flow: Flow) -> Generator[simpy.Event, Any, None]:
+        """Process body: wait until the flow's last byte has been sent and has crossed the
+        path (one path latency later)."""
+        if flow.size_bytes > 0:
             yield flow.done
-        latency = sum(link.latency_s for link in links)
+        latency = sum(link.latency_s for link in flow.links)
         if latency > 0:
             yield self.env.timeout(latency)
+
+    def transfer(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:
+        """Process body: send `size_bytes` from `src` to `dst` and wait until it has arrived."""
+        yield from self.complete(self.start_flow(src, dst, size_bytes))
 
     def _finish(self, flow: Flow, version: int, _event: simpy.Event) -> None:
         if version != flow.version or flow.done.triggered:
@@ -120,7 +170,11 @@ class Network:
                 if flow not in flows:
                     flows[flow] = None
                     stack.extend(flow.links)
+        for link in links:
+            link.integrate(now)
         if not flows:
+            for link in links:
+                link.rate_bps = 0.0
             return
         for flow in flows:
             flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
@@ -146,6 +200,11 @@ class Network:
             if rate > 0:
                 delay = max(flow.remaining_bytes, 0.0) / rate
                 self.env.timeout(delay).callbacks.append(partial(self._finish, flow, flow.version))
+        for link in links:
+            total = sum(flow.rate_bps for flow in link.flows)
+            link.rate_bps = total
+            if total > link.peak_rate_bps:
+                link.peak_rate_bps = total
 
     # -- outages --------------------------------------------------------------------
 

@@ -1,15 +1,30 @@
-"""The global oracle: knows every volume's PCPIs and decides, at each deletion, whether the
-deleted PCPI was the last common base of some mirror relationship (a premature deletion).
+"""The oracle: decides, at each deletion, whether it removed the last usable base of a mirror
+relationship (a premature deletion), and blames it on that relationship.
 
-A deletion on volume V matters to every relationship whose source is V or a volume-mirror
-image of V further down (V -> B -> ... -> S): whatever V deletes, those images lose at their
-next update. For relationship S -> D the deleted PCPI P was the last common base when D
-holds P and no other PCPI of D survives on every volume from V down to S. While S -> D is
-transferring, D's set is the image in flight (D's set becomes exactly that image on arrival).
-A qtree destination "holds" one source PCPI, the last one transferred (or the one in
-flight), and its own PCPIs are not its source's: the walk down from V stops at a qtree
-hop (relationships below it depend on the qtree destination's own PCPIs).
-A retired relationship needs nothing.
+Relationship R (source S -> destination D) can update incrementally while S still has a PCPI
+that D could use as a base. The PCPIs D could use, `held(R)`, are D's PCPIs for a volume
+mirror (or, while a transfer runs, the image D is receiving: S's set when it started), and
+for a qtree mirror the last source PCPI transferred (or the one in flight). R's usable bases
+are `held(R) ∩ S`; R's next transfer is a re-baseline exactly when that set is empty when it
+starts (this is what `MirrorRelationship.find_common_base` looks for).
+
+Between two transfer starts of R that set only shrinks: a volume never gets back a PCPI it
+lost (PCPIs are immutable and ids global), `held(R)` changes only when a transfer of R
+starts (to S's set then, or to the PCPI sent, all of them on S) or when D drops a PCPI,
+which it does only for PCPIs its source no longer has; and the PCPIs a running transfer
+reads are busy, so no deletion takes them while R transfers. So the one deletion on S that
+empties the set is the deletion that makes R's next transfer a re-baseline, known at the
+moment it happens: it is blamed then, once, and the blame is final.
+
+That deletion is always on R's own source, whatever its reason: retention, mirror rotation,
+autodelete on a writable source or a qtree destination, or an image update replaying on a
+read-only source what its own source deleted earlier (the root cause is then the deletion of
+the same PCPI at the head of the lineage, the volume named by the PCPI's `origin`). A
+deletion upstream is not premature by itself: the destination may still update from the
+intermediate image before that image updates (the race the old oracle lost).
+
+A relationship that can no longer update (destination retired, or source volume removed) is
+blamed nothing; neither is one whose base is already lost (until its next transfer starts).
 """
 
 from __future__ import annotations
@@ -22,33 +37,16 @@ if TYPE_CHECKING:
     from sim.mirror import MirrorRelationship
 
 
-class Oracle:
-    """Dependency truth across the whole topology, precomputed per volume at build time."""
-
-    def __init__(self, volumes: list[Volume]):
-        self._downstream: dict[str, list[tuple[MirrorRelationship, tuple[Volume, ...]]]] = {}
-        for volume in volumes:
-            if not volume.outgoing:
-                continue
-            found: list[tuple[MirrorRelationship, tuple[Volume, ...]]] = []
-            stack: list[tuple[Volume, tuple[Volume, ...]]] = [(volume, (volume,))]
-            while stack:
-                current, path = stack.pop()
-                for rel in current.outgoing:
-                    found.append((rel, path))
-                    if rel.kind == "volume":
-                        stack.append((rel.destination, path + (rel.destination,)))
-            self._downstream[volume.name] = found
-
-    def broken_by(self, volume: Volume, pcpi: Pcpi) -> list[MirrorRelationship]:
-        """Relationships for which deleting `pcpi` from `volume` removed the last common base."""
-        broken = []
-        for rel, path in self._downstream.get(volume.name, ()):
-            if rel.retired:
-                continue
-            held = rel.held_base_ids()
-            if pcpi.id in held and not any(
-                all(candidate in v.pcpis for v in path) for candidate in reversed(held)
-            ):
-                broken.append(rel)
-        return broken
+def broken_by(volume: Volume, pcpi: Pcpi) -> list[MirrorRelationship]:
+    """Relationships out of `volume` for which deleting `pcpi` (already removed from it) left
+    no usable base. Work: the relationships out of the volume, and for one whose held set
+    holds the PCPI, its held set from the newest until a survivor (usually the first)."""
+    broken = []
+    pcpis = volume.pcpis
+    for rel in volume.outgoing:
+        if rel.defunct or rel.base_lost:
+            continue
+        held = rel.held_base_ids()
+        if pcpi.id in held and not any(candidate in pcpis for candidate in reversed(held)):
+            broken.append(rel)
+    return broken

@@ -194,7 +194,8 @@ def topology_layout(scenario: dict[str, Any], graph: nx.Graph) -> dict[str, tupl
 
 def plot_topology(results: Results) -> Figure:
     """Appliances (boxes) and routers (circles) joined by network links labelled with bandwidth
-    and latency, mean and peak utilisation when the run samples it, and outages (dashed links);
+    and latency, mean utilisation and busy fraction (exact time integrals of the rate
+    allocated on the link, from summary.json), and outages (dashed links);
     curved arrows are mirror relationships from source to destination, red when the
     relationship had to re-baseline, green when it did not."""
     scenario = results.scenario
@@ -236,12 +237,12 @@ def plot_topology(results: Results) -> Figure:
                                edgecolors="0.4", node_size=node_size * 0.6)
     if labelled:
         nx.draw_networkx_labels(graph, pos, ax=ax, font_size=10, font_weight="bold")
-        utilisation = metric(results, "link_utilisation").groupby("component")["value"].agg(["mean", "max"])
+        usage = results.summary.get("links", {})
         for link in scenario["links"]:  # above the link, so mirror arrows below it stay clear
             text = f"{format_rate(link['bandwidth'])}, {format_seconds(link['latency'])}"
-            name = "-".join(link["between"])
-            if name in utilisation.index:
-                text += f"\nused {utilisation.loc[name, 'mean']:.0%} (peak {utilisation.loc[name, 'max']:.0%})"
+            used = usage.get("-".join(link["between"]))
+            if used is not None:
+                text += f"\nused {used['mean_utilisation']:.1%}, busy {used['busy_fraction']:.1%}"
             if link.get("outages"):
                 count = len(link["outages"])
                 text += f"\n{count} outage{'s' if count != 1 else ''}"

@@ -41,6 +41,7 @@ PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
 
 KPIS = (
     "premature_deletions",
+    "bases_lost_pending",
     "rebaselines",
     "rebaseline_bytes",
     "bytes_transferred",
@@ -50,6 +51,8 @@ KPIS = (
     "lock_messages",
     "failed_writes",
     "lock_space_byte_hours",
+    "lock_space_peak_bytes",
+    "hold_space_byte_hours",
     "lock_message_bytes",
     "autodeletes",
     "gap_pcpis",

@@ -14,6 +14,12 @@ writes are the bytes each transfer brings.
 Autodelete (space pressure): under this space model only deleting a volume's oldest PCPI
 frees space, so autodelete deletes oldest first and stops at the first PCPI its commitment
 may not delete (deleting younger ones would free nothing and only lose history).
+
+A PCPI that a running transfer reads (its base or the PCPI it sends) is busy: no deletion
+path removes it while it is read. Retention, mirror rotation and autodelete pass over it;
+an image update that would remove it from a read-only volume removes it when the last
+transfer reading it ends (as a storage system refuses to delete a busy snapshot and lets
+the next cleanup take it).
 """
 
 from __future__ import annotations
@@ -68,6 +74,12 @@ class Appliance:
 
 DeletionHook = Callable[["Volume", Pcpi, str, str], None]
 """Called after a PCPI is removed from a volume, with the reason and who removed it."""
+ChangeHook = Callable[["Volume"], None]
+"""Called when a volume's PCPIs, or which of them are busy, change."""
+
+
+def _ignore_change(_volume: Volume) -> None:
+    """The default change hook: nobody watches."""
 
 
 class Volume:
@@ -83,11 +95,13 @@ class Volume:
         "_interval_start_s", "hard_locks", "soft_locks", "incoming", "outgoing",
         "failed_writes", "failed_write_bytes", "_on_delete", "autodelete_commitment",
         "autodelete_trigger_bytes", "autodelete_target_bytes", "soft_locks_overridable", "reading",
+        "_deferred", "on_change",
     )
 
     def __init__(self, name: str, appliance: Appliance, size_bytes: float, *, writable: bool,
                  change_rate_bps: float = 0.0, change_cv: float = 0.0,
-                 rng: np.random.Generator | None = None, on_delete: DeletionHook):
+                 rng: np.random.Generator | None = None, on_delete: DeletionHook,
+                 on_change: ChangeHook = _ignore_change):
         self.name = name
         self.appliance = appliance
         self.size_bytes = size_bytes
@@ -114,7 +128,10 @@ class Volume:
         self.autodelete_target_bytes = float("inf")
         self.soft_locks_overridable = True
         self.reading: dict[int, int] = {}
-        """PCPIs running transfers read (as base or as the image sent), with how many."""
+        """Busy PCPIs: those running transfers read (as base or as the PCPI sent), with how many."""
+        self._deferred: dict[int, str] = {}
+        """Busy PCPIs an image update removed, with who removed them: they go when no longer read."""
+        self.on_change = on_change
         appliance.volumes.append(self)
         appliance.used_bytes += size_bytes
 
@@ -126,24 +143,6 @@ class Volume:
             return 0.0
         return self.cum_changed_bytes - next(iter(self.pcpis.values())).cum_changed_bytes
 
-    @property
-    def lock_held_bytes(self) -> float:
-        """Snapshot space held only because soft locks pin the oldest PCPIs.
-
-        The PCPIs at the old end of the volume that are soft-locked and not hard-locked
-        would have gone at their retention or mirror update; the bytes changed between the
-        oldest of them and the first PCPI not so pinned are what the locks cost.
-        """
-        oldest = None
-        for pcpi in self.pcpis.values():
-            if pcpi.id not in self.soft_locks or pcpi.id in self.hard_locks:
-                if oldest is None:
-                    return 0.0
-                return pcpi.cum_changed_bytes - oldest.cum_changed_bytes
-            if oldest is None:
-                oldest = pcpi
-        return 0.0 if oldest is None else self.cum_changed_bytes - oldest.cum_changed_bytes
-
     def newest(self) -> Pcpi | None:
         return next(reversed(self.pcpis.values()), None)
 
@@ -152,6 +151,34 @@ class Volume:
 
     def is_locked(self, pcpi_id: int) -> bool:
         return pcpi_id in self.hard_locks or pcpi_id in self.soft_locks
+
+    def is_kept(self, pcpi_id: int) -> bool:
+        """Whether retention and rotation must leave the PCPI: it is locked or busy."""
+        return pcpi_id in self.hard_locks or pcpi_id in self.soft_locks or pcpi_id in self.reading
+
+    # -- busy PCPIs --------------------------------------------------------------------
+
+    def start_reading(self, pcpi_ids: tuple[int, ...]) -> None:
+        """A transfer starts reading these PCPIs: they are busy until `stop_reading`."""
+        reading = self.reading
+        for pcpi_id in pcpi_ids:
+            reading[pcpi_id] = reading.get(pcpi_id, 0) + 1
+        self.on_change(self)
+
+    def stop_reading(self, pcpi_ids: tuple[int, ...]) -> None:
+        """A transfer stopped reading these PCPIs; an image update's deferred deletion of one
+        no longer read happens now."""
+        reading = self.reading
+        for pcpi_id in pcpi_ids:
+            count = reading.get(pcpi_id, 0)
+            if count > 1:
+                reading[pcpi_id] = count - 1
+                continue
+            reading.pop(pcpi_id, None)
+            by = self._deferred.pop(pcpi_id, None)
+            if by is not None and pcpi_id in self.pcpis:
+                self.delete_pcpi(pcpi_id, "mirror_image", by)
+        self.on_change(self)
 
     # -- writes and PCPIs ----------------------------------------------------------------
 
@@ -185,6 +212,7 @@ class Volume:
         self.pcpis[pcpi_id] = pcpi
         self.arrived_s[pcpi_id] = now
         self.by_label.setdefault(label, {})[pcpi_id] = pcpi
+        self.on_change(self)
         return pcpi
 
     def delete_pcpi(self, pcpi_id: int, reason: str, by: str) -> None:
@@ -198,15 +226,21 @@ class Volume:
         if not self.writable and self.pcpis:
             self.cum_changed_bytes = self.newest().cum_changed_bytes  # type: ignore[union-attr]
         self.appliance.used_bytes += self.snapshot_space_bytes - before
+        self._deferred.pop(pcpi_id, None)
         self._on_delete(self, pcpi, reason, by)
         self.arrived_s.pop(pcpi_id, None)
+        self.on_change(self)
 
     def apply_image(self, image: tuple[Pcpi, ...], now: float) -> list[Pcpi]:
-        """Make this read-only volume's PCPI set exactly `image` (its source's set); return
-        the PCPIs that arrived."""
+        """Make this read-only volume's PCPI set `image` (its source's set); return the PCPIs
+        that arrived. A busy PCPI missing from the image stays until no transfer reads it."""
         keep = {pcpi.id for pcpi in image}
+        by = self.incoming.name if self.incoming else "mirror"
         for pcpi_id in [pid for pid in self.pcpis if pid not in keep]:
-            self.delete_pcpi(pcpi_id, "mirror_image", self.incoming.name if self.incoming else "mirror")
+            if pcpi_id in self.reading:
+                self._deferred[pcpi_id] = by
+            else:
+                self.delete_pcpi(pcpi_id, "mirror_image", by)
         before = self.snapshot_space_bytes
         arrived = []
         for pcpi in image:
@@ -217,15 +251,37 @@ class Volume:
         if image:
             self.cum_changed_bytes = image[-1].cum_changed_bytes
         self.appliance.used_bytes += self.snapshot_space_bytes - before
+        self.on_change(self)
         return arrived
 
+    def kept_in_label(self, label: str) -> int:
+        """How many PCPIs with `label` are locked or busy (retention neither counts nor deletes
+        them). Few PCPIs are, so this looks at those rather than at the whole label."""
+        labelled = self.by_label.get(label)
+        if not labelled:
+            return 0
+        kept = {pid for pid in self.hard_locks if pid in labelled}
+        kept.update(pid for pid in self.soft_locks if pid in labelled)
+        kept.update(pid for pid in self.reading if pid in labelled)
+        return len(kept)
+
     def apply_retention(self, label: str, keep: int, by: str) -> None:
-        """Delete the oldest unlocked PCPIs with `label` until `keep` unlocked ones remain."""
+        """Delete the oldest PCPIs with `label` that are neither locked nor busy until `keep`
+        such PCPIs remain. Work: the PCPIs deleted plus the locked or busy ones passed over
+        on the way, whatever the keep count."""
         labelled = self.by_label.get(label)
         if not labelled:
             return
-        unlocked = [pid for pid in labelled if not self.is_locked(pid)]
-        for pcpi_id in unlocked[: max(len(unlocked) - keep, 0)]:
+        excess = len(labelled) - self.kept_in_label(label) - keep
+        if excess <= 0:
+            return
+        doomed = []
+        for pcpi_id in labelled:
+            if len(doomed) == excess:
+                break
+            if not self.is_kept(pcpi_id):
+                doomed.append(pcpi_id)
+        for pcpi_id in doomed:
             self.delete_pcpi(pcpi_id, "retention", by)
 
     def may_autodelete(self, pcpi_id: int) -> bool:

@@ -61,3 +61,14 @@ def make_scenario(write_scenario):
     def make(doc: dict[str, Any]) -> Scenario:
         return load_scenario(write_scenario(doc))
     return make
+
+
+def assert_replaced_in_one_step(rows):
+    """A record released as `replaced` (a transfer's request handed over to the destination's
+    own lock, or back) is followed at the same instant by another record on the same PCPI for
+    the same dataset from the same sender: the PCPI is never unlocked in between."""
+    replaced = rows[rows["release_reason"] == "replaced"]
+    keys = ["volume", "pcpi_id", "locking_dataset", "via"]
+    successors = replaced[keys + ["released_s"]].merge(rows[keys + ["set_s"]], on=keys)
+    followed = successors[successors["set_s"] == successors["released_s"]]
+    assert len(followed.drop_duplicates(keys + ["released_s"])) == len(replaced)

@@ -7,7 +7,7 @@ Model (instrumentation that records and passes everything through unchanged).
 docs/protocol.md maps every claim to the code and to its test.
 """
 
-from dataclasses import FrozenInstanceError, dataclass
+from dataclasses import dataclass
 
 import pytest
 from conftest import SCENARIOS, chain_document, dump_yaml
@@ -68,17 +68,17 @@ class Trace:
 
         def traced_transmit_lock_set(rel):
             record = None
-            if not rel.retired:
+            if not rel.defunct:
                 record = LockSet(rel.name, env.now, tuple(protocol.lock_set(rel)))
                 self.sets.append(record)
             yield from transmit_lock_set(rel)
             if record is not None:
                 record.delivered_s = env.now
 
-        def traced_receive_lock_set(volume, sender, locks):
-            receiving.append((volume.name, sender))
+        def traced_receive_lock_set(rel, locks, sequence):
+            receiving.append((rel.source.name, rel.destination.name))
             try:
-                receive_lock_set(volume, sender, locks)
+                receive_lock_set(rel, locks, sequence)
             finally:
                 receiving.pop()
 
@@ -299,8 +299,15 @@ def routed(tmp_path_factory):
 
 def test_claim_2_12_the_computers_are_storage_appliances(routed):
     model, trace, result = routed
-    assert set(result.summary["lock_messages_sent"]) == {"A", "B", "C"}  # the router R is no computer here
+    # Every message crosses the router R, yet only storage appliances send and hold locks, and
+    # each appliance is charged exactly the messages it sent.
+    assert all(any("R" in link.name.split("-") for link in model.network.path(src, dst)) for src, dst, *_ in trace.wire)
     assert {src for src, *_ in trace.wire} == {"B", "C"} and {dst for _s, dst, *_ in trace.wire} == {"A", "B"}
+    sent = result.summary["lock_messages_sent"]
+    for appliance in ("A", "B", "C"):
+        wire = [size for src, _d, size, *_ in trace.wire if src == appliance]
+        assert sent[appliance]["messages"] == len(wire)
+        assert sent[appliance]["bytes"] == pytest.approx(sum(wire))
     locks = result.tables["locks"]
     soft = locks[locks["type"] != "hard"]
     assert {v.split(":")[0] for v in soft["volume"]} == {"A", "B"}
@@ -309,10 +316,17 @@ def test_claim_2_12_the_computers_are_storage_appliances(routed):
 
 def test_claim_21_a_storage_system_with_pcpis_a_locking_application_and_a_network_module(traced):
     model, trace, result = traced
-    # The file system implements PCPIs: immutable images with ids, taken by each volume.
-    pcpi = model.volumes["A:/vol/db"].newest()
-    with pytest.raises(FrozenInstanceError):
-        pcpi.name = "renamed"
+    # The file system implements PCPIs (a stand-in for one, docs/protocol.md): a PCPI is a
+    # read-only image, the same wherever a mirror copies it, and an incremental transfer sends
+    # exactly the bytes written at the head between its base and the PCPI it sends.
+    pcpis = result.tables["pcpis"]
+    copies = pcpis.groupby("pcpi_id")[["name", "label", "origin", "created_s", "changed_bytes"]].nunique()
+    assert (copies == 1).all().all() and pcpis["pcpi_id"].duplicated().any()
+    at_head = pcpis[pcpis["volume"] == pcpis["origin"]].set_index("pcpi_id").sort_index()  # ids: creation order
+    cumulative = at_head["changed_bytes"].cumsum()
+    incremental = result.tables["transfers"].query("kind == 'incremental'")
+    written = cumulative.loc[incremental["pcpi_id"]].to_numpy() - cumulative.loc[incremental["base_pcpi_id"]].to_numpy()
+    assert incremental["bytes"].to_numpy() == pytest.approx(written, rel=1e-9)
     # The application: each lock set is built for one mirror relationship of the system.
     assert {s.rel for s in trace.sets} == {rel.name for rel in model.relationships}
     # The network protocol module: every lock set, and only they, crossed Network.send_message,
@@ -364,7 +378,7 @@ def test_claim_46_one_network_connects_a_system_to_upstream_and_downstream(route
         assert delivered_s - sent_s == pytest.approx(wire_time, abs=1e-9)
     # B talks to both neighbours over the same network: locks from C in, locks to A out, data to C.
     assert {(s, d) for s, d, *_ in trace.wire} == {("B", "A"), ("C", "B")}
-    carried = result.summary["links"]
+    carried = {name: usage["bytes"] for name, usage in result.summary["links"].items()}
     assert carried["B-R"] == pytest.approx(carried["A-R"] + carried["C-R"])
 
 

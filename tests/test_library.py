@@ -96,7 +96,10 @@ def test_slow_branch_lock_space_is_paid_for_the_slow_branch_alone():
     without_d = simulate(load_scenario(path, {"protocol": "softlock"}, sets=["mirrors[2].retire_at=1s"])).summary
     assert with_d["kpis"]["lock_space_byte_hours"] > 1e12
     assert without_d["kpis"]["lock_space_byte_hours"] < 1e-3 * with_d["kpis"]["lock_space_byte_hours"]
-    assert set(k for k, v in with_d["lock_space_byte_hours"].items() if v) == {"A"}  # the head of the cascade
+    # D's lock keeps its base at the head A; B, and C below it, are images of A and hold it too.
+    held = with_d["lock_space_byte_hours"]
+    assert set(k for k, v in held.items() if v) == {"A", "B", "C", "D"}
+    assert held["B"] == pytest.approx(held["A"], rel=0.05) and held["D"] < held["A"]
     none = simulate(load_scenario(path, {"protocol": "none"})).summary["relationships"]
     assert none["B:/vol/projects->D:/vol/projects"]["rebaselines"] == 6
     assert none["B:/vol/projects->C:/vol/projects"]["rebaselines"] == 0
@@ -106,8 +109,15 @@ def test_slow_branch_lock_space_is_paid_for_the_slow_branch_alone():
 
 def test_short_retention_bases_go_to_autodelete_under_soft_locks_only():
     scenario = load_scenario(SCENARIOS / "short_retention.yaml")
-    reasons = {}
+    reasons, roots = {}, {}
     for protocol in ("none", "softlock", "hard"):
         pcpis = simulate(scenario.model_copy(update={"protocol": protocol})).tables["pcpis"]
-        reasons[protocol] = set(pcpis[pcpis["premature"]]["reason"])
-    assert reasons == {"none": {"mirror_rotation"}, "softlock": {"autodelete"}, "hard": set()}
+        premature = pcpis[pcpis["premature"]]
+        reasons[protocol] = set(premature["reason"])
+        # The root cause: the same PCPI's deletion at the head of the lineage, its origin.
+        at_origin = pcpis[pcpis["volume"] == pcpis["origin"]].set_index("pcpi_id")
+        roots[protocol] = set(at_origin.loc[premature["pcpi_id"], "reason"])
+    # C's base goes when B's image update replays what A deleted: A's mirror rotation without
+    # locks, A's autodelete overriding the soft lock; nothing overrides hard locks.
+    assert reasons == {"none": {"mirror_image"}, "softlock": {"mirror_image"}, "hard": set()}
+    assert roots == {"none": {"mirror_rotation"}, "softlock": {"autodelete"}, "hard": set()}

@@ -83,8 +83,25 @@ def test_steady_state_lag_matches_the_closed_form(make_scenario):
     rel = result.summary["relationships"]["A:/vol/v->B:/vol/v"]
     assert rel["max_lag_s"] == pytest.approx(period + x)
     assert rel["mean_lag_s"] == pytest.approx(x + period / 2, rel=2e-3)
-    lag = result.tables["timeseries"].query("metric == 'lag_s'")["value"]
+    lag = result.tables["timeseries"].query("metric == 'lag_s' and time_s > 0")["value"]
     assert lag.between(x - 1e-6, period + x + 1e-6).all()
+
+
+def test_a_destination_that_never_completes_an_update_lags_from_the_start_of_the_run(make_scenario):
+    # A 1 TiB baseline over 1 MiB/s takes 12 days: within a day B never holds anything.
+    doc = single_mirror(duration="1d", volumes={"A:/vol/v": {"size": "1TiB", "change_rate": "1GiB/h"}},
+                        appliances={"A": {"capacity": "2TiB"}, "B": {"capacity": "2TiB"}},
+                        links=[{"between": ["A", "B"], "bandwidth": "1MiB/s", "latency": "0s"}])
+    result = simulate(make_scenario(doc))
+    rel = result.summary["relationships"]["A:/vol/v->B:/vol/v"]
+    assert rel["updates_completed"] == 0
+    assert rel["max_lag_s"] == result.summary["kpis"]["max_lag_s"] == 86400.0
+    assert rel["mean_lag_s"] == pytest.approx(86400.0 / 2)
+    lag = result.tables["timeseries"].query("metric == 'lag_s'")
+    assert (lag["value"] == lag["time_s"]).all() and len(lag) == 24
+    transfers = result.tables["transfers"]  # the baseline still running at the end
+    assert len(transfers) == 1 and transfers["end_s"].isna().all() and not transfers["completed"].any()
+    assert transfers["sent_bytes"].iloc[0] == pytest.approx(86400.0 * 2**20)
 
 
 def test_retention_shorter_than_the_downstream_gap_forces_a_rebaseline_without_locks(make_scenario):

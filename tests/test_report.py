@@ -80,16 +80,13 @@ def test_topology_labels_links_with_bandwidth(runs):
     assert "/vol/db: 1 re-baseline" in texts
 
 
-def test_topology_shows_link_utilisation_when_the_run_samples_it(runs):
+def test_topology_shows_each_links_exact_utilisation_and_busy_fraction(runs):
     base = runs["none"]
-    samples = pd.DataFrame({"time_s": [0.0, 1800.0], "metric": ["link_utilisation"] * 2, "component": ["A-B"] * 2,
-                            "value": [0.2, 0.6]})
-    others = base.timeseries[base.timeseries["metric"] != "link_utilisation"]
-    timeseries = pd.concat([others, samples.astype(others.dtypes.to_dict())], ignore_index=True)
-    sampled = Results(base.summary, {**base.tables, "timeseries": timeseries}, base.scenario)
-    texts = [t.get_text() for t in plot_topology(sampled).axes[0].texts]
-    assert "10 Gbit/s, 1 ms\nused 40% (peak 60%)" in texts
-    assert "1 Gbit/s, 30 ms\n1 outage" in texts  # no samples for B-C: no utilisation claimed
+    usage = {"A-B": {"bytes": 1.0, "mean_utilisation": 0.4, "busy_fraction": 0.5, "peak_utilisation": 1.0}}
+    texts = [t.get_text() for t in plot_topology(Results({**base.summary, "links": usage}, base.tables,
+                                                          base.scenario)).axes[0].texts]
+    assert "10 Gbit/s, 1 ms\nused 40.0%, busy 50.0%" in texts
+    assert "1 Gbit/s, 30 ms\n1 outage" in texts  # no usage reported for B-C: none claimed
 
 
 def test_timeline_marks_the_premature_deletion_and_shows_who_locked_what(runs):

@@ -1,0 +1,203 @@
+"""What soft locks cost in snapshot space: per volume, the bytes it holds only because soft locks
+overrode retention and rotation, integrated exactly over time, with its peak.
+
+The space model (see `sim.storage`) frees space only when a volume's oldest PCPI goes, so
+what locks cost on a volume is the span at its old end that would be gone without them.
+
+At the head of a lineage (a writable volume, or a qtree-mirror destination, which takes its
+own PCPIs) a PCPI *would be kept without soft locks* when it is hard-locked (a relationship's
+base), busy (a running transfer reads it), the newest of its label for rotation-managed labels
+(a qtree destination's own PCPIs), within the keep count of its label (counted, as retention
+does, among the PCPIs of the label that are neither hard-locked nor busy), or a mirror PCPI
+that is hard-locked or busy (rotation removes the others at each update). The PCPIs older
+than the oldest such PCPI are held by soft locks, or are waiting for the next retention or
+rotation pass after their lock went: each holds the bytes changed from it to the next PCPI.
+That segment is charged to application holds when an `owner` lock holds the PCPI, to the
+protocol's locks when a `destination_path` or `qtree` lock does, and, once the lock is gone
+but the PCPI still waits for its pass, to whichever held it last (a previous base kept one
+extra update by the lock set sent before the update is a protocol cost).
+
+A read-only volume-mirror image holds the same PCPIs as its head, as of its last update: its
+own old end costs what the head's span costs for the PCPIs it still shares with the head.
+A lock held on an image itself retains nothing there (the image replays its source).
+
+Levels change only at events and stay constant between them, so their time integrals are
+exact: changes are gathered during an instant and applied when simulated time moves on
+(`flush`), so an instant's transient states weigh nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sim.storage import Pcpi, Volume
+
+HOLD_LOCK_TYPE = "owner"
+"""Soft-lock type of an application hold."""
+LOCK, HOLD = "lock", "hold"
+
+
+class Level:
+    """A piecewise-constant level over time: its current value, time integral and peak."""
+
+    __slots__ = ("value", "since_s", "integral", "peak")
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.since_s = 0.0
+        self.integral = 0.0
+        self.peak = 0.0
+
+    def add(self, now: float, delta: float) -> None:
+        self.integral += self.value * (now - self.since_s)
+        self.since_s = now
+        self.value += delta
+        if self.value > self.peak:
+            self.peak = self.value
+
+    def integral_until(self, end_s: float) -> float:
+        return self.integral + self.value * (end_s - self.since_s)
+
+
+class LockSpaceMeter:
+    """Bytes held by protocol locks and by application holds, per volume and per appliance."""
+
+    def __init__(self, volumes: Iterable[Volume], keep_by_label: dict[str, dict[str, int]],
+                 rotated_labels: dict[str, str], mirror_label: str):
+        """`keep_by_label`: per volume, the smallest keep count of each policy label on it;
+        `rotated_labels`: per qtree-destination volume, the label of its own PCPIs, of which
+        rotation keeps the newest; `mirror_label`: the label of a writable source's mirror PCPIs."""
+        self._keep = keep_by_label
+        self._rotated = rotated_labels
+        self._mirror_label = mirror_label
+        self.dirty: set[Volume] = set()
+        self._span: dict[str, dict[int, str | None]] = {}
+        """Per head volume: the PCPIs at its old end held by locks (or waiting), and to whom."""
+        self._last_kind: dict[str, dict[int, str]] = {}
+        """Per head volume: who held each PCPI last (lock or hold), while it lasts."""
+        self._held: dict[str, tuple[float, float]] = {}
+        """Per volume: bytes held now by (protocol locks, holds)."""
+        self._images: dict[str, list[Volume]] = {}
+        self._head: dict[str, Volume] = {}
+        self.lock_levels: dict[str, Level] = {}
+        self.hold_levels: dict[str, Level] = {}
+        self.total_lock = Level()
+        self.total_hold = Level()
+        for volume in volumes:
+            head = volume
+            while head.incoming is not None and head.incoming.kind == "volume":
+                head = head.incoming.source
+            self._head[volume.name] = head
+            if head is not volume:
+                self._images.setdefault(head.name, []).append(volume)
+            self._held[volume.name] = (0.0, 0.0)
+            self.lock_levels.setdefault(volume.appliance.name, Level())
+            self.hold_levels.setdefault(volume.appliance.name, Level())
+
+    def changed(self, volume: Volume) -> None:
+        """A volume's PCPIs, locks or busy PCPIs changed: account it at the next flush."""
+        self.dirty.add(volume)
+
+    def held_bytes(self, volume: Volume) -> tuple[float, float]:
+        """(protocol-lock bytes, hold bytes) the volume holds now (as of the last flush)."""
+        return self._held[volume.name]
+
+    def flush(self, now: float) -> None:
+        """Re-evaluate the volumes changed since the last flush, heads first, and move the
+        levels at `now`."""
+        dirty = self.dirty
+        self.dirty = set()
+        images: dict[str, Volume] = {}
+        for volume in sorted(dirty, key=lambda v: v.name):
+            head = self._head[volume.name]
+            if head is volume:
+                if self._evaluate_head(volume):
+                    images.update((image.name, image) for image in self._images.get(volume.name, ()))
+                self._set(volume, now, self._charge(volume, self._span[volume.name]))
+            else:
+                images[volume.name] = volume
+        for name in sorted(images):
+            image = images[name]
+            self._set(image, now, self._charge(image, self._span.get(self._head[name].name, {})))
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    def _evaluate_head(self, head: Volume) -> bool:
+        """Recompute the head's span; return whether it changed."""
+        last_kind = self._last_kind.setdefault(head.name, {})
+        span: dict[int, str | None] = {}
+        seen_in_label: dict[str, int] = {}
+        for pcpi in head.pcpis.values():
+            if self._kept_without_soft_locks(head, pcpi, seen_in_label):
+                break
+            kind = self._soft_kind(head, pcpi.id)
+            if kind is not None:
+                last_kind[pcpi.id] = kind
+            else:
+                kind = last_kind.get(pcpi.id)
+            span[pcpi.id] = kind
+            seen_in_label[pcpi.label] = seen_in_label.get(pcpi.label, 0) + 1
+        for pcpi_id in [pid for pid in last_kind if pid not in head.pcpis]:
+            del last_kind[pcpi_id]
+        changed = span != self._span.get(head.name)
+        self._span[head.name] = span
+        return changed
+
+    def _kept_without_soft_locks(self, head: Volume, pcpi: Pcpi, seen_in_label: dict[str, int]) -> bool:
+        pcpi_id = pcpi.id
+        if pcpi_id in head.hard_locks or pcpi_id in head.reading:
+            return True
+        label = pcpi.label
+        if label == self._mirror_label:
+            return False
+        if self._rotated.get(head.name) == label:
+            newest = next(reversed(head.by_label[label]))
+            return pcpi_id == newest
+        keep = self._keep.get(head.name, {}).get(label)
+        if keep is None:
+            return True
+        labelled = head.by_label[label]
+        newer = len(labelled) - 1 - seen_in_label.get(label, 0)
+        busy_or_hard = {pid for pid in head.hard_locks if pid > pcpi_id and pid in labelled}
+        busy_or_hard.update(pid for pid in head.reading if pid > pcpi_id and pid in labelled)
+        return newer - len(busy_or_hard) < keep
+
+    @staticmethod
+    def _soft_kind(head: Volume, pcpi_id: int) -> str | None:
+        held = head.soft_locks.get(pcpi_id)
+        if not held:
+            return None
+        if any(lock.type == HOLD_LOCK_TYPE for lock, _set_s, _delay in held.values()):
+            return HOLD
+        return LOCK
+
+    @staticmethod
+    def _charge(volume: Volume, span: dict[int, str | None]) -> tuple[float, float]:
+        """(lock, hold) bytes of the volume's old end that lies in its head's span."""
+        lock = hold = 0.0
+        pcpis = iter(volume.pcpis.values())
+        current = next(pcpis, None)
+        while current is not None and current.id in span:
+            following = next(pcpis, None)
+            end = following.cum_changed_bytes if following is not None else volume.cum_changed_bytes
+            kind = span[current.id]
+            if kind == LOCK:
+                lock += end - current.cum_changed_bytes
+            elif kind == HOLD:
+                hold += end - current.cum_changed_bytes
+            current = following
+        return lock, hold
+
+    def _set(self, volume: Volume, now: float, held: tuple[float, float]) -> None:
+        old_lock, old_hold = self._held[volume.name]
+        lock, hold = held
+        if lock == old_lock and hold == old_hold:
+            return
+        self._held[volume.name] = held
+        appliance = volume.appliance.name
+        if lock != old_lock:
+            self.lock_levels[appliance].add(now, lock - old_lock)
+            self.total_lock.add(now, lock - old_lock)
+        if hold != old_hold:
+            self.hold_levels[appliance].add(now, hold - old_hold)
+            self.total_hold.add(now, hold - old_hold)
