@@ -22,19 +22,9 @@ WORLDS = Path(__file__).resolve().parent
 
 ALL = PROTOCOLS
 KNOWN_VIOLATIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "qtree_rotation_deletes_the_pcpi_being_sent.yaml":
-        (ALL, "issue 10 item 2: qtree mirror rotation deletes the PCPI an outgoing transfer sends"),
-    "image_update_deletes_the_base_being_read.yaml":
-        (("none",), "issue 10 items 1, 2: an image update deletes the base an outgoing transfer reads; oracle over-counts"),
-    "oracle_overcounts_a_base_an_image_still_holds.yaml":
-        (("none",), "issue 10 item 1: the oracle flags a deletion an intermediate image still covers"),
-    "handover_race_loses_the_qtree_base.yaml":
-        (("none", "local", "softlock", "hard"), "issue 10 items 1, 2: the in-progress lock is released before the "
-                                                "qtree lock is in force; image update deletes the PCPI sent; over-count"),
     "retired_intermediate_deletes_what_its_transfer_reads.yaml":
-        (ALL, "issue 10 item 2: retirement deletes the PCPI an outgoing transfer sends and blames it"),
-    "retired_destination_aborts_and_kpis_leave_its_bytes_out.yaml":
-        (ALL, "issue 10 item 3: bytes_transferred and relationship bytes leave out aborted transfers"),
+        (ALL, "issue 10 item 2: retiring an intermediate deletes the PCPI its outgoing transfer sends, "
+              "and the transfer completes from a volume that is gone"),
 }
 """World file name -> (protocols under which main's engine violates it, why)."""
 
