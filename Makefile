@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/ruff check sim tests bench
 	$(BIN)/python -m pytest
 
-# The random-worlds gate on many fresh worlds (CI runs a fixed 200): README, Development.
+# The random-worlds gate on many fresh worlds (CI runs a fixed 250): README, Development.
 CASCADESIM_FUZZ_EXAMPLES ?= 2000
 .PHONY: fuzz
 fuzz: $(STAMP)

@@ -112,10 +112,10 @@ def link_bytes(summary: dict[str, Any]) -> dict[str, float]:
     return {name: float(v) for name, v in links.items()}
 
 
-def _pcpi_rows(pcpis: pd.DataFrame) -> dict[tuple[str, int], tuple[float, float]]:
-    """(volume, PCPI id) -> (arrived_s, deleted_s) of the pcpis table."""
-    return {(v, int(p)): (a, d) for v, p, a, d in
-            zip(pcpis["volume"], pcpis["pcpi_id"], pcpis["arrived_s"], pcpis["deleted_s"])}
+def _pcpi_rows(pcpis: pd.DataFrame) -> dict[tuple[str, int], tuple[float, float, str]]:
+    """(volume, PCPI id) -> (arrived_s, deleted_s, reason) of the pcpis table."""
+    return {(v, int(p)): (a, d, r) for v, p, a, d, r in
+            zip(pcpis["volume"], pcpis["pcpi_id"], pcpis["arrived_s"], pcpis["deleted_s"], pcpis["reason"])}
 
 
 def _first(items: Iterable[str], limit: int = 8) -> str:
@@ -264,13 +264,13 @@ def check_transfers_read_present_pcpis(scenario: Scenario | dict[str, Any], resu
             if row is None:
                 problems.append(f"{rel}: transfer starting {at(start)} reads {role} #{int(pcpi)}, never on {volume}")
                 continue
-            arrived, deleted = row
+            arrived, deleted, reason = row
             if not arrived <= start:
                 problems.append(f"{rel}: transfer starting {at(start)} reads {role} #{int(pcpi)}, "
                                 f"which arrived on {volume} only at {at(arrived)}")
             if _present(deleted) and deleted < until:
                 problems.append(f"{rel}: transfer {at(start)} .. {at(end)} reads {role} #{int(pcpi)}, "
-                                f"deleted from {volume} at {at(deleted)} while it ran")
+                                f"deleted from {volume} at {at(deleted)} ({reason}) while it ran")
     assert not problems, "transfers read PCPIs their source did not hold:\n  " + _first(problems)
 
 
