@@ -6,12 +6,13 @@ that no transfer reads a PCPI its source no longer has, that bytes and KPIs add 
 tables, and that the lock and transfer tables do not contradict themselves. A check returns
 None or raises AssertionError naming the relationship, volume, PCPI and time at fault.
 
-The checks are written against the results schema issue 10 asks for: transfers with
-`sent_bytes` and `completed` (and rows for transfers still in flight at the end), the KPI
-`bases_lost_pending`, and `summary["links"][name]` as a mapping with `bytes`. Until the
-engine provides a piece of it, `target_schema` says so: with `REQUIRE_FULL_SCHEMA` off it
-warns and the check uses what today's tables offer for that part (or leaves it out, saying
-which); with it on, a missing piece is itself a failure.
+The checks are written against the results schema issue 10 introduced: transfers with
+`sent_bytes` and `completed` (and rows for transfers still in flight at the end), the KPIs
+`bases_lost_pending`, `hold_space_byte_hours` and `lock_space_peak_bytes`, per-relationship
+pending, premature and re-baseline counts, and `summary["links"][name]` as a mapping with
+`bytes`. Every use of one of those goes through `target_schema`: with `REQUIRE_FULL_SCHEMA`
+(the default) a missing piece is itself a failure; turned off, for results written before
+issue 10, the check warns and uses what those offer for that part, or leaves it out.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ from sim.scenario import MirrorSpec, Scenario
 from sim.topology import Topology
 
 REQUIRE_FULL_SCHEMA = True
-"""Whether a results table or KPI of issue 10's target schema that is missing fails a check
-(on since main writes them all). Off, each check warns and falls back to today's tables,
-for running the checks on results written before issue 10."""
+"""Whether a column or KPI of issue 10's schema that is missing fails a check. Off, each check
+warns and falls back to the tables written before issue 10 (to check such results)."""
 
 LOCKING_PROTOCOLS = ("softlock", "hard")
 """Protocols that, without autodelete, lease expiry or retirement, must never lose a base."""
@@ -40,7 +40,7 @@ RELATIVE_TOLERANCE = 1e-9
 
 
 class TargetSchemaWarning(UserWarning):
-    """A check used today's tables because a piece of the target schema is missing."""
+    """A check fell back to the tables written before issue 10: a piece of its schema is missing."""
 
 
 def target_schema(piece: str, present: bool, fallback: str) -> bool:
@@ -84,8 +84,8 @@ def _present(value: Any) -> bool:
 
 def sent_bytes(transfers: pd.DataFrame) -> pd.Series:
     """Bytes that left the source by the end of the run, per transfer. Fallback: the `bytes`
-    of every recorded transfer (today a row is written only once all its bytes were sent,
-    aborted ones included)."""
+    of every recorded transfer (before issue 10 a row was written only once all its bytes
+    were sent, aborted ones included)."""
     if target_schema("transfers column `sent_bytes`", "sent_bytes" in transfers.columns,
                      "using `bytes` of the recorded (finished) transfers"):
         return transfers["sent_bytes"].astype(float)
@@ -93,8 +93,8 @@ def sent_bytes(transfers: pd.DataFrame) -> pd.Series:
 
 
 def completed(transfers: pd.DataFrame) -> pd.Series:
-    """Whether each transfer was applied at its destination. Fallback: not aborted (today
-    only finished transfers have rows)."""
+    """Whether each transfer was applied at its destination. Fallback: not aborted (before
+    issue 10 only finished transfers had rows)."""
     if target_schema("transfers column `completed`", "completed" in transfers.columns,
                      "taking every recorded transfer that was not aborted as completed"):
         return transfers["completed"].astype(bool)
@@ -102,9 +102,9 @@ def completed(transfers: pd.DataFrame) -> pd.Series:
 
 
 def link_bytes(summary: dict[str, Any]) -> dict[str, float]:
-    """Bytes carried per link from `summary["links"]`: the target shape is
-    `{name: {"bytes", "mean_utilisation", "busy_fraction", "peak_utilisation"}}`; today's
-    is `{name: bytes}`."""
+    """Bytes carried per link from `summary["links"]`:
+    `{name: {"bytes", "mean_utilisation", "busy_fraction", "peak_utilisation"}}` (before
+    issue 10, `{name: bytes}`)."""
     links = summary["links"]
     mapping = all(isinstance(v, dict) for v in links.values())
     if target_schema("per-link mapping in summary['links']", mapping, "reading the per-link byte counts"):
@@ -126,7 +126,7 @@ def _first(items: Iterable[str], limit: int = 8) -> str:
 
 # -- a. the blame contract -------------------------------------------------------------------
 
-def check_blame_contract(scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_blame_contract(_scenario: Scenario | dict[str, Any], result: RunResult) -> None:
     """Every re-baseline of R is blamed on exactly one premature deletion of R made at or
     after R's previous transfer started and no later than the re-baseline started; every
     other premature deletion of R comes after R's last transfer started (it is pending, and
@@ -137,7 +137,6 @@ def check_blame_contract(scenario: Scenario | dict[str, Any], result: RunResult)
     in its window, so a deletion at the very instant a transfer starts may explain that
     transfer or the next one.
     """
-    as_scenario(scenario)
     events, transfers, pcpis = (result.tables[name] for name in ("events", "transfers", "pcpis"))
     kpis = result.summary["kpis"]
     blamed = events[events["event"] == "premature_deletion"]
@@ -386,11 +385,10 @@ def check_kpis_sum_their_tables(scenario: Scenario | dict[str, Any], result: Run
 
 # -- e, f. the lock and transfer tables are consistent ------------------------------------------------
 
-def check_lock_table(scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_lock_table(_scenario: Scenario | dict[str, Any], result: RunResult) -> None:
     """Every lock was set no earlier than it was created at its locking dataset, its
     propagation delay (when it travelled) is set minus created, and it was released no
     earlier than it was set."""
-    as_scenario(scenario)
     locks = result.tables["locks"]
     problems: list[str] = []
     for volume, pcpi, kind, dataset, via, created, set_s, delay, released in zip(
@@ -450,7 +448,8 @@ CHECKS: tuple[Check, ...] = (
     check_lock_table,
     check_transfers_table,
 )
-"""Every invariant, in the order issue 10 lists them."""
+"""Every invariant, in the order issue 10 lists them; each takes the scenario (a dict or a
+`Scenario`) and a run's result, whether or not it needs the scenario."""
 
 
 def check_all(scenario: Scenario | dict[str, Any], result: RunResult, checks: Iterable[Check] = CHECKS) -> None:
