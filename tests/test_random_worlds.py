@@ -43,30 +43,6 @@ WORLDS_OUT = ROOT / "results" / "random_worlds"
 """Where failing worlds are written (outside the source tree; results/ is not tracked)."""
 
 
-def retires_a_source(scenario: Scenario) -> bool:
-    """Whether a mirror's destination that is retired is the source of another mirror."""
-    sources = {m.source_volume for m in scenario.mirrors}
-    return any(m.retire_at is not None and m.destination_volume in sources for m in scenario.mirrors)
-
-
-NOT_YET_ENFORCED: dict[str, tuple[Callable[[Scenario], bool], str]] = {
-    "check_transfers_read_present_pcpis": (
-        retires_a_source,
-        "issue 10 item 2: retiring an intermediate deletes the PCPI its outgoing transfer sends, and the "
-        "transfer completes (tests/worlds/retired_intermediate_deletes_what_its_transfer_reads.yaml)"),
-}
-"""Checks main's engine still fails, by name: in which worlds (the shape of the known
-violation) and why. The gate leaves a check out only in worlds of that shape and enforces it
-everywhere else; delete the entry once the engine is fixed. The minimal world of each stays
-in tests/worlds/ as a strict xfail meanwhile, so a fix shows there first."""
-
-
-def enforced(scenario: Scenario) -> tuple[Check, ...]:
-    """The checks the gate applies to a world: all of them, but for known violations of its shape."""
-    return tuple(check for check in CHECKS
-                 if check.__name__ not in NOT_YET_ENFORCED or not NOT_YET_ENFORCED[check.__name__][0](scenario))
-
-
 def write_world(document: dict[str, Any], protocol: str) -> Path:
     """Write a world as a scenario file that runs under `protocol`; its name is its content hash."""
     text = world_yaml({**document, "protocol": protocol})
@@ -76,16 +52,16 @@ def write_world(document: dict[str, Any], protocol: str) -> Path:
     return path
 
 
-def run_world(document: dict[str, Any], checks: Callable[[Scenario], Iterable[Check]] = enforced) -> None:
-    """Run a world under every protocol and apply the checks `checks` picks for it; on the
-    first failure (a check, or the engine raising), write the world out and fail naming the file."""
+def run_world(document: dict[str, Any], checks: Iterable[Check] = CHECKS) -> None:
+    """Run a world under every protocol and apply `checks`; on the first failure (a check, or
+    the engine raising), write the world out and fail naming the file."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "world.yaml"
         path.write_text(world_yaml(document))
         scenario = load_scenario(path)
     for protocol in PROTOCOLS:
         try:
-            check_all(document, simulate(scenario.model_copy(update={"protocol": protocol})), checks(scenario))
+            check_all(document, simulate(scenario.model_copy(update={"protocol": protocol})), checks)
         except Exception as err:
             written = write_world(document, protocol)
             again = (f"CASCADESIM_FUZZ_EXAMPLES={FUZZ_EXAMPLES} CASCADESIM_FUZZ_SEED={FUZZ_SEED} make fuzz; "
@@ -119,7 +95,7 @@ def test_a_failing_world_is_written_as_a_scenario_file_that_reproduces_its_run(
 
     monkeypatch.setattr(sys.modules[__name__], "WORLDS_OUT", tmp_path)
     with pytest.raises(AssertionError, match="fails under protocol none") as failure:
-        run_world(world, lambda _scenario: (fails_on_any_run,))
+        run_world(world, (fails_on_any_run,))
     written = Path(str(failure.value).split()[1])
     assert written.parent == tmp_path and "none ran" in str(failure.value)
     reloaded = load_scenario(written)
@@ -128,12 +104,6 @@ def test_a_failing_world_is_written_as_a_scenario_file_that_reproduces_its_run(
         original = Path(folder) / "world.yaml"
         original.write_text(world_yaml(world))
         _same_run(simulate(load_scenario(original)), simulate(reloaded))
-
-
-def test_checks_left_out_are_checks_and_say_why() -> None:
-    names = {check.__name__ for check in CHECKS}
-    for name, (_applies, why) in NOT_YET_ENFORCED.items():
-        assert name in names and why, name
 
 
 def _volume(mirror: dict[str, Any], end: str) -> str:
