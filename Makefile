@@ -29,6 +29,13 @@ test: $(DEV)
 	$(BIN)/ruff check sim tests bench
 	$(BIN)/python -m pytest
 
+# The random-worlds gate on many fresh worlds (CI runs a fixed 250): README, Development.
+CASCADESIM_FUZZ_EXAMPLES ?= 2000
+.PHONY: fuzz
+fuzz: $(DEV)
+	CASCADESIM_FUZZ_EXAMPLES=$(CASCADESIM_FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider \
+		--hypothesis-show-statistics tests/test_random_worlds.py::test_random_worlds_hold_every_invariant
+
 bench: $(RUNTIME)
 	$(BIN)/python bench/scale.py --appliances 30 --days 30
 	$(BIN)/python bench/scale.py --appliances 30 --days 30 --protocol softlock

@@ -15,7 +15,8 @@ counted.
 
 A relationship is defunct once its destination is retired or its source volume removed
 (the source was itself a retired destination): it updates no more and nothing is blamed on
-it. A transfer running when that happens is not applied (`aborted`).
+it. A transfer running when that happens stops at once and is not applied (`aborted`): the
+volume it read from or wrote to is gone.
 
 Volume mirrors: the common base is the newest PCPI the destination has that the source
 still has; on arrival the destination's PCPI set becomes the source's set as it was when
@@ -86,6 +87,7 @@ class MirrorRelationship:
         """The destination's lock sets numbered above this one were built after the transfer."""
         self.in_flight: tuple[float, float, str, Pcpi | None, Pcpi, Flow] | None = None
         """The running transfer: start, bytes, kind, base, PCPI sent, its flow."""
+        self._update_process: simpy.Process | None = None
         self.lock_set_waiting: simpy.Event | None = None
         """Delivery of the lock set waiting for the path to come back up, if one is."""
         self.lock_sets_sent = 0
@@ -123,7 +125,7 @@ class MirrorRelationship:
                 self.model.record_event("update_skipped", self.name)
                 continue
             self.busy = True
-            self.env.process(self.update())
+            self._update_process = self.env.process(self.update())
 
     def find_common_base(self) -> Pcpi | None:
         """Volume: the newest PCPI the destination has that the source still has.
@@ -192,16 +194,22 @@ class MirrorRelationship:
         model.protocol.transfer_started(self)
         flow = model.network.start_flow(src.appliance.name, dst.appliance.name, size)
         self.in_flight = (started, size, kind, base, send, flow)
-        yield from model.network.complete(flow)
-        self.in_flight = None
-        self.bytes_sent += size
-        if self.defunct:  # the destination, or the source, was removed while the transfer ran
+        try:
+            yield from model.network.complete(flow)
+        except simpy.Interrupt:  # the destination, or the source, was removed (see `abort`)
+            self.in_flight = None
+            if not flow.done.triggered:
+                model.network.cancel_flow(flow)
+            sent = flow.sent_bytes(self.env.now)
+            self.bytes_sent += sent
             self.in_flight_image = None
             self.transfer_reads = ()
             src.stop_reading(reading)
             model.protocol.transfer_ended(self, applied=False)
-            model.record_transfer(self, started, self.env.now, size, size, kind, base, send, completed=False, aborted=True)
+            model.record_transfer(self, started, self.env.now, size, sent, kind, base, send, completed=False, aborted=True)
             return
+        self.in_flight = None
+        self.bytes_sent += size
         if self.kind == "volume":
             for pcpi in dst.apply_image(tuple(image.values()), self.env.now):
                 model.pcpi_arrived(dst, pcpi)
@@ -248,12 +256,19 @@ class MirrorRelationship:
         """
         self.retired = True
         self.model.record_event("destination_retired", self.name)
+        self._abort()
         for out in self.destination.outgoing:
             if not out.defunct:
                 out.source_removed = True
                 self.model.record_event("source_removed", out.name)
+                out._abort()
         for pcpi_id in list(self.destination.pcpis):
             self.destination.delete_pcpi(pcpi_id, "destination_retired", self.name)
+
+    def _abort(self) -> None:
+        """Stop the running transfer, if one is: the relationship just became defunct."""
+        if self.in_flight is not None and self._update_process is not None:
+            self._update_process.interrupt("defunct")
 
     def _lock_new_base(self, old: Pcpi | None, send: Pcpi) -> None:
         """Hard-lock the new base on the source, release the old, prune own mirror PCPIs."""

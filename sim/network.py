@@ -145,6 +145,19 @@ class Network:
         """Process body: send `size_bytes` from `src` to `dst` and wait until it has arrived."""
         yield from self.complete(self.start_flow(src, dst, size_bytes))
 
+    def cancel_flow(self, flow: Flow) -> None:
+        """Stop a running flow where it is (its transfer was aborted); its links' other
+        flows share what it leaves."""
+        now = self.env.now
+        flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
+        flow.last_s = now
+        flow.version += 1
+        for link in flow.links:
+            del link.flows[flow]
+            link.bytes_carried += flow.size_bytes - max(flow.remaining_bytes, 0.0)
+        self._reallocate(flow.links)
+        flow.rate_bps = 0.0
+
     def _finish(self, flow: Flow, version: int, _event: simpy.Event) -> None:
         if version != flow.version or flow.done.triggered:
             return

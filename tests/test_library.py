@@ -10,10 +10,11 @@ import time
 
 import pytest
 from conftest import ROOT, SCENARIOS
+from invariants import check_all
 
 from sim.library import catalog_markdown, header_comment, load_library, run_library, verdict_lines
 from sim.model import simulate
-from sim.scenario import load_scenario
+from sim.scenario import PROTOCOLS, load_scenario
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,15 @@ def test_every_library_scenario_meets_its_expect_block(library):
     failing = [line for outcome in library for line in verdict_lines(outcome) if line.startswith("FAIL")]
     assert not failing, "outcomes moved; `cascadesim check scenarios/ --update` prints new bounds:\n" + "\n".join(failing)
     assert all(outcome.verdicts() for outcome in library)
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_library_scenario_holds_every_invariant_under_every_protocol(path):
+    # The blame contract, no loss under softlock and hard without space pressure or
+    # retirement, reads of present PCPIs only, bytes and KPIs that add up, consistent tables.
+    scenario = load_scenario(path)
+    for protocol in PROTOCOLS:
+        check_all(scenario, simulate(scenario.model_copy(update={"protocol": protocol})))
 
 
 def test_every_library_scenario_says_what_it_shows(library):

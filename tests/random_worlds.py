@@ -1,0 +1,253 @@
+"""Random worlds: a hypothesis strategy that draws a whole scenario as a YAML-ready dict.
+
+A world models a small storage estate: 2 to 8 appliances (and up to two routers) on a
+connected network of links from 10 Mbit/s to 10 Gbit/s with 0-100 ms latency, sometimes
+with scheduled outages; one or two writable head volumes, sometimes with qtrees and
+space-pressure autodelete at any commitment; cron snapshot policies on the heads; and a
+random forest of mirrors below them (chains, trees, fan-outs), volume and qtree mirrors
+mixed, including qtree destinations that feed further mirrors and volume mirrors below
+qtree hops; some mirrors retire, some volumes carry application holds, some appliances are
+tight on space.
+
+Shrinking. The structure is drawn first: how many appliances, then a network tree, routers
+and extra links, heads, snapshot policies, mirrors and holds, each as a list of entities
+that carries its own parameters (a mirror's schedule and retirement, a link's bandwidth and
+outages), so that hypothesis deletes an entity with everything that belongs to it. A
+mirror's source is named by volume id (see `MIRROR_SLOTS`), so deleting another mirror
+leaves it reading the same volume; other choices among what exists (a link's far end, a
+destination appliance) are small integers read modulo the number of options, so a world
+stays valid whatever was deleted before them. Everything shrinks towards the simplest world:
+one head on A, a volume mirror to B, a star network of 1 Gbit/s links without latency, no
+routers, extra links, outages, qtrees, autodelete, holds, retirements or tight capacity,
+hourly schedules, one day, the coarsest sampling.
+Every drawn document passes `sim.scenario.load_scenario` and runs in well under a second.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
+
+APPLIANCES = tuple("ABCDEFGH")
+ROUTERS = ("R1", "R2")
+HEADS = ("db", "home")
+QTREES = ("q1", "q2", "q3")
+MIB = 2**20
+GIB = 2**30
+PICK = st.integers(0, 15)
+"""A choice among whatever exists when it is read (taken modulo their number); shrinks to the first."""
+
+SCHEDULES = (
+    "0 * * * *",
+    "*/5 * * * *",
+    "*/10 * * * *",
+    "*/15 * * * *",
+    "*/30 * * * *",
+    "7 * * * *",
+    "15 * * * *",
+    "30 * * * *",
+    "45 * * * *",
+    "0 */2 * * *",
+    "20 */4 * * *",
+    "0 */6 * * *",
+    "0 0 * * *",
+)
+"""Cron schedules worlds draw from, simplest (hourly on the hour) first."""
+
+BANDWIDTHS = ("1Gbit/s", "10Gbit/s", "100Mbit/s", "10Mbit/s", "500Mbit/s")
+"""Link bandwidths, the shrink target first."""
+
+SAMPLE_INTERVALS = ("6h", "3h", "2h", "1h")
+"""Time-series sampling, coarsest first: worlds are checked on tables and KPIs, not plots."""
+
+LEASES = (None, "2h", "6h", "12h", "2d")
+"""Protocol `lease`'s lock lifetime (None: the scenario default, one day)."""
+
+MAX_MIRRORS = 8
+MIRROR_SLOTS = 62
+"""Volume ids: 0 and 1 are the heads, 2 + slot a mirror's destination (slot < MIRROR_SLOTS).
+A mirror names its source by id, so deleting another mirror while shrinking leaves it
+reading the same volume."""
+
+
+def sometimes(strategy: st.SearchStrategy, one_in: int, default: Any = None, *, times: int = 1) -> st.SearchStrategy:
+    """`strategy` in about `times` draws of `one_in`, else `default`, the shrink target: the
+    optional parts of a world are present as often as that, whatever hypothesis favours."""
+    return st.integers(0, one_in - 1).flatmap(lambda i: strategy if i >= one_in - times else st.just(default))
+
+
+@st.composite
+def _link(draw: st.DrawFn) -> dict[str, Any]:
+    """A link's parameters: bandwidth, latency and up to two outages (as minute offsets and
+    lengths; outage starts are read modulo the run's length)."""
+    outages = draw(sometimes(st.lists(st.tuples(st.integers(0, 3 * 24 * 60 - 1), st.integers(1, 36 * 60)),
+                                      min_size=1, max_size=2), 8, default=[]))
+    return {"bandwidth": draw(st.sampled_from(BANDWIDTHS)), "latency": f"{draw(st.integers(0, 100))}ms",
+            "outages": outages}
+
+
+@st.composite
+def _head(draw: st.DrawFn) -> dict[str, Any]:
+    """A writable volume's appliance choice and parameters."""
+    shares = draw(sometimes(st.lists(st.integers(5, 33), min_size=1, max_size=len(QTREES)), 2, default=[]))
+    return {
+        "appliance": draw(PICK),
+        "size_gib": draw(st.integers(1, 1024)),
+        "shares_pct": shares,
+        "change_per_mille_per_hour": draw(st.integers(1, 100)),
+        "variability_pct": draw(sometimes(st.integers(1, 100), 2, default=0)),
+        "autodelete": draw(sometimes(st.tuples(st.sampled_from(("try", "disrupt", "destroy")),
+                                               st.integers(1, 16), st.integers(50, 100)), 3)),
+    }
+
+
+@st.composite
+def _policy(draw: st.DrawFn) -> dict[str, Any]:
+    """A snapshot policy: schedule, keep count, and which heads it covers (bit mask)."""
+    return {"schedule": draw(st.sampled_from(SCHEDULES)), "keep": draw(st.integers(1, 10)),
+            "heads": draw(st.integers(1, 3))}
+
+
+@st.composite
+def _mirror(draw: st.DrawFn) -> dict[str, Any]:
+    """A mirror's choices (its destination's id and appliance, its source's id, qtree or
+    volume, which qtree), schedule and retirement (minutes into the run, read modulo its
+    length)."""
+    return {"slot": draw(st.integers(0, MIRROR_SLOTS - 1)), "source": draw(st.integers(0, MIRROR_SLOTS + 1)),
+            "qtree": draw(sometimes(st.just(True), 2, default=False)), "which_qtree": draw(PICK),
+            "destination": draw(PICK), "schedule": draw(st.sampled_from(SCHEDULES)),
+            "retire_min": draw(sometimes(st.integers(1, 3 * 24 * 60 - 1), 8))}
+
+
+@st.composite
+def worlds(draw: st.DrawFn) -> dict[str, Any]:
+    """A whole scenario as a YAML-ready dict (protocol `none`; the caller switches it)."""
+    appliances = list(APPLIANCES[: draw(st.integers(2, len(APPLIANCES)))])
+    days = draw(st.integers(1, 3))
+    duration_min = days * 24 * 60
+
+    # Network: a tree over the appliances, routers spliced into its links, extra links.
+    tree = draw(st.lists(st.tuples(PICK, _link()), min_size=len(APPLIANCES) - 1, max_size=len(APPLIANCES) - 1))
+    edges: list[tuple[str, str, dict[str, Any]]] = [
+        (appliances[pick % i], node, link) for i, (node, (pick, link)) in enumerate(zip(appliances[1:], tree), start=1)]
+    routers: list[str] = []
+    for router, (pick, link) in zip(ROUTERS, draw(st.lists(st.tuples(PICK, _link()), max_size=len(ROUTERS)))):
+        a, b, split = edges.pop(pick % len(edges))
+        edges += [(a, router, split), (router, b, link)]
+        routers.append(router)
+    nodes = appliances + routers
+    for pick_a, pick_b, link in draw(st.lists(st.tuples(PICK, PICK, _link()), max_size=2)):
+        a, b = nodes[pick_a % len(nodes)], nodes[pick_b % len(nodes)]
+        if a != b and not any({a, b} == {x, y} for x, y, _ in edges):
+            edges.append((a, b, link))
+    links = []
+    for a, b, link in edges:
+        spec: dict[str, Any] = {"between": [a, b], "bandwidth": link["bandwidth"], "latency": link["latency"]}
+        if link["outages"]:
+            spec["outages"] = [{"at": f"{at % duration_min}m", "for": f"{length}m"} for at, length in link["outages"]]
+        links.append(spec)
+
+    # Heads, then the mirror forest below them. Volumes by id (see MIRROR_SLOTS); `layout`:
+    # every volume's size and qtree shares.
+    heads: dict[str, dict[str, Any]] = {}
+    layout: dict[str, tuple[float, dict[str, float]]] = {}
+    by_id: dict[int, str] = {}
+    second = draw(sometimes(_head(), 5, times=2))
+    for vid, (name, head) in enumerate(zip(HEADS, [draw(_head()), *([second] if second else [])])):
+        volume = by_id[vid] = f"{appliances[head['appliance'] % len(appliances)]}:/vol/{name}"
+        size_bytes = float(head["size_gib"] * GIB)
+        rate_mib = max(1, math.ceil(size_bytes * head["change_per_mille_per_hour"] / 1000 / MIB))
+        spec = heads[volume] = {"size": f"{head['size_gib']}GiB", "change_rate": f"{rate_mib}MiB/h"}
+        if head["variability_pct"]:
+            spec["change_variability"] = head["variability_pct"] / 100
+        shares = {q: pct / 100 for q, pct in zip(QTREES, head["shares_pct"])}
+        if shares:
+            spec["qtrees"] = {q: {"share": share} for q, share in shares.items()}
+        if head["autodelete"] is not None:
+            commitment, quarter_hours, target_pct = head["autodelete"]
+            trigger_mib = max(1, rate_mib * quarter_hours // 4)
+            spec["autodelete"] = {"commitment": commitment, "trigger": f"{trigger_mib}MiB",
+                                  "target": f"{max(1, trigger_mib * target_pct // 100)}MiB"}
+        layout[volume] = (size_bytes, shares)
+
+    def volume_at_or_below(vid: int) -> str:
+        """The existing volume with the largest id not above `vid` (head 0 always exists)."""
+        return by_id[max(i for i in by_id if i <= vid)]
+
+    policies: dict[str, dict[str, Any]] = {}
+    for p, policy in enumerate(draw(sometimes(st.lists(_policy(), min_size=1, max_size=2), 4, [], times=3))):
+        covered = [volume for bit, volume in enumerate(heads) if policy["heads"] >> bit & 1] or list(heads)[:1]
+        policies[f"snap{p}"] = {"schedule": policy["schedule"], "label": f"snap{p}", "keep": policy["keep"],
+                                "volumes": covered}
+
+    mirrors: list[dict[str, Any]] = []
+    for choice in draw(st.lists(_mirror(), min_size=1, max_size=MAX_MIRRORS)):
+        source = volume_at_or_below(choice["source"])
+        slot = next(s % MIRROR_SLOTS for s in range(choice["slot"], choice["slot"] + MIRROR_SLOTS)
+                    if 2 + s % MIRROR_SLOTS not in by_id)
+        size_bytes, qtrees = layout[source]
+        others = [a for a in appliances if a != source.partition(":")[0]]
+        volume = by_id[2 + slot] = f"{others[choice['destination'] % len(others)]}:/vol/m{slot}"
+        if choice["qtree"] and qtrees:
+            qtree = sorted(qtrees)[choice["which_qtree"] % len(qtrees)]
+            mirror = {"source": f"{source}/{qtree}", "destination": f"{volume}/{qtree}", "type": "qtree"}
+            layout[volume] = (size_bytes * qtrees[qtree], {qtree: 1.0})
+        else:
+            mirror = {"source": source, "destination": volume, "type": "volume"}
+            layout[volume] = (size_bytes, dict(qtrees))
+        mirror["schedule"] = choice["schedule"]
+        if choice["retire_min"] is not None:
+            mirror["retire_at"] = f"{1 + choice['retire_min'] % (duration_min - 1)}m"
+        mirrors.append(mirror)
+
+    labels = [p["label"] for p in policies.values()] + ["mirror", "qtree_mirror"]
+    holds = [{"volume": list(layout)[volume % len(layout)], "label": labels[label % len(labels)],
+              "owner": f"app{k}", "for": f"{hours}h"}
+             for k, (volume, label, hours) in enumerate(draw(sometimes(
+                 st.lists(st.tuples(PICK, PICK, st.integers(1, 24)), min_size=1, max_size=3), 3, default=[])))]
+
+    # Capacity: live data plus headroom, ample (300 %) unless the appliance is drawn tight.
+    used = dict.fromkeys(appliances, 0.0)
+    for volume, (size_bytes, _qtrees) in layout.items():
+        used[volume.partition(":")[0]] += size_bytes
+    headroom = draw(st.lists(sometimes(st.integers(1, 30), 4, default=300),
+                             min_size=len(APPLIANCES), max_size=len(APPLIANCES)))
+    capacities = {a: {"capacity": f"{math.ceil(used[a] * (1 + pct / 100) / MIB) + 1}MiB" if used[a] else "1TiB"}
+                  for a, pct in zip(appliances, headroom)}
+
+    document: dict[str, Any] = {
+        "name": "random_world",
+        "seed": draw(st.integers(0, 2**32 - 1)),
+        "duration": f"{days}d",
+        "protocol": "none",
+        "sample_interval": draw(st.sampled_from(SAMPLE_INTERVALS)),
+    }
+    lease = draw(st.sampled_from(LEASES))
+    if lease is not None:
+        document["lease"] = lease
+    document["appliances"] = capacities
+    if routers:
+        document["routers"] = routers
+    document["links"] = links
+    document["volumes"] = heads
+    if policies:
+        document["snapshot_policies"] = policies
+    document["mirrors"] = mirrors
+    if holds:
+        document["holds"] = holds
+    return document
+
+
+def world_yaml(document: dict[str, Any]) -> str:
+    """The world as a scenario file's text (keys in drawing order, short lists inline)."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = None
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    yaml.width = 4096
+    stream = io.StringIO()
+    yaml.dump(document, stream)
+    return stream.getvalue()

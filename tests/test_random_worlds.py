@@ -1,0 +1,169 @@
+"""The random-worlds gate (issue 10 item 5): whole scenarios drawn by hypothesis, each run
+under every protocol, every invariant of `invariants.py` checked on every run.
+
+CI runs `CI_EXAMPLES` derandomized examples (the same worlds every time). `make fuzz` sets
+`CASCADESIM_FUZZ_EXAMPLES` to run thousands with a fresh seed, printed in the failure and
+taken from `CASCADESIM_FUZZ_SEED` when set, so a fuzz run can be repeated.
+
+A failing world is written as a scenario file under `results/random_worlds/` (its protocol
+set to the one that failed) and the failure names it: `cascadesim run FILE` reproduces it.
+Hypothesis calls the test again while it shrinks, so each failing call writes its own file;
+the failure it finally reports names the smallest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import sys
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import ROOT
+from hypothesis import HealthCheck, Phase, find, given, seed, settings
+from invariants import CHECKS, Check, check_all
+from random_worlds import world_yaml, worlds
+
+from sim.model import RunResult, simulate
+from sim.scenario import PROTOCOLS, Scenario, load_scenario, volume_layout
+
+CI_EXAMPLES = 250
+"""Worlds CI draws: about 85 s on one core of this machine (0.34 s a world: 5 runs, 45 checks)."""
+
+FUZZ_EXAMPLES = int(os.environ.get("CASCADESIM_FUZZ_EXAMPLES") or 0)
+FUZZ_SEED = (int(os.environ.get("CASCADESIM_FUZZ_SEED") or random.SystemRandom().getrandbits(32))
+             if FUZZ_EXAMPLES else None)
+
+WORLDS_OUT = ROOT / "results" / "random_worlds"
+"""Where failing worlds are written (outside the source tree; results/ is not tracked)."""
+
+
+def write_world(document: dict[str, Any], protocol: str) -> Path:
+    """Write a world as a scenario file that runs under `protocol`; its name is its content hash."""
+    text = world_yaml({**document, "protocol": protocol})
+    path = WORLDS_OUT / f"world-{hashlib.sha256(text.encode()).hexdigest()[:10]}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def run_world(document: dict[str, Any], checks: Iterable[Check] = CHECKS) -> None:
+    """Run a world under every protocol and apply `checks`; on the first failure (a check, or
+    the engine raising), write the world out and fail naming the file."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "world.yaml"
+        path.write_text(world_yaml(document))
+        scenario = load_scenario(path)
+    for protocol in PROTOCOLS:
+        try:
+            check_all(document, simulate(scenario.model_copy(update={"protocol": protocol})), checks)
+        except Exception as err:
+            written = write_world(document, protocol)
+            again = (f"CASCADESIM_FUZZ_EXAMPLES={FUZZ_EXAMPLES} CASCADESIM_FUZZ_SEED={FUZZ_SEED} make fuzz; "
+                     if FUZZ_SEED is not None else "")
+            raise AssertionError(f"world {written} fails under protocol {protocol} "
+                                 f"(reproduce: {again}.venv/bin/cascadesim run {written}; copy it into tests/worlds/ "
+                                 f"to keep it as a regression test):\n{err}") from err
+
+
+@settings(max_examples=FUZZ_EXAMPLES or CI_EXAMPLES, derandomize=not FUZZ_EXAMPLES, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@seed(FUZZ_SEED)
+@given(world=worlds())
+def test_random_worlds_hold_every_invariant(world: dict[str, Any]) -> None:
+    run_world(world)
+
+
+def _same_run(a: RunResult, b: RunResult) -> None:
+    assert {**a.summary, "wall_seconds": 0} == {**b.summary, "wall_seconds": 0}
+    for name, table in a.tables.items():
+        pd.testing.assert_frame_equal(table, b.tables[name])
+
+
+@settings(max_examples=5, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
+@given(world=worlds())
+def test_a_failing_world_is_written_as_a_scenario_file_that_reproduces_its_run(
+        world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def fails_on_any_run(_scenario: Any, result: RunResult) -> None:
+        raise AssertionError(f"{result.scenario.protocol} ran")
+
+    monkeypatch.setattr(sys.modules[__name__], "WORLDS_OUT", tmp_path)
+    with pytest.raises(AssertionError, match="fails under protocol none") as failure:
+        run_world(world, (fails_on_any_run,))
+    written = Path(str(failure.value).split()[1])
+    assert written.parent == tmp_path and "none ran" in str(failure.value)
+    reloaded = load_scenario(written)
+    assert reloaded.protocol == "none"
+    with tempfile.TemporaryDirectory() as folder:
+        original = Path(folder) / "world.yaml"
+        original.write_text(world_yaml(world))
+        _same_run(simulate(load_scenario(original)), simulate(reloaded))
+
+
+def _volume(mirror: dict[str, Any], end: str) -> str:
+    return mirror[end].rpartition("/")[0] if mirror["type"] == "qtree" else mirror[end]
+
+
+def _qtree_destinations(world: dict[str, Any]) -> set[str]:
+    return {_volume(m, "destination") for m in world["mirrors"] if m["type"] == "qtree"}
+
+
+def _depth(world: dict[str, Any]) -> int:
+    depth: dict[str, int] = {}
+    for mirror in world["mirrors"]:
+        depth[_volume(mirror, "destination")] = depth.get(_volume(mirror, "source"), 0) + 1
+    return max(depth.values())
+
+
+def _autodelete_at(commitment: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda w: any(v.get("autodelete", {}).get("commitment") == commitment for v in w["volumes"].values())
+
+
+def _tight(world: dict[str, Any]) -> bool:
+    scenario = Scenario.model_validate(world)
+    used: dict[str, float] = {}
+    for name, (size, _qtrees) in volume_layout(scenario)[0].items():
+        used[name.partition(":")[0]] = used.get(name.partition(":")[0], 0.0) + size
+    return any(scenario.appliances[a].capacity < 1.5 * size for a, size in used.items())
+
+
+FEATURES: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "8 appliances": lambda w: len(w["appliances"]) == 8,
+    "routers": lambda w: len(w.get("routers", ())) == 2,
+    "extra links": lambda w: len(w["links"]) > len(w["appliances"]) + len(w.get("routers", ())) - 1,
+    "two outages on a link": lambda w: any(len(link.get("outages", ())) == 2 for link in w["links"]),
+    "10 Mbit/s": lambda w: any(link["bandwidth"] == "10Mbit/s" for link in w["links"]),
+    "two heads with qtrees": lambda w: len(w["volumes"]) == 2 and all("qtrees" in v for v in w["volumes"].values()),
+    "change variability": lambda w: any("change_variability" in v for v in w["volumes"].values()),
+    **{f"autodelete {c}": _autodelete_at(c) for c in ("try", "disrupt", "destroy")},
+    "two snapshot policies": lambda w: len(w.get("snapshot_policies", {})) == 2,
+    "chain of depth 4": lambda w: _depth(w) >= 4,
+    "fan-out": lambda w: len({m["source"] for m in w["mirrors"]}) < len(w["mirrors"]),
+    "qtree destination feeding a qtree mirror": lambda w: any(
+        m["type"] == "qtree" and _volume(m, "source") in _qtree_destinations(w) for m in w["mirrors"]),
+    "volume mirror below a qtree hop": lambda w: any(
+        m["type"] == "volume" and m["source"] in _qtree_destinations(w) for m in w["mirrors"]),
+    "qtree mirror of a volume-mirror image": lambda w: any(
+        m["type"] == "qtree" and _volume(m, "source") not in w["volumes"]
+        and _volume(m, "source") not in _qtree_destinations(w) for m in w["mirrors"]),
+    "retirement": lambda w: any("retire_at" in m for m in w["mirrors"]),
+    "holds": lambda w: len(w.get("holds", ())) == 3,
+    "tight capacity": _tight,
+    "three days, 1 h samples, a lease": lambda w: (w["duration"], w["sample_interval"]) == ("3d", "1h") and "lease" in w,
+}
+"""What issue 10 asks the worlds to cover, each as a predicate on a drawn world."""
+
+
+@pytest.mark.parametrize("feature", sorted(FEATURES))
+def test_the_strategy_draws(feature: str) -> None:
+    """Within as many worlds as CI's gate runs (not the same ones: a feature the strategy
+    loses fails here, by name, rather than going untested in silence)."""
+    find(worlds(), FEATURES[feature], settings=settings(
+        max_examples=CI_EXAMPLES, derandomize=True, database=None, phases=[Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]))
