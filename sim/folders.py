@@ -16,8 +16,9 @@ only then puts it in place (`install`):
 Writers of one parent folder take an exclusive `flock` on it (`parent_lock`), so they run one
 after the other, and any temporary folder found while holding the lock belongs to a writer that
 died: `clean_leftovers` removes it (or restores it, above). Ctrl-C and SIGTERM are held back
-during `install` and while a failed writer removes its staging folder (`signals_deferred`), so
-they never leave half of either behind; SIGKILL can, and the next writer cleans up.
+while a writer writes (`signals_deferred`) and delivered between two files, never inside a
+library writing one, nor during `install` or while a failed writer removes its staging folder;
+SIGKILL can stop a writer anywhere, and the next writer cleans up.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ import re
 import secrets
 import shutil
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 TEMP_PREFIX = ".cascadesim-"
 """Every temporary folder or file a writer creates starts with this."""
@@ -49,28 +52,50 @@ def temp_path(parent: Path, kind: str, name: str) -> Path:
     return parent / f"{TEMP_PREFIX}{kind}-{name}-{secrets.token_hex(6)}"
 
 
+class Deferred:
+    """SIGINT and SIGTERM received inside a `signals_deferred` block, delivered at `checkpoint()`
+    (a point where the writer may stop cleanly) or when the block ends."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.previous: dict[int, Any] = {}
+
+    def remember(self, signum: int, _frame: object) -> None:
+        self.received.append(signum)
+
+    def checkpoint(self) -> None:
+        """Deliver the first signal received so far, as its own handler would have (Ctrl-C raises
+        KeyboardInterrupt here, not inside whatever library code was running)."""
+        if self.received:
+            signum = self.received[0]
+            self.received.clear()
+            handler = self.previous.get(signum, signal.SIG_DFL)
+            if callable(handler):  # Python's own (KeyboardInterrupt), the command line's, or an outer block's
+                handler(signum, None)
+            elif handler == signal.SIG_DFL:
+                signal.signal(signum, signal.SIG_DFL)
+                signal.raise_signal(signum)  # the default action: end the process
+
+
 @contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back until the block ends, then deliver the first one received.
+def signals_deferred() -> Iterator[Deferred]:
+    """Hold SIGINT and SIGTERM back for the block: they are delivered at `Deferred.checkpoint()`
+    or when the block ends (not if it ends with an exception, which is already unwinding).
 
     Outside the main thread (where handlers cannot change) the block runs unprotected."""
-    received: list[int] = []
-
-    def remember(signum: int, _frame: object) -> None:
-        received.append(signum)
-
+    deferred = Deferred()
     try:
-        previous = {s: signal.signal(s, remember) for s in (signal.SIGINT, signal.SIGTERM)}
+        deferred.previous = {s: signal.signal(s, deferred.remember) for s in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread
-        yield
+        yield deferred
         return
     try:
-        yield
+        yield deferred
     finally:
-        for signum, handler in previous.items():
+        for signum, handler in deferred.previous.items():
             signal.signal(signum, handler)
-        if received:
-            signal.raise_signal(received[0])
+        if sys.exc_info()[1] is None:
+            deferred.checkpoint()
 
 
 @contextlib.contextmanager

@@ -143,17 +143,22 @@ def plan_compare(out_dir: Path, scenario: str, seed: int) -> Path:
     return csv_path
 
 
-def _write_files(result: RunResult, staging: Path, scenario_text: str | None) -> None:
+def _write_files(result: RunResult, staging: Path, scenario_text: str | None, checkpoint: Callable[[], None]) -> None:
+    """Every file of the results folder, `complete.json` last; `checkpoint` between two files."""
     results = Results.from_run(result)
     (staging / SUMMARY_FILE).write_text(json.dumps(result.summary, indent=2, sort_keys=False) + "\n")
     (staging / SCENARIO_FILE).write_text(json.dumps(results.scenario, indent=2) + "\n")
     for name, frame in result.tables.items():
+        checkpoint()
         frame.to_parquet(staging / f"{name}.parquet", index=False)
-    write_plots(results, staging)
+    checkpoint()
+    write_plots(results, staging, after_each=checkpoint)
     write_report(results, staging, scenario_text)
+    checkpoint()
     files = {p.name: p.stat().st_size for p in sorted(staging.iterdir()) if p.is_file()}
     (staging / COMPLETE_FILE).write_text(json.dumps({"format": 1, "files": files}, indent=2) + "\n")
     fsync_tree(staging)
+    checkpoint()
 
 
 def _drop_stale_compare(target: RunFolder, protocol: str, seed: int) -> None:
@@ -175,19 +180,18 @@ def write_run_folder(result: RunResult, target: RunFolder, scenario_text: str | 
     return it. `scenario_text`, the scenario file as written, is shown in report.html when
     given; `on_wait` is called if another writer holds the scenario folder."""
     s = result.scenario
-    with parent_lock(target.scenario_dir, on_wait) as created:
+    with parent_lock(target.scenario_dir, on_wait) as created, signals_deferred() as signals:
         staging = temp_path(target.scenario_dir, "new", target.folder.name)
         try:
             clean_leftovers(target.scenario_dir, COMPLETE_FILE)
             _check_replaceable(target.folder, target.sha256, target.force)
             staging.mkdir(mode=0o755)
-            _write_files(result, staging, scenario_text)
+            _write_files(result, staging, scenario_text, signals.checkpoint)
             _drop_stale_compare(target, s.protocol, s.seed)
             install(staging, target.folder, COMPLETE_FILE)
         except BaseException:
-            with signals_deferred():
-                remove_folder(staging, COMPLETE_FILE)
-                remove_if_empty(created)
+            remove_folder(staging, COMPLETE_FILE)
+            remove_if_empty(created)
             raise
     return target.folder
 
@@ -205,16 +209,16 @@ def write_compare(csv_path: Path, folders: dict[str, Path], title: str,
     """Write the compare table (raw KPIs, one column per protocol) at `csv_path` and its figure
     (`.png`) next to it, from the summaries in the run `folders` as they are now; returns them."""
     figure = csv_path.with_suffix(".png")
-    with parent_lock(csv_path.parent, on_wait):
+    with parent_lock(csv_path.parent, on_wait), signals_deferred() as signals:
         summaries = {protocol: load_summary(folder) for protocol, folder in folders.items()}
         for final, write in ((csv_path, lambda p: kpi_table(summaries).to_csv(p, index_label="kpi")),
                              (figure, lambda p: save(plot_compare(summaries, title), p))):
             staging = temp_path(csv_path.parent, "tmp", final.name)
             try:
                 write(staging)
+                signals.checkpoint()
                 install_file(staging, final)
             except BaseException:
-                with signals_deferred():
-                    staging.unlink(missing_ok=True)
+                staging.unlink(missing_ok=True)
                 raise
     return summaries

@@ -551,7 +551,9 @@ PLOTS: tuple[tuple[str, Callable[[Results], Figure], str], ...] = (
 """(file name, figure function, caption) of every plot in a results folder, in report order."""
 
 
-def write_plots(results: Results, folder: Path) -> None:
-    """Write every plot of `PLOTS` into `folder`."""
+def write_plots(results: Results, folder: Path, after_each: Callable[[], None] | None = None) -> None:
+    """Write every plot of `PLOTS` into `folder`, calling `after_each` after each one."""
     for name, draw, _caption in PLOTS:
         save(draw(results), folder / name)
+        if after_each is not None:
+            after_each()
