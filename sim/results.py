@@ -52,7 +52,7 @@ class Results:
 
     @property
     def transfers(self) -> pd.DataFrame:
-        """relationship, start_s, end_s, bytes, kind, base_pcpi_id, pcpi_id, aborted."""
+        """relationship, start_s, end_s, bytes, sent_bytes, kind, base_pcpi_id, pcpi_id, completed, aborted."""
         return self.tables["transfers"]
 
     @property
