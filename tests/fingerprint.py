@@ -1,0 +1,66 @@
+"""Fingerprints of what runs produce, to prove a refactor moved no outcome.
+
+For every library scenario and every kept world (`tests/worlds/`), under every protocol, it
+hashes the summary (without `wall_seconds` and `provenance`, which say when and from what
+checkout a run was made) and every table (columns, dtypes and every value). Run it at the
+commit before a refactor and after each step; the two files must be identical:
+
+    python tests/fingerprint.py before.json     # at the reference commit
+    python tests/fingerprint.py after.json      # after the step
+    cmp before.json after.json
+
+`--ignore-summary-key KEY` leaves a new top-level summary key out (e.g. a schema version
+that the refactor itself adds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
+VOLATILE = ("wall_seconds", "provenance")
+
+
+def table_digest(frame: pd.DataFrame) -> str:
+    """sha256 of a table's columns, dtypes and values, row by row."""
+    digest = hashlib.sha256(json.dumps([list(frame.columns), [str(t) for t in frame.dtypes]]).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def fingerprints(ignore: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
+    """{"<file>/<protocol>": {"summary": sha256, "<table>": sha256, ...}}."""
+    sys.path.insert(0, str(ROOT))
+    from sim.model import simulate
+    from sim.scenario import load_scenario
+
+    paths = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "tests" / "worlds").glob("*.yaml"))
+    found: dict[str, dict[str, str]] = {}
+    for path in paths:
+        scenario = load_scenario(path)
+        for protocol in PROTOCOLS:
+            result = simulate(scenario.model_copy(update={"protocol": protocol}))
+            summary = {k: v for k, v in result.summary.items() if k not in VOLATILE + ignore}
+            entry = {"summary": hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()}
+            entry.update({name: table_digest(frame) for name, frame in sorted(result.tables.items())})
+            found[f"{path.relative_to(ROOT)}/{protocol}"] = entry
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--ignore-summary-key", action="append", default=[])
+    args = parser.parse_args()
+    args.out.write_text(json.dumps(fingerprints(tuple(args.ignore_summary_key)), indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
