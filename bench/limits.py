@@ -26,8 +26,8 @@ from typing import Any
 
 from scale import format_row, load_document, merge_into, peak_rss_mb, run_model
 
-from sim.limits import planned_firings
 from sim.scenario import PROTOCOLS, ScenarioError
+from sim.scenario.limits import planned_firings
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results" / "bench" / "limits.json"
 EXIT_BAD_INPUT = 2

@@ -33,7 +33,7 @@ from typing import Any
 import simpy
 from ruamel.yaml import YAML
 
-from sim.model import Model
+from sim.engine.model import Model
 from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results" / "bench" / "scale.json"

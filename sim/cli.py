@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario, read_source, scenario_files
-from sim.scenario_file import ScenarioFile
+from sim.scenario.file import ScenarioFile
 
 if TYPE_CHECKING:
-    from sim.model import RunResult
+    from sim.engine.model import RunResult
 
 EXIT_BAD_INPUT = 2
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
@@ -85,7 +85,7 @@ def _seed(text: str) -> int:
 
 
 def _moment(text: str) -> float:
-    from sim.units import parse_duration
+    from sim.scenario.units import parse_duration
 
     try:
         return parse_duration(text, allow_zero=True)
@@ -110,8 +110,8 @@ def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: s
     """
     from tqdm import tqdm
 
-    from sim.model import Model, simulate
-    from sim.plots import time_unit
+    from sim.engine.model import Model, simulate
+    from sim.present.plots import time_unit
 
     if bar_file is None:
         return simulate(scenario)
@@ -145,9 +145,9 @@ def _warn_no_limits(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.output import plan_run_folder, write_run_folder
-    from sim.provenance import provenance
-    from sim.report import format_kpi_table, kpi_table, verdict_lines
+    from sim.experiments.provenance import provenance
+    from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
+    from sim.results.write import plan_run_folder, write_run_folder
 
     source, scenario = _read(args, args.seed, args.protocol)
     target = plan_run_folder(Path(args.out), scenario.name, scenario.protocol, scenario.seed, source.sha256,
@@ -166,9 +166,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim.output import plan_compare, plan_run_folder, write_compare, write_run_folder
-    from sim.provenance import provenance
-    from sim.report import format_kpi_table, kpi_table, verdict_lines
+    from sim.experiments.provenance import provenance
+    from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
+    from sim.results.write import plan_compare, plan_run_folder, write_compare, write_run_folder
 
     source, scenario = _read(args, args.seed)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
@@ -197,8 +197,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_locks(args: argparse.Namespace) -> int:
-    from sim.formatting import format_seconds
-    from sim.model import Model
+    from sim.engine.model import Model
+    from sim.present.formatting import format_seconds
 
     _source, scenario = _read(args, args.seed, args.protocol)
     if args.at > scenario.duration:
@@ -228,7 +228,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from sim.library import (
+    from sim.experiments.library import (
         CHECK_HEADER,
         Outcome,
         load_library,
@@ -237,7 +237,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         update_suggestions,
         verdict_lines,
     )
-    from sim.provenance import code_version
+    from sim.experiments.provenance import code_version
 
     _warn_no_limits(args)
     entries = load_library(args.paths, enforce_limits=not args.no_limits)
@@ -270,7 +270,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from sim.library import catalog_markdown, load_library, run_library
+    from sim.experiments.library import catalog_markdown, load_library, run_library
 
     _warn_no_limits(args)
     outcomes = run_library(load_library(args.paths, enforce_limits=not args.no_limits), workers=args.jobs)
@@ -358,7 +358,7 @@ def _silence_stdout() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sim.output import OutputError
+    from sim.results.write import OutputError
 
     args = build_parser().parse_args(argv)
     try:

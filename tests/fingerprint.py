@@ -38,7 +38,7 @@ def table_digest(frame: pd.DataFrame) -> str:
 def fingerprints(ignore: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
     """{"<file>/<protocol>": {"summary": sha256, "<table>": sha256, ...}}."""
     sys.path.insert(0, str(ROOT))
-    from sim.model import simulate
+    from sim.engine.model import simulate
     from sim.scenario import load_scenario
 
     paths = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "tests" / "worlds").glob("*.yaml"))

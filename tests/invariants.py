@@ -24,9 +24,9 @@ from typing import Any
 
 import pandas as pd
 
-from sim.model import RunResult
+from sim.engine.model import RunResult
+from sim.engine.topology import Topology
 from sim.scenario import MirrorSpec, Scenario
-from sim.topology import Topology
 
 REQUIRE_FULL_SCHEMA = True
 """Whether a column or KPI of issue 10's schema that is missing fails a check. Off, each check

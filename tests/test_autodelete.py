@@ -5,9 +5,9 @@ from conftest import chain_document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.locks import SoftLock
-from sim.model import simulate
-from sim.storage import Appliance, Volume
+from sim.engine.model import simulate
+from sim.engine.storage import Appliance, Volume
+from sim.protocols.softlock import SoftLock
 
 GIB = 2.0**30
 

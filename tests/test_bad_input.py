@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from sim.cli import main
-from sim.scenario_file import MAX_FILE_BYTES
+from sim.scenario.file import MAX_FILE_BYTES
 
 PROBLEM = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+): (?P<field>\S+): (?P<message>\S.*)$")
 """One problem line. The path holds no ':' in these tests; a field never holds a space."""

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import chain_document, dump_yaml
 
-from sim.model import simulate
-from sim.output import write_results
-from sim.plots import PLOTS
+from sim.engine.model import simulate
+from sim.present.plots import PLOTS
+from sim.results.write import write_results
 from sim.scenario import load_scenario
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -14,9 +14,9 @@ from conftest import chain_document, dump_yaml
 from ruamel.yaml import YAML
 
 from sim.cli import main
-from sim.expect import check_kpis, describe, holds, suggest
-from sim.library import load_library, run_library
-from sim.model import simulate
+from sim.engine.model import simulate
+from sim.experiments.expect import check_kpis, describe, holds, suggest
+from sim.experiments.library import load_library, run_library
 from sim.scenario import Bound, load_scenario
 
 TIMING = re.compile(r"^ +(\S+) +(\d+) runs? in (\d+\.\d\d) s  \((.+), sha256 [0-9a-f]{12}\)$")

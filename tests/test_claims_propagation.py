@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from conftest import SCENARIOS, chain_document, dump_yaml
 
-from sim.model import Model, simulate
+from sim.engine.model import Model, simulate
 from sim.scenario import load_scenario
 
 QUICKSTART = SCENARIOS / "quickstart.yaml"

@@ -10,7 +10,7 @@ import re
 import pytest
 from conftest import SCENARIOS, assert_replaced_in_one_step
 
-from sim.model import Model, simulate
+from sim.engine.model import Model, simulate
 from sim.scenario import HoldSpec, load_scenario
 
 QUICKSTART = SCENARIOS / "quickstart.yaml"

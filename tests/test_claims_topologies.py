@@ -11,7 +11,7 @@ import pytest
 from conftest import SCENARIOS, assert_replaced_in_one_step
 from invariants import check_blame_contract
 
-from sim.model import Model, simulate
+from sim.engine.model import Model, simulate
 from sim.scenario import AutodeleteSpec, load_scenario
 
 HOUR = 3600.0

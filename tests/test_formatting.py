@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from conftest import SCENARIOS
 
-from sim.formatting import format_kpi, outcome
-from sim.html_report import render_report
-from sim.model import simulate
-from sim.plots import MAX_LEGEND_ENTRIES, plot_lock_propagation, plot_pcpi_timeline, save
-from sim.report import format_kpi_table, kpi_table, verdict_lines
+from sim.engine.model import simulate
+from sim.present.formatting import format_kpi, outcome
+from sim.present.html import render_report
+from sim.present.plots import MAX_LEGEND_ENTRIES, plot_lock_propagation, plot_pcpi_timeline, save
+from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
 from sim.results import Results
 from sim.scenario import PROTOCOLS, load_scenario
 

@@ -3,7 +3,7 @@
 import pytest
 from conftest import chain_document, dump_yaml
 
-from sim.model import simulate
+from sim.engine.model import simulate
 from sim.scenario import load_scenario
 
 HOLD_S = 12 * 3600.0

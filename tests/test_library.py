@@ -12,8 +12,8 @@ import pytest
 from conftest import ROOT, SCENARIOS
 from invariants import check_all
 
-from sim.library import catalog_markdown, header_comment, load_library, run_library, verdict_lines
-from sim.model import simulate
+from sim.engine.model import simulate
+from sim.experiments.library import catalog_markdown, header_comment, load_library, run_library, verdict_lines
 from sim.scenario import PROTOCOLS, load_scenario
 
 

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.cli import main
-from sim.library import load_library
-from sim.limits import MAX_LOCK_RECORDS, MAX_SCHEDULED_FIRINGS, lock_records, planned_firings
+from sim.experiments.library import load_library
 from sim.scenario import ScenarioError
-from sim.schedule import ScheduleBook, count_firings
+from sim.scenario.limits import MAX_LOCK_RECORDS, MAX_SCHEDULED_FIRINGS, lock_records, planned_firings
+from sim.scenario.schedule import ScheduleBook, count_firings
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC).timestamp()
 

@@ -1,10 +1,10 @@
 """What locks cost in snapshot space: exact time integrals, peaks, intermediates included,
-application holds apart, nothing charged where a lock retains nothing (sim/lock_space.py)."""
+application holds apart, nothing charged where a lock retains nothing (sim/observe/lock_space.py)."""
 
 import pytest
 from conftest import SCENARIOS, chain_document
 
-from sim.model import simulate
+from sim.engine.model import simulate
 from sim.scenario import load_scenario
 
 GiB = 2.0**30

@@ -5,9 +5,9 @@ from types import SimpleNamespace
 import pytest
 from conftest import chain_document
 
-from sim.mirror import MirrorRelationship
-from sim.model import Model, simulate
-from sim.storage import Appliance, Volume
+from sim.engine.mirror import MirrorRelationship
+from sim.engine.model import Model, simulate
+from sim.engine.storage import Appliance, Volume
 
 GiB = 2.0**30
 

@@ -3,8 +3,8 @@
 import pytest
 import simpy
 
-from sim.network import Network
-from sim.topology import Topology
+from sim.engine.network import Network
+from sim.engine.topology import Topology
 
 
 class FakeTopology(Topology):

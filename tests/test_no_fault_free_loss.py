@@ -5,7 +5,7 @@ nothing on the relationships it fed. Each case failed before the fix it is named
 import pytest
 from conftest import chain_document
 
-from sim.model import simulate
+from sim.engine.model import simulate
 
 PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
 

@@ -3,7 +3,7 @@
 import pytest
 from conftest import SCENARIOS, chain_document
 
-from sim.model import Model, simulate
+from sim.engine.model import Model, simulate
 from sim.scenario import load_scenario
 
 

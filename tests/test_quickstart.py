@@ -7,9 +7,9 @@ import sys
 import pytest
 from conftest import SCENARIOS
 
-from sim.expect import check_kpis
-from sim.model import simulate
-from sim.output import write_results
+from sim.engine.model import simulate
+from sim.experiments.expect import check_kpis
+from sim.results.write import write_results
 from sim.scenario import load_scenario
 
 QUICKSTART = SCENARIOS / "quickstart.yaml"

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, Phase, find, given, seed, settings
 from invariants import CHECKS, Check, check_all
 from random_worlds import world_yaml, worlds
 
-from sim.model import RunResult, simulate
+from sim.engine.model import RunResult, simulate
 from sim.scenario import PROTOCOLS, Scenario, load_scenario, volume_layout
 
 CI_EXAMPLES = 250

@@ -12,10 +12,9 @@ from matplotlib.image import imread
 from matplotlib.patches import FancyArrowPatch
 
 from sim.cli import main
-from sim.html_report import render_report
-from sim.model import simulate
-from sim.output import write_results
-from sim.plots import (
+from sim.engine.model import simulate
+from sim.present.html import render_report
+from sim.present.plots import (
     CLEAN,
     PLOTS,
     REBASELINED,
@@ -30,6 +29,7 @@ from sim.plots import (
     topology_layout,
 )
 from sim.results import Results, load
+from sim.results.write import write_results
 from sim.scenario import load_scenario
 
 QUICKSTART = SCENARIOS / "quickstart.yaml"

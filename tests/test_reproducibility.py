@@ -16,8 +16,8 @@ from conftest import ROOT, SCENARIOS, chain_document, dump_yaml
 from ruamel.yaml import YAML
 
 from sim.cli import main
-from sim.model import simulate
-from sim.provenance import code_version
+from sim.engine.model import simulate
+from sim.experiments.provenance import code_version
 from sim.scenario import load_scenario, scenario_files
 
 FILES = scenario_files([SCENARIOS])
@@ -41,9 +41,9 @@ def run_args(path: Path, out: Path) -> list[str]:
 
 SUBPROCESS = """
 import sys
-import sim.output
+import sim.results.write
 from sim.cli import main
-sim.output.write_plots = lambda results, folder, **_: None
+sim.results.write.write_plots = lambda results, folder, **_: None
 for args in eval(sys.argv[1]):
     assert main(args) == 0
 """
@@ -56,7 +56,7 @@ def folders(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     they are not part of the claim, and for the fleet they take longer than the run."""
     here, there = tmp_path_factory.mktemp("here"), tmp_path_factory.mktemp("there")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("sim.output.write_plots", lambda results, folder, **_: None)
+        patch.setattr("sim.results.write.write_plots", lambda results, folder, **_: None)
         for path in FILES:
             assert main(run_args(path, here)) == 0
     subprocess.run([sys.executable, "-c", SUBPROCESS, repr([run_args(path, there) for path in FILES])], check=True,
@@ -127,7 +127,7 @@ def test_provenance_does_not_depend_on_how_the_path_is_spelled(tmp_path, monkeyp
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "chain.yaml").write_text(dump_yaml(chain_document(duration="6h")))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("sim.output.write_plots", lambda results, folder, **_: None)
+    monkeypatch.setattr("sim.results.write.write_plots", lambda results, folder, **_: None)
     summaries = []
     for i, spelled in enumerate(["sub/chain.yaml", "./sub/../sub/chain.yaml", str(tmp_path / "sub" / "chain.yaml")]):
         assert main(["run", spelled, "--out", f"out{i}", "--quiet"]) == 0

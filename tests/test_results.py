@@ -10,9 +10,9 @@ import pytest
 from conftest import SCENARIOS, chain_document
 
 from sim.cli import main, simulate_with_progress
-from sim.model import simulate
-from sim.output import write_results
+from sim.engine.model import simulate
 from sim.results import TABLES, ResultsError, load
+from sim.results.write import write_results
 from sim.scenario import load_scenario
 
 QUICKSTART = SCENARIOS / "quickstart.yaml"

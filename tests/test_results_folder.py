@@ -19,10 +19,10 @@ import pytest
 from conftest import ROOT, chain_document, dump_yaml
 
 from sim.cli import main
-from sim.folders import clean_leftovers, parent_lock, temp_path
-from sim.model import simulate
-from sim.output import OutputError, plan_run_folder, write_results
+from sim.engine.model import simulate
 from sim.results import COMPLETE_FILE, ResultsError, load
+from sim.results.folders import clean_leftovers, parent_lock, temp_path
+from sim.results.write import OutputError, plan_run_folder, write_results
 from sim.scenario import load_scenario
 
 DAY = 86400
@@ -199,7 +199,7 @@ def test_a_folder_moved_aside_by_a_writer_killed_between_its_renames_is_restored
     scenario = load_scenario(chain(tmp_path))
     out = tmp_path / "out"
     folder = write_results(simulate(scenario), out)
-    monkeypatch.setattr("sim.folders._exchange", lambda a, b: False)
+    monkeypatch.setattr("sim.results.folders._exchange", lambda a, b: False)
     renames = []
     real_rename = Path.rename
 
@@ -259,7 +259,7 @@ def test_compare_tables_always_agree_with_the_folders_next_to_them(tmp_path, cap
             raise KeyboardInterrupt
         return real(scenario)
 
-    monkeypatch.setattr("sim.model.simulate", interrupted_on_softlock)
+    monkeypatch.setattr("sim.engine.model.simulate", interrupted_on_softlock)
     capsys.readouterr()
     assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(out), "--quiet",
                  "--set", "duration=3h"]) == 130
@@ -348,7 +348,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
 def test_ctrl_c_while_a_first_run_writes_leaves_no_folder_it_created(tmp_path, monkeypatch):
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr("sim.output.write_plots", interrupted)
+    monkeypatch.setattr("sim.results.write.write_plots", interrupted)
     (tmp_path / "out").mkdir()
     assert run(chain(tmp_path), tmp_path / "out" / "new" / "deeper") == 130
     assert list((tmp_path / "out").iterdir()) == []  # what it created is gone; what existed stays

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sim.storage import Appliance, Volume
+from sim.engine.storage import Appliance, Volume
 
 GiB = 2.0**30
 

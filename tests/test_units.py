@@ -2,7 +2,7 @@
 
 import pytest
 
-from sim.units import parse_duration, parse_rate, parse_size
+from sim.scenario.units import parse_duration, parse_rate, parse_size
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

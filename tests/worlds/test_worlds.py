@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from invariants import check_all
 
-from sim.model import simulate
+from sim.engine.model import simulate
 from sim.scenario import PROTOCOLS, load_scenario
 
 WORLDS = Path(__file__).resolve().parent

@@ -3,7 +3,7 @@
 Each limit is a clear error naming it; `--no-limits` (`enforce_limits=False`) lifts them all
 (with a warning). The costs are measured in `bench/` (see the README's Limits section):
 
-- schedule firings, counted exactly (`sim.schedule.count_firings`): every snapshot of every
+- schedule firings, counted exactly (`sim.scenario.schedule.count_firings`): every snapshot of every
   volume of a policy and every mirror update is one;
 - lock records a forwarding protocol carries: an update's lock set travels from the
   destination up to the head of its volume-mirror lineage, and each set holds a lock for every
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from croniter import croniter
 
-from sim.schedule import count_firings
+from sim.scenario.schedule import count_firings
 
 if TYPE_CHECKING:
     from sim.scenario import Loc, MirrorSpec, Scenario

@@ -35,11 +35,11 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.network import Flow
-from sim.storage import Pcpi, Volume
+from sim.engine.network import Flow
+from sim.engine.storage import Pcpi, Volume
 
 if TYPE_CHECKING:
-    from sim.model import Model
+    from sim.engine.model import Model
 
 MIRROR_LABEL = "mirror"
 QTREE_MIRROR_LABEL = "qtree_mirror"

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from sim.formatting import byte_unit, format_rate, format_seconds
+from sim.present.formatting import byte_unit, format_rate, format_seconds
 from sim.results import Results
 
 DPI = 100

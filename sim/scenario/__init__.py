@@ -6,7 +6,7 @@ The engine receives a frozen object and never re-checks or defaults anything.
 
 Every problem is reported as `file:line: field: message`, with the line taken from the
 round-trip YAML document (ruamel.yaml keeps positions; its round-trip loader builds only
-plain mappings, sequences and scalars, so loading is safe; `sim.scenario_file` reads the file
+plain mappings, sequences and scalars, so loading is safe; `sim.scenario.file` reads the file
 and bounds its aliases). A problem with a `--set` value is blamed on the flag instead:
 `file: --set 'PATH=VALUE': field: message`.
 """
@@ -35,13 +35,13 @@ from pydantic import (
     model_validator,
 )
 
-from sim.limits import MAX_DURATION_S, first_firing, limit_problems, planned_firings, schedules
-from sim.scenario_file import MAX_FILE_BYTES, InputError, ScenarioFile, compose, construct, duplicate_keys, read_scenario_file
-from sim.schedule import check_cron
-from sim.units import parse_duration, parse_rate, parse_size
+from sim.scenario.file import MAX_FILE_BYTES, InputError, ScenarioFile, compose, construct, duplicate_keys, read_scenario_file
+from sim.scenario.limits import MAX_DURATION_S, first_firing, limit_problems, planned_firings, schedules
+from sim.scenario.schedule import check_cron
+from sim.scenario.units import parse_duration, parse_rate, parse_size
 
 PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
-"""Lock protocols the engine implements (see `sim.locks`)."""
+"""Lock protocols the engine implements (see `sim.protocols.softlock`)."""
 
 KPIS = (
     "premature_deletions",

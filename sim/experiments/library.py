@@ -15,10 +15,9 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sim.expect import Verdict, check_kpis, seeds_needed, suggest
-from sim.formatting import format_kpi
-from sim.limits import planned_firings
-from sim.model import simulate
+from sim.engine.model import simulate
+from sim.experiments.expect import Verdict, check_kpis, seeds_needed, suggest
+from sim.present.formatting import format_kpi
 from sim.scenario import (
     PROTOCOLS,
     Scenario,
@@ -28,6 +27,7 @@ from sim.scenario import (
     read_source,
     scenario_files,
 )
+from sim.scenario.limits import planned_firings
 
 KpiValues = dict[str, float]
 

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any
 import simpy
 
 if TYPE_CHECKING:
-    from sim.mirror import MirrorRelationship
-    from sim.model import Model
-    from sim.storage import Volume
+    from sim.engine.mirror import MirrorRelationship
+    from sim.engine.model import Model
+    from sim.engine.storage import Volume
 
 
 @dataclass(slots=True, frozen=True)

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sim.scenario_file import ScenarioFile
+from sim.scenario.file import ScenarioFile
 
 PACKAGE = "cascadesim"
 GIT_TIMEOUT_S = 10.0

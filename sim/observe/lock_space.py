@@ -1,7 +1,7 @@
 """What soft locks cost in snapshot space: per volume, the bytes it holds only because soft locks
 overrode retention and rotation, integrated exactly over time, with its peak.
 
-The space model (see `sim.storage`) frees space only when a volume's oldest PCPI goes, so
+The space model (see `sim.engine.storage`) frees space only when a volume's oldest PCPI goes, so
 what locks cost on a volume is the span at its old end that would be gone without them.
 
 At the head of a lineage (a writable volume, or a qtree-mirror destination, which takes its
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sim.storage import Pcpi, Volume
+from sim.engine.storage import Pcpi, Volume
 
 HOLD_LOCK_TYPE = "owner"
 """Soft-lock type of an application hold."""

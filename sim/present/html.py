@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.formatting import ALARMS, format_kpi, outcome
-from sim.plots import PLOTS
+from sim.present.formatting import ALARMS, format_kpi, outcome
+from sim.present.plots import PLOTS
 from sim.results import Results
 
 KPI_MEANINGS = {

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from sim.locks import SoftLock
-    from sim.mirror import MirrorRelationship
+    from sim.engine.mirror import MirrorRelationship
+    from sim.protocols.softlock import SoftLock
 
 
 @dataclass(slots=True, frozen=True)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.storage import Volume
+from sim.engine.storage import Volume
 
 if TYPE_CHECKING:
-    from sim.model import Model
+    from sim.engine.model import Model
 
 
 class SnapshotPolicy:

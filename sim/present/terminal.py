@@ -1,12 +1,12 @@
 """What the terminal prints about runs: a verdict line per protocol and a KPI table with a
-column per protocol. Every number goes through `sim.formatting`, like report.html's; the CSV
+column per protocol. Every number goes through `sim.present.formatting`, like report.html's; the CSV
 keeps the raw numbers."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from sim.formatting import format_kpi, outcome
+from sim.present.formatting import format_kpi, outcome
 from sim.scenario import KPIS
 
 COLUMN_GAP = 2

@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.storage import Pcpi, Volume
+from sim.engine.storage import Pcpi, Volume
 
 if TYPE_CHECKING:
-    from sim.mirror import MirrorRelationship
+    from sim.engine.mirror import MirrorRelationship
 
 
 def broken_by(volume: Volume, pcpi: Pcpi) -> list[MirrorRelationship]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sim.formatting import format_kpi
+from sim.present.formatting import format_kpi
 from sim.scenario import Bound, Range
 
 CHECK_DIGITS = 4

@@ -19,18 +19,18 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim.formatting import format_bytes, format_seconds
-from sim.lock_space import LockSpaceMeter
-from sim.locks import PROTOCOL_CLASSES, SoftLock
-from sim.metrics import new_collectors
-from sim.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship
-from sim.network import Link, Network
-from sim.oracle import broken_by
+from sim.engine.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship
+from sim.engine.network import Link, Network
+from sim.engine.snapshots import SnapshotPolicy
+from sim.engine.storage import Appliance, Pcpi, Volume
+from sim.engine.topology import Topology
+from sim.observe.collectors import new_collectors
+from sim.observe.lock_space import LockSpaceMeter
+from sim.observe.oracle import broken_by
+from sim.present.formatting import format_bytes, format_seconds
+from sim.protocols.softlock import PROTOCOL_CLASSES, SoftLock
 from sim.scenario import Scenario, mirrors_in_dependency_order, volume_layout
-from sim.schedule import ScheduleBook
-from sim.snapshots import SnapshotPolicy
-from sim.storage import Appliance, Pcpi, Volume
-from sim.topology import Topology
+from sim.scenario.schedule import ScheduleBook
 
 GC_GEN0_THRESHOLD = 200_000
 """Allocations between young-generation collections during a run (Python's default: 700 or 2000)."""

@@ -10,7 +10,7 @@ Then, holding the lock of `OUT/<scenario>/` (writers into one scenario folder ta
 writer removes what killed writers left there, checks the plan again (another writer may have
 written meanwhile), writes every file into a staging folder, writes `complete.json` last (the
 files and their sizes: `sim.results.load` refuses a folder without it, or missing one of them),
-and installs the folder with `sim.folders.install`: at every instant the final path holds the
+and installs the folder with `sim.results.folders.install`: at every instant the final path holds the
 old complete folder or the new one.
 
 A compare table (`compare-seed<N>.csv`, with its figure `.png`) is written after its runs, from
@@ -28,7 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.folders import (
+from sim.engine.model import RunResult
+from sim.present.html import write_report
+from sim.present.plots import plot_compare, save, write_plots
+from sim.present.terminal import kpi_table
+from sim.results import COMPLETE_FILE, SCENARIO_FILE, SUMMARY_FILE, Results, ResultsError, load_summary
+from sim.results.folders import (
     clean_leftovers,
     fsync_tree,
     install,
@@ -39,11 +44,6 @@ from sim.folders import (
     signals_deferred,
     temp_path,
 )
-from sim.html_report import write_report
-from sim.model import RunResult
-from sim.plots import plot_compare, save, write_plots
-from sim.report import kpi_table
-from sim.results import COMPLETE_FILE, SCENARIO_FILE, SUMMARY_FILE, Results, ResultsError, load_summary
 
 FORCE_HINT = "--force replaces it"
 

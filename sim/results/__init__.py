@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.model import RunResult
+from sim.engine.model import RunResult
 
 TABLES = ("events", "transfers", "pcpis", "locks", "timeseries")
 """The tables every run writes, as `<name>.parquet`."""

@@ -29,7 +29,7 @@ from typing import Any
 
 import simpy
 
-from sim.topology import Topology
+from sim.engine.topology import Topology
 
 
 class Link:

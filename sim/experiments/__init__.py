@@ -1,0 +1,1 @@
+"""Expectations, the scenario library (check, catalog) and provenance."""

@@ -1,0 +1,1 @@
+"""Presentation: formatting, plots, report.html and terminal tables, all reading results."""

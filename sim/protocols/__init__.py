@@ -1,0 +1,1 @@
+"""Dependency strategies: how a source learns what its downstream still needs (lock protocols)."""
