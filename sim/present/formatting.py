@@ -10,33 +10,15 @@ from __future__ import annotations
 
 import math
 
+from sim.observe.kpis import KPIS
+
 BYTE_UNITS = ((6, "EiB"), (5, "PiB"), (4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB"))
 """Powers of 1024 and their names, largest first."""
 DIGITS = 3
 """Significant digits of a value for people (`3.04 TiB`, `29.4 h`)."""
 
-KPI_KINDS = {
-    "premature_deletions": "count",
-    "bases_lost_pending": "count",
-    "rebaselines": "count",
-    "rebaseline_bytes": "bytes",
-    "bytes_transferred": "bytes",
-    "updates_completed": "count",
-    "updates_skipped": "count",
-    "max_lag_s": "seconds",
-    "lock_messages": "count",
-    "failed_writes": "count",
-    "failed_write_bytes": "bytes",
-    "lock_space_byte_hours": "byte_hours",
-    "lock_space_peak_bytes": "bytes",
-    "hold_space_byte_hours": "byte_hours",
-    "lock_message_bytes": "bytes",
-    "autodeletes": "count",
-    "gap_pcpis": "count",
-}
+KPI_KINDS = {kpi.name: kpi.unit for kpi in KPIS}
 """The kind of each KPI's number; a KPI not listed is read from its name (`kind_of`)."""
-ALARMS = ("premature_deletions", "bases_lost_pending", "rebaselines", "failed_writes", "failed_write_bytes", "autodeletes")
-"""KPIs that say something went wrong whenever they are not zero: highlighted wherever shown."""
 
 
 def kind_of(name: str) -> str:

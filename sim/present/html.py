@@ -13,30 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.present.formatting import ALARMS, format_kpi, outcome
+from sim.observe.kpis import ALARMS, BY_NAME
+from sim.present.formatting import format_kpi, outcome
 from sim.present.plots import PLOTS
 from sim.results import Results
-
-KPI_MEANINGS = {
-    "premature_deletions": "deletions that left some relationship without a usable base (its next transfer re-baselines)",
-    "bases_lost_pending": "relationships whose base was lost and that had not re-baselined by the end",
-    "rebaselines": "full re-sends of a volume after its initial baseline",
-    "rebaseline_bytes": "bytes re-sent by those re-baselines",
-    "bytes_transferred": "bytes sent by every mirror update",
-    "updates_completed": "mirror updates that finished",
-    "updates_skipped": "updates due while the previous one still ran, or with nothing to send",
-    "max_lag_s": "worst lag (RPO) of any destination",
-    "lock_messages": "soft-lock messages sent",
-    "lock_message_bytes": "bytes of those soft-lock messages on the wire",
-    "failed_writes": "write intervals whose changes did not fit because an appliance was full",
-    "failed_write_bytes": "bytes of changes refused because an appliance was full",
-    "lock_space_byte_hours": "snapshot space held only because protocol locks override retention, over time",
-    "lock_space_peak_bytes": "the most snapshot space protocol locks held at once, all appliances together",
-    "hold_space_byte_hours": "snapshot space held only because application holds override retention, over time",
-    "autodeletes": "PCPIs deleted by space-pressure autodelete",
-    "gap_pcpis": "PCPIs pruned upstream before they reached a destination meant to keep them",
-}
-"""What each KPI counts, in the words of the README."""
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #222; padding: 0 1em; }
@@ -65,7 +45,7 @@ def _table(header: list[str], rows: list[list[str]], table_id: str, text_columns
 
 
 def _kpi_table(kpis: dict[str, float]) -> str:
-    rows = [[name, KPI_MEANINGS.get(name, ""), format_kpi(name, value)] for name, value in kpis.items()]
+    rows = [[name, BY_NAME[name].meaning if name in BY_NAME else "", format_kpi(name, value)] for name, value in kpis.items()]
     bad = {i for i, name in enumerate(kpis) if name in ALARMS and kpis[name]}
     return _table(["KPI", "what it counts", "value"], rows, "kpis", text_columns=2, bad_rows=bad)
 

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from sim.observe.kpis import BY_NAME, COMPARE_ORDER
 from sim.present.formatting import byte_unit, format_rate, format_seconds
 from sim.results import Results
 
@@ -481,17 +482,8 @@ def plot_lock_propagation(results: Results) -> Figure:
 
 # -- protocol comparison ---------------------------------------------------------------------
 
-COMPARE_PANELS: tuple[tuple[str, str, str], ...] = (
-    ("rebaselines", "re-baselines", "count"),
-    ("premature_deletions", "premature deletions", "count"),
-    ("bytes_transferred", "bytes sent", "bytes"),
-    ("lock_space_byte_hours", "lock space overhead", "byte_hours"),
-    ("max_lag_s", "max lag", "seconds"),
-    ("autodeletes", "autodeletes", "count"),
-    ("failed_writes", "failed writes (appliance full)", "count"),
-    ("failed_write_bytes", "bytes of failed writes", "bytes"),
-    ("gap_pcpis", "gap PCPIs (history lost)", "count"),
-)
+COMPARE_PANELS: tuple[tuple[str, str, str], ...] = tuple(
+    (name, BY_NAME[name].label or name, BY_NAME[name].unit) for name in COMPARE_ORDER)
 """(kpi, title, kind) of each small multiple; KPIs a run does not report are left out."""
 
 

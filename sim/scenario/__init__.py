@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from sim.observe.kpis import NAMES
 from sim.scenario.file import MAX_FILE_BYTES, InputError, ScenarioFile, compose, construct, duplicate_keys, read_scenario_file
 from sim.scenario.limits import MAX_DURATION_S, first_firing, limit_problems, planned_firings, schedules
 from sim.scenario.schedule import check_cron
@@ -43,26 +44,8 @@ from sim.scenario.units import parse_duration, parse_rate, parse_size
 PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
 """Lock protocols the engine implements (see `sim.protocols.softlock`)."""
 
-KPIS = (
-    "premature_deletions",
-    "bases_lost_pending",
-    "rebaselines",
-    "rebaseline_bytes",
-    "bytes_transferred",
-    "updates_completed",
-    "updates_skipped",
-    "max_lag_s",
-    "lock_messages",
-    "failed_writes",
-    "failed_write_bytes",
-    "lock_space_byte_hours",
-    "lock_space_peak_bytes",
-    "hold_space_byte_hours",
-    "lock_message_bytes",
-    "autodeletes",
-    "gap_pcpis",
-)
-"""Scalar outcomes of a run, as written to `summary.json` and bounded by `expect:`."""
+KPIS = NAMES
+"""Scalar outcomes of a run, as written to `summary.json` and bounded by `expect:` (`sim.observe.kpis`)."""
 
 MAX_EXPECT_SEEDS = 100
 """Most seeds a statistical bound of `expect:` may ask `cascadesim check` to run."""
