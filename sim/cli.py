@@ -199,6 +199,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_locks(args: argparse.Namespace) -> int:
     from sim.engine.model import Model
     from sim.present.formatting import format_seconds
+    from sim.present.listing import snapshot_listing
 
     _source, scenario = _read(args, args.seed, args.protocol)
     if args.at > scenario.duration:
@@ -209,7 +210,7 @@ def cmd_locks(args: argparse.Namespace) -> int:
     model = Model(scenario)
     model.start()
     model.run(until_s=args.at)
-    print(model.snapshot_listing(args.at))
+    print(snapshot_listing(model, args.at))
     return 0
 
 

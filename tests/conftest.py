@@ -7,8 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import simpy
 from ruamel.yaml import YAML
 
+from sim.engine.deletion import RETENTION, DeletionGate
+from sim.engine.events import DomainEvents
+from sim.engine.lock_table import LockTable, SoftLock
+from sim.engine.storage import Appliance, PcpiIds, StorageServices, Volume
+from sim.protocols.base import NoConfig, Services
+from sim.protocols.none import NoLocks
+from sim.retention.keep_n import KeepN
 from sim.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,3 +80,41 @@ def assert_replaced_in_one_step(rows):
     successors = replaced[keys + ["released_s"]].merge(rows[keys + ["set_s"]], on=keys)
     followed = successors[successors["set_s"] == successors["released_s"]]
     assert len(followed.drop_duplicates(keys + ["released_s"])) == len(replaced)
+
+
+class Storage:
+    """Volumes outside a run, for unit tests: their clock, events, lock table and gate (with
+    a strategy that vetoes nothing), and every deletion as (PCPI id, reason, by)."""
+
+    def __init__(self, strategy_class: type = NoLocks):
+        self.env = simpy.Environment()
+        self.events = DomainEvents()
+        self.locks = LockTable(self.env, self.events)
+        self.strategy = strategy_class("test", Services(self.env, None, self.locks, self.events, 128), NoConfig())
+        self.gate = DeletionGate(self.strategy)
+        self.services = StorageServices(self.env, self.events, self.locks, self.gate, PcpiIds())
+        self.deleted: list[tuple[int, str, str]] = []
+        self.events.pcpi_deleted.subscribe(lambda _t, _v, pcpi, reason, by: self.deleted.append((pcpi.id, reason, by)))
+
+    def volume(self, name: str = "A:/vol/v", *, capacity: float = 1e15, size: float = 10 * 2.0**30,
+               writable: bool = True, rate_bps: float = 0.0) -> Volume:
+        return Volume(name, Appliance(name.partition(":")[0], capacity), size, self.services, writable=writable,
+                      change_rate_bps=rate_bps)
+
+    def at(self, t: float) -> None:
+        """Move the clock to `t`."""
+        if t > self.env.now:
+            self.env.run(until=t)
+
+    def take(self, volume: Volume, at_s: float, label: str = "hourly") -> object:
+        self.at(at_s)
+        return volume.take_pcpi(f"{label}.{at_s:g}", label)
+
+    def keep(self, volume: Volume, label: str, keep: int) -> None:
+        """Apply keep-N retention to the label, as a snapshot policy named after it does."""
+        for pcpi_id in KeepN(keep).doomed(volume, label, self.gate, self.env.now):
+            volume.delete_pcpi(pcpi_id, RETENTION, label)
+
+    def soft_lock(self, volume: Volume, pcpi_id: int, dataset: str = "C:/vol/v") -> None:
+        self.locks.set_soft(volume, "B:/vol/v", SoftLock(pcpi_id, "destination_path", "snapmirror test", dataset,
+                                                          self.env.now, 1, (pcpi_id,)))

@@ -1,38 +1,35 @@
 """Space-pressure autodelete: what each commitment may delete, and where it stops."""
 
 import pytest
-from conftest import chain_document
+from conftest import Storage, chain_document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.engine.model import simulate
-from sim.engine.storage import Appliance, Volume
-from sim.protocols.softlock import SoftLock
+from sim.engine.storage import Volume
+from sim.protocols.hard import HardLocks
+from sim.protocols.none import NoLocks
 
 GIB = 2.0**30
 
 
-def volume_with_pcpis(count: int, commitment: str, trigger: float, target: float | None = None) -> tuple[Volume, list]:
-    """A writable volume changing 1 GiB per hour with `count` hourly PCPIs and an autodelete policy."""
-    deleted: list[tuple[int, str, str]] = []
-    volume = Volume("A:/vol/v", Appliance("A", 1e15), 100 * GIB, writable=True, change_rate_bps=GIB / 3600,
-                    on_delete=lambda v, p, reason, by: deleted.append((p.id, reason, by)))
+def volume_with_pcpis(count: int, commitment: str, trigger: float, target: float | None = None,
+                      strategy: type = NoLocks) -> tuple[Storage, Volume, list]:
+    """A writable volume changing 1 GiB per hour with `count` hourly PCPIs (ids 1..count) and
+    an autodelete policy; the storage's list of deletions."""
+    storage = Storage(strategy)
+    volume = storage.volume(rate_bps=GIB / 3600)
     for i in range(count):
-        volume.take_pcpi(i + 1, f"hourly.{i}", "hourly", 3600.0 * i)
+        storage.take(volume, 3600.0 * i)
     volume.autodelete_commitment = commitment
     volume.autodelete_trigger_bytes = trigger
     volume.autodelete_target_bytes = trigger if target is None else target
-    return volume, deleted
-
-
-def soft_lock(volume: Volume, pcpi_id: int) -> None:
-    lock = SoftLock(pcpi_id, "destination_path", "snapmirror test", "C:/vol/v", 0.0, 2, (pcpi_id,))
-    volume.soft_locks.setdefault(pcpi_id, {})[("B:/vol/v", "C:/vol/v")] = (lock, 0.0, 0.0)
+    return storage, volume, storage.deleted
 
 
 def test_autodelete_waits_for_its_trigger_then_deletes_oldest_first_down_to_its_target():
     # Ten hourly PCPIs hold 9 GiB (changed since the oldest); each deletion of the oldest frees 1 GiB.
-    volume, deleted = volume_with_pcpis(10, "try", trigger=10 * GIB)
+    storage, volume, deleted = volume_with_pcpis(10, "try", trigger=10 * GIB)
     assert volume.autodelete() == 0
     volume.autodelete_trigger_bytes, volume.autodelete_target_bytes = 8 * GIB, 5.5 * GIB
     assert volume.autodelete() == 4
@@ -42,34 +39,33 @@ def test_autodelete_waits_for_its_trigger_then_deletes_oldest_first_down_to_its_
 
 
 def test_try_stops_at_a_locked_oldest_pcpi_because_deleting_younger_ones_frees_nothing():
-    volume, deleted = volume_with_pcpis(10, "try", trigger=2 * GIB)
-    soft_lock(volume, 3)
+    storage, volume, deleted = volume_with_pcpis(10, "try", trigger=2 * GIB)
+    storage.soft_lock(volume, 3)
     volume.autodelete()
     assert [d[0] for d in deleted] == [1, 2]
     assert next(iter(volume.pcpis)) == 3
 
 
 def test_disrupt_overrides_soft_locks_but_not_hard_locks():
-    volume, deleted = volume_with_pcpis(10, "disrupt", trigger=2 * GIB)
-    soft_lock(volume, 2)
-    volume.hard_locks[4] = {"A:/vol/v->B:/vol/v": 0.0}
+    storage, volume, deleted = volume_with_pcpis(10, "disrupt", trigger=2 * GIB)
+    storage.soft_lock(volume, 2)
+    storage.locks.set_hard(volume, 4, "A:/vol/v->B:/vol/v")
     volume.autodelete()
     assert [d[0] for d in deleted] == [1, 2, 3]
     assert next(iter(volume.pcpis)) == 4
 
 
 def test_disrupt_may_not_override_locks_of_protocol_hard():
-    volume, deleted = volume_with_pcpis(10, "disrupt", trigger=2 * GIB)
-    volume.soft_locks_overridable = False
-    soft_lock(volume, 1)
+    storage, volume, deleted = volume_with_pcpis(10, "disrupt", trigger=2 * GIB, strategy=HardLocks)
+    storage.soft_lock(volume, 1)
     assert volume.autodelete() == 0 and deleted == []
 
 
 def test_destroy_takes_hard_locked_pcpis_but_never_what_a_running_transfer_reads():
-    volume, deleted = volume_with_pcpis(10, "destroy", trigger=2 * GIB)
-    volume.hard_locks[1] = {"A:/vol/v->B:/vol/v": 0.0}
-    soft_lock(volume, 2)
-    volume.reading[5] = 1
+    storage, volume, deleted = volume_with_pcpis(10, "destroy", trigger=2 * GIB)
+    storage.locks.set_hard(volume, 1, "A:/vol/v->B:/vol/v")
+    storage.soft_lock(volume, 2)
+    volume.start_reading((5,))
     volume.autodelete()
     assert [d[0] for d in deleted] == [1, 2, 3, 4]
 
@@ -78,11 +74,11 @@ def test_destroy_takes_hard_locked_pcpis_but_never_what_a_running_transfer_reads
 @given(count=st.integers(2, 30), locked=st.sets(st.integers(1, 30)), hard=st.sets(st.integers(1, 30)),
        trigger_gib=st.floats(0, 30), commitment=st.sampled_from(["try", "disrupt", "destroy"]))
 def test_autodelete_never_deletes_what_its_commitment_protects(count, locked, hard, trigger_gib, commitment):
-    volume, deleted = volume_with_pcpis(count, commitment, trigger=trigger_gib * GIB)
+    storage, volume, deleted = volume_with_pcpis(count, commitment, trigger=trigger_gib * GIB)
     for pcpi_id in locked & set(volume.pcpis):
-        soft_lock(volume, pcpi_id)
+        storage.soft_lock(volume, pcpi_id)
     for pcpi_id in hard & set(volume.pcpis):
-        volume.hard_locks[pcpi_id] = {"rel": 0.0}
+        storage.locks.set_hard(volume, pcpi_id, "rel")
     volume.autodelete()
     gone = {d[0] for d in deleted}
     if commitment == "try":
@@ -93,7 +89,7 @@ def test_autodelete_never_deletes_what_its_commitment_protects(count, locked, ha
     assert sorted(gone) == list(range(1, len(gone) + 1))
     assert volume.pcpis
     if volume.snapshot_space_bytes > volume.autodelete_target_bytes and len(volume.pcpis) > 1:
-        assert not volume.may_autodelete(next(iter(volume.pcpis)))
+        assert not volume.may_delete(next(iter(volume.pcpis)), "autodelete")
 
 
 def chain_under_space_pressure(protocol: str, commitment: str) -> dict:

@@ -51,7 +51,7 @@ class Trace:
         self.sets: list[LockSet] = []
         self.wire: list[list] = []  # [src appliance, dst appliance, bytes, sent_s, delivered_s]
         self.forwards: list[tuple] = []  # (time, volume, (volume, sender) of the set that caused it, or None)
-        protocol, network, env = model.protocol, model.network, model.env
+        protocol, network, env = model.strategy, model.network, model.env
         transmit = network.transmit
         receiving: list[tuple[str, str]] = []
 
@@ -132,7 +132,7 @@ def routed_chain(protocol="softlock"):
 def locked_for(volume, dataset):
     """{pcpi_id: (sender, hops)} of the soft locks `volume` holds for `dataset`."""
     return {pcpi_id: (sender, lock.hops)
-            for pcpi_id, held in volume.soft_locks.items()
+            for pcpi_id, held in volume.locks.soft.items()
             for (sender, ds), (lock, _s, _d) in held.items() if ds == dataset}
 
 
@@ -141,45 +141,45 @@ def test_claim_1_11_a_dependency_is_identified_locked_and_transmitted(mid_outage
     ab, bc = m.relationships
     base = bc.find_common_base()  # identify: C's next update needs this PCPI of B
     assert base is not None and bc.busy and not bc.transfer_reads  # C waits for its link
-    own = [lock for lock in m.protocol.lock_set(bc) if lock.locking_dataset == "C:/vol/db"]
+    own = [lock for lock in m.strategy.lock_set(bc) if lock.locking_dataset == "C:/vol/db"]
     assert [lock.pcpi_id for lock in own] == [base.id]  # create: a lock on the PCPI it depends on
     # transmit: in force on B (its source) and, through B, on A: one or more computers
     assert locked_for(m.volumes["B:/vol/db"], "C:/vol/db") == {base.id: ("C:/vol/db", 1)}
     assert locked_for(m.volumes["A:/vol/db"], "C:/vol/db") == {base.id: ("B:/vol/db", 2)}
     # Each locked PCPI at the head is the dependency of some dataset downstream, and each is locked.
-    assert set(m.volumes["A:/vol/db"].soft_locks) == {ab.find_common_base().id, base.id}
+    assert set(m.volumes["A:/vol/db"].locks.soft) == {ab.find_common_base().id, base.id}
     none = Model(scenario(protocol="none"))
     none.start()
     none.run(until_s=MID_OUTAGE_S)
-    assert all(not v.soft_locks for v in none.volumes.values())  # nothing identified, nothing sent
+    assert all(not v.locks.soft for v in none.volumes.values())  # nothing identified, nothing sent
 
 
 def test_claim_43_a_destination_locks_what_it_needs_on_its_upstream(mid_outage):
     m = mid_outage
     _ab, bc = m.relationships
     tail = m.volumes["C:/vol/db"]
-    lock_set = m.protocol.lock_set(bc)
+    lock_set = m.strategy.lock_set(bc)
     # C identifies the PCPIs it could use as a base (its own, newest first) and sends one lock.
     assert [(lock.type, lock.locking_dataset, lock.hops) for lock in lock_set] == [
         ("destination_path", "C:/vol/db", 1)]
     assert lock_set[0].candidates == tuple(reversed(tail.pcpis))
     # The upstream system B pins, of those, the one that requires it: their common base.
     assert locked_for(m.volumes["B:/vol/db"], "C:/vol/db") == {bc.find_common_base().id: ("C:/vol/db", 1)}
-    assert not tail.soft_locks  # nothing downstream of C
+    assert not tail.locks.soft  # nothing downstream of C
 
 
 def test_claim_35_upstream_set_is_the_common_pcpis_plus_downstream_locks(mid_outage):
     m = mid_outage
     ab, _bc = m.relationships
     head, middle = m.volumes["A:/vol/db"], m.volumes["B:/vol/db"]
-    lock_set = {lock.locking_dataset: lock for lock in m.protocol.lock_set(ab)}
+    lock_set = {lock.locking_dataset: lock for lock in m.strategy.lock_set(ab)}
     assert set(lock_set) == {"B:/vol/db", "C:/vol/db"}
     # (a) PCPIs in common between A and B: B's set, an image of A's; A pins the newest it still has.
     own = lock_set["B:/vol/db"]
     assert own.candidates == tuple(reversed(middle.pcpis)) and own.hops == 1
     assert locked_for(head, "B:/vol/db") == {ab.find_common_base().id: ("B:/vol/db", 1)}
     # (b) PCPIs soft-locked on B from further down (C), narrowed to what B shares with A.
-    (held_for_c,) = [lock for held in middle.soft_locks.values() for lock, _set_s, _delay in held.values()]
+    (held_for_c,) = [lock for held in middle.locks.soft.values() for lock, _set_s, _delay in held.values()]
     forwarded = lock_set["C:/vol/db"]
     assert forwarded.hops == held_for_c.hops + 1 == 2
     assert forwarded.candidates == tuple(c for c in held_for_c.candidates if c in middle.pcpis)

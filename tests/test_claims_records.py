@@ -11,6 +11,7 @@ import pytest
 from conftest import SCENARIOS, assert_replaced_in_one_step
 
 from sim.engine.model import Model, simulate
+from sim.present.listing import snapshot_listing
 from sim.scenario import HoldSpec, load_scenario
 
 QUICKSTART = SCENARIOS / "quickstart.yaml"
@@ -32,7 +33,7 @@ def soft_rows(result):
 def held_soft_locks(model):
     """(volume, sender, lock) for every soft lock in force in a stepped model."""
     for volume in model.volumes.values():
-        for held in volume.soft_locks.values():
+        for held in volume.locks.soft.values():
             for (sender, _dataset), (lock, _set_s, _delay) in held.items():
                 yield volume, sender, lock
 
@@ -97,7 +98,7 @@ def test_claim_3_13_23_a_soft_lock_has_pcpi_id_type_and_string_fields(mixed):
 
 
 def listing_lines(listing):
-    """{(volume, pcpi_id): line} from `Model.snapshot_listing` (what `cascadesim locks` prints)."""
+    """{(volume, pcpi_id): line} from `sim.present.listing.snapshot_listing` (what `cascadesim locks` prints)."""
     lines, volume = {}, None
     for line in listing.splitlines()[1:]:
         if not line.startswith(" "):
@@ -108,7 +109,7 @@ def listing_lines(listing):
 
 
 def test_claim_4_14_24_the_string_is_shown_to_users(mid_outage):
-    lines = listing_lines(mid_outage.snapshot_listing(MID_OUTAGE_S))
+    lines = listing_lines(snapshot_listing(mid_outage, MID_OUTAGE_S))
     shown = 0
     for volume, sender, lock in held_soft_locks(mid_outage):
         line = lines[(volume.name, lock.pcpi_id)]
@@ -147,13 +148,13 @@ def test_claim_7_17_27_owner_locks_name_the_application_that_holds_the_pcpis():
     model.start()
     model.run(until_s=2 * 86400 + 300)
     head = model.volumes["A:/vol/db"]
-    owned = {pcpi_id for pcpi_id, held in head.soft_locks.items()
+    owned = {pcpi_id for pcpi_id, held in head.locks.soft.items()
              for lock, _s, _d in held.values() if lock.type == "owner"}
     assert len(owned) >= 4
     # Retention on A honours them: it keeps 6 unlocked hourly PCPIs, and the held ones besides.
     hourly = set(head.by_label["hourly"])
     assert owned <= hourly and len(hourly - owned) == 6
-    lines = listing_lines(model.snapshot_listing(model.env.now))
+    lines = listing_lines(snapshot_listing(model, model.env.now))
     for pcpi_id in owned:
         assert "owner: backup-app (for backup-app, via B:/vol/db, 2 hops)" in lines[("A:/vol/db", pcpi_id)]
     model.run()

@@ -3,11 +3,10 @@
 from types import SimpleNamespace
 
 import pytest
-from conftest import chain_document
+from conftest import Storage, chain_document
 
 from sim.engine.mirror import MirrorRelationship
 from sim.engine.model import Model, simulate
-from sim.engine.storage import Appliance, Volume
 
 GiB = 2.0**30
 
@@ -46,16 +45,17 @@ def test_a_mirror_update_keeps_only_its_base_mirror_pcpi_on_the_source(make_scen
     assert list(source.pcpis) == [base]
     # The destination got the source's set as it was when the transfer started: old base too.
     assert list(destination.pcpis) == [base - 1, base]
-    assert source.hard_locks == {model.relationships[0].base.id: {"A:/vol/v->B:/vol/v": 2701.5}}
+    assert source.locks.hard == {model.relationships[0].base.id: {"A:/vol/v->B:/vol/v": 2701.5}}
 
 
 def test_common_base_is_the_newest_destination_pcpi_the_source_still_has():
-    source = Volume("A:/vol/v", Appliance("A", 1e12), 1e9, writable=True, change_rate_bps=1.0,
-                    on_delete=lambda *_: None)
-    destination = Volume("B:/vol/v", Appliance("B", 1e12), 1e9, writable=False, on_delete=lambda *_: None)
-    p1, p2, p3 = (source.take_pcpi(i, f"s.{i}", "hourly", 60.0 * i) for i in (1, 2, 3))
-    destination.apply_image((p1, p2, p3), 200.0)
-    source.take_pcpi(4, "s.4", "hourly", 240.0)
+    storage = Storage()
+    source = storage.volume("A:/vol/v", rate_bps=1.0)
+    destination = storage.volume("B:/vol/v", writable=False)
+    p1, p2, p3 = (storage.take(source, 60.0 * i) for i in (1, 2, 3))
+    storage.at(200.0)
+    destination.apply_image((p1, p2, p3))
+    storage.take(source, 240.0)
     relationship = SimpleNamespace(source=source, destination=destination, kind="volume")
     source.delete_pcpi(3, "retention", "hourly")
     assert MirrorRelationship.find_common_base(relationship) is p2

@@ -129,15 +129,14 @@ def test_a_finished_transfers_lock_gives_way_to_the_destinations_own_lock(mixed)
     model.run(until_s=108 * 3600 + 420)  # B -> C (qtree) finished its 108 h update
     qtree = model.relationships[1]
     assert not qtree.busy
-    held = model.volumes["A:/vol/db"].soft_locks[qtree.base.id]
+    held = model.volumes["A:/vol/db"].locks.soft[qtree.base.id]
     assert {(lock.type, lock.string.startswith("qtree")) for lock, *_ in held.values()} == {("qtree", True)}
 
 
 def test_during_an_outage_one_lock_set_waits_and_leaves_with_the_newest_set(mixed):
     model = Model(mixed)
     sent = []
-    count = model.count_lock_message
-    model.count_lock_message = lambda appliance, size: (sent.append((model.env.now, appliance)), count(appliance, size))
+    model.events.lock_set_sent.subscribe(lambda now, appliance, _size: sent.append((now, appliance)))
     model.start()
     model.run()
     outage = [t for t, appliance in sent if appliance == "C" and 2 * 86400 < t < 3 * 86400]
@@ -148,8 +147,8 @@ def test_during_an_outage_one_lock_set_waits_and_leaves_with_the_newest_set(mixe
 def test_a_qtree_destination_sends_no_locks_for_its_own_pcpis_across_the_qtree_hop(mixed):
     model = Model(mixed)
     sets = []
-    lock_set = model.protocol.lock_set
-    model.protocol.lock_set = lambda rel: sets.append((rel, lock_set(rel))) or sets[-1][1]
+    lock_set = model.strategy.lock_set
+    model.strategy.lock_set = lambda rel: sets.append((rel, lock_set(rel))) or sets[-1][1]
     model.start()
     model.run()
     across = [lock for rel, locks in sets if rel.kind == "qtree" for lock in locks]

@@ -1,38 +1,41 @@
-"""Scheduled snapshots: a cron schedule takes labelled PCPIs and applies retention."""
+"""Scheduled snapshots: a cron schedule takes labelled PCPIs; a retention grammar says which go."""
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import simpy
 
+from sim.engine.clock import WallClock
+from sim.engine.deletion import RETENTION, DeletionGate
 from sim.engine.storage import Volume
-
-if TYPE_CHECKING:
-    from sim.engine.model import Model
+from sim.retention.base import RetentionRule
 
 
 class SnapshotPolicy:
-    """Takes a PCPI labelled `label` on each volume at every firing, keeping `keep` unlocked;
-    then, on a volume with autodelete, space pressure may delete more."""
+    """Takes a PCPI labelled `label` on each volume at every firing, then deletes what its
+    retention rule lets go; on a volume with autodelete, space pressure may delete more."""
 
-    def __init__(self, model: Model, name: str, label: str, keep: int, volumes: list[Volume],
-                 firings: tuple[float, ...]):
-        self.model = model
+    def __init__(self, env: simpy.Environment, clock: WallClock, gate: DeletionGate, name: str, label: str,
+                 retention: RetentionRule, volumes: list[Volume], firings: tuple[float, ...]):
+        self.env = env
+        self.clock = clock
+        self.gate = gate
         self.name = name
         self.label = label
-        self.keep = keep
+        self.retention = retention
         self.volumes = volumes
         self.firings = firings
 
     def take_scheduled_pcpis(self) -> Generator[simpy.Event, Any, None]:
-        """Long-lived process: snapshot every volume, then prune beyond the keep count."""
-        env = self.model.env
+        """Long-lived process: snapshot every volume, then apply retention and autodelete."""
+        env = self.env
         for at in self.firings:
             if at > env.now:
                 yield env.timeout(at - env.now)
             for volume in self.volumes:
-                self.model.take_pcpi(volume, self.label, f"{self.label}.{self.model.clock_name(at)}")
-                volume.apply_retention(self.label, self.keep, self.name)
+                volume.take_pcpi(f"{self.label}.{self.clock.stamp(at)}", self.label)
+                for pcpi_id in self.retention.doomed(volume, self.label, self.gate, env.now):
+                    volume.delete_pcpi(pcpi_id, RETENTION, self.name)
                 volume.autodelete()

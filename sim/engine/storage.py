@@ -1,4 +1,4 @@
-"""Appliances, volumes and PCPIs: changed bytes, snapshot space, retention and locks.
+"""Appliances, volumes and PCPIs: changed bytes, snapshot space, busy PCPIs and autodelete.
 
 Space model (a documented approximation): a volume's live size is constant, every write
 overwrites blocks, and each changed byte is held in snapshot space for as long as any PCPI
@@ -19,20 +19,26 @@ A PCPI that a running transfer reads (its base or the PCPI it sends) is busy: no
 path removes it while it is read. Retention, mirror rotation and autodelete pass over it;
 an image update that would remove it from a read-only volume removes it when the last
 transfer reading it ends (as a storage system refuses to delete a busy snapshot and lets
-the next cleanup take it).
+the next cleanup take it). Whether a PCPI may go is decided in one place, the deletion gate
+(`sim.engine.deletion`): busy PCPIs, locks, the autodelete commitment and the dependency
+strategy's veto. A vetoed image deletion waits for the next image update.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import simpy
+
+from sim.engine.deletion import AUTODELETE, IMAGE, DeletionGate
+from sim.engine.lock_table import LockTable, VolumeLocks
 
 if TYPE_CHECKING:
+    from sim.engine.events import DomainEvents
     from sim.engine.mirror import MirrorRelationship
-    from sim.protocols.softlock import SoftLock
 
 
 @dataclass(slots=True, frozen=True)
@@ -72,14 +78,30 @@ class Appliance:
         return max(self.capacity_bytes - self.used_bytes, 0.0)
 
 
-DeletionHook = Callable[["Volume", Pcpi, str, str], None]
-"""Called after a PCPI is removed from a volume, with the reason and who removed it."""
-ChangeHook = Callable[["Volume"], None]
-"""Called when a volume's PCPIs, or which of them are busy, change."""
+class PcpiIds:
+    """PCPI ids, global to a run (a volume mirror copies a PCPI with its id)."""
+
+    __slots__ = ("_next",)
+
+    def __init__(self) -> None:
+        self._next = 1
+
+    def take(self) -> int:
+        pcpi_id = self._next
+        self._next += 1
+        return pcpi_id
 
 
-def _ignore_change(_volume: Volume) -> None:
-    """The default change hook: nobody watches."""
+@dataclass(frozen=True, slots=True)
+class StorageServices:
+    """What every volume of a run shares: the clock, the domain events, the lock table, the
+    deletion gate and the PCPI ids."""
+
+    env: simpy.Environment
+    events: DomainEvents
+    locks: LockTable
+    gate: DeletionGate
+    ids: PcpiIds
 
 
 class Volume:
@@ -92,16 +114,15 @@ class Volume:
     __slots__ = (
         "name", "appliance", "size_bytes", "writable", "change_rate_bps", "change_cv",
         "rng", "pcpis", "arrived_s", "by_label", "cum_changed_bytes", "_rate_bps",
-        "_interval_start_s", "hard_locks", "soft_locks", "incoming", "outgoing",
-        "failed_writes", "failed_write_bytes", "_on_delete", "autodelete_commitment",
-        "autodelete_trigger_bytes", "autodelete_target_bytes", "soft_locks_overridable", "reading",
-        "_deferred", "on_change",
+        "_interval_start_s", "locks", "incoming", "outgoing",
+        "failed_writes", "failed_write_bytes", "autodelete_commitment",
+        "autodelete_trigger_bytes", "autodelete_target_bytes", "reading",
+        "_deferred", "_services",
     )
 
-    def __init__(self, name: str, appliance: Appliance, size_bytes: float, *, writable: bool,
-                 change_rate_bps: float = 0.0, change_cv: float = 0.0,
-                 rng: np.random.Generator | None = None, on_delete: DeletionHook,
-                 on_change: ChangeHook = _ignore_change):
+    def __init__(self, name: str, appliance: Appliance, size_bytes: float, services: StorageServices, *,
+                 writable: bool, change_rate_bps: float = 0.0, change_cv: float = 0.0,
+                 rng: np.random.Generator | None = None):
         self.name = name
         self.appliance = appliance
         self.size_bytes = size_bytes
@@ -109,29 +130,26 @@ class Volume:
         self.change_rate_bps = change_rate_bps
         self.change_cv = change_cv
         self.rng = rng
+        self._services = services
         self.pcpis: dict[int, Pcpi] = {}
         self.arrived_s: dict[int, float] = {}
         self.by_label: dict[str, dict[int, Pcpi]] = {}
         self.cum_changed_bytes = 0.0
         self._rate_bps = self._draw_rate()
         self._interval_start_s = 0.0
-        self.hard_locks: dict[int, dict[str, float]] = {}
-        self.soft_locks: dict[int, dict[tuple[str, str], tuple[SoftLock, float, float | None]]] = {}
-        """Per PCPI, (sender, locking dataset) -> (lock, set time, propagation delay or None)."""
+        self.locks = VolumeLocks()
+        """The hard and soft locks in force on this volume (changed only by the lock table)."""
         self.incoming: MirrorRelationship | None = None
         self.outgoing: list[MirrorRelationship] = []
         self.failed_writes = 0
         self.failed_write_bytes = 0.0
-        self._on_delete = on_delete
         self.autodelete_commitment: str | None = None
         self.autodelete_trigger_bytes = float("inf")
         self.autodelete_target_bytes = float("inf")
-        self.soft_locks_overridable = True
         self.reading: dict[int, int] = {}
         """Busy PCPIs: those running transfers read (as base or as the PCPI sent), with how many."""
         self._deferred: dict[int, str] = {}
         """Busy PCPIs an image update removed, with who removed them: they go when no longer read."""
-        self.on_change = on_change
         appliance.volumes.append(self)
         appliance.used_bytes += size_bytes
 
@@ -149,12 +167,9 @@ class Volume:
     def newest_first(self) -> Iterator[Pcpi]:
         return reversed(self.pcpis.values())
 
-    def is_locked(self, pcpi_id: int) -> bool:
-        return pcpi_id in self.hard_locks or pcpi_id in self.soft_locks
-
-    def is_kept(self, pcpi_id: int) -> bool:
-        """Whether retention and rotation must leave the PCPI: it is locked or busy."""
-        return pcpi_id in self.hard_locks or pcpi_id in self.soft_locks or pcpi_id in self.reading
+    def may_delete(self, pcpi_id: int, reason: str) -> bool:
+        """Whether the PCPI may be deleted for `reason` (the deletion gate decides)."""
+        return self._services.gate.may_delete(self, pcpi_id, reason)
 
     # -- busy PCPIs --------------------------------------------------------------------
 
@@ -163,7 +178,7 @@ class Volume:
         reading = self.reading
         for pcpi_id in pcpi_ids:
             reading[pcpi_id] = reading.get(pcpi_id, 0) + 1
-        self.on_change(self)
+        self._services.events.volume_changed(self)
 
     def stop_reading(self, pcpi_ids: tuple[int, ...]) -> None:
         """A transfer stopped reading these PCPIs; an image update's deferred deletion of one
@@ -177,8 +192,8 @@ class Volume:
             reading.pop(pcpi_id, None)
             by = self._deferred.pop(pcpi_id, None)
             if by is not None and pcpi_id in self.pcpis:
-                self.delete_pcpi(pcpi_id, "mirror_image", by)
-        self.on_change(self)
+                self.delete_pcpi(pcpi_id, IMAGE, by)
+        self._services.events.volume_changed(self)
 
     # -- writes and PCPIs ----------------------------------------------------------------
 
@@ -188,14 +203,17 @@ class Volume:
         shape = 1.0 / (self.change_cv * self.change_cv)
         return float(self.rng.gamma(shape, self.change_rate_bps / shape))
 
-    def take_pcpi(self, pcpi_id: int, name: str, label: str, now: float,
-                  received_bytes: float | None = None, data_s: float | None = None) -> Pcpi:
+    def take_pcpi(self, name: str, label: str, received_bytes: float | None = None,
+                  data_s: float | None = None) -> Pcpi:
         """Close the current write interval and take a PCPI.
 
         A writable volume's interval wrote at its drawn rate; a qtree-mirror destination's
         interval wrote `received_bytes` (what the transfer brought), and its PCPI holds data
         captured at `data_s` upstream.
         """
+        services = self._services
+        now = services.env.now
+        pcpi_id = services.ids.take()
         changed = self._rate_bps * (now - self._interval_start_s) if received_bytes is None else received_bytes
         if self.pcpis:
             free = self.appliance.free_bytes
@@ -212,12 +230,14 @@ class Volume:
         self.pcpis[pcpi_id] = pcpi
         self.arrived_s[pcpi_id] = now
         self.by_label.setdefault(label, {})[pcpi_id] = pcpi
-        self.on_change(self)
+        services.events.volume_changed(self)
+        services.events.pcpi_taken(now, self, pcpi)
         return pcpi
 
     def delete_pcpi(self, pcpi_id: int, reason: str, by: str) -> None:
         """Remove one PCPI (`by` names the policy, relationship or autodelete that did);
-        snapshot space shrinks when it was the oldest."""
+        snapshot space shrinks when it was the oldest. Its locks go with it."""
+        services = self._services
         before = self.snapshot_space_bytes
         pcpi = self.pcpis.pop(pcpi_id)
         label_set = self.by_label.get(pcpi.label)
@@ -227,20 +247,27 @@ class Volume:
             self.cum_changed_bytes = self.newest().cum_changed_bytes  # type: ignore[union-attr]
         self.appliance.used_bytes += self.snapshot_space_bytes - before
         self._deferred.pop(pcpi_id, None)
-        self._on_delete(self, pcpi, reason, by)
+        now = services.env.now
+        if reason == AUTODELETE:
+            services.events.autodeleted(now, self, pcpi, self.snapshot_space_bytes, by)
+        services.locks.pcpi_deleted(self, pcpi)
+        services.events.pcpi_deleted(now, self, pcpi, reason, by)
         self.arrived_s.pop(pcpi_id, None)
-        self.on_change(self)
+        services.events.volume_changed(self)
 
-    def apply_image(self, image: tuple[Pcpi, ...], now: float) -> list[Pcpi]:
-        """Make this read-only volume's PCPI set `image` (its source's set); return the PCPIs
-        that arrived. A busy PCPI missing from the image stays until no transfer reads it."""
+    def apply_image(self, image: tuple[Pcpi, ...]) -> None:
+        """Make this read-only volume's PCPI set `image` (its source's set). A busy PCPI
+        missing from the image stays until no transfer reads it; one the dependency strategy
+        vetoes stays until a later image update."""
+        services = self._services
+        now = services.env.now
         keep = {pcpi.id for pcpi in image}
         by = self.incoming.name if self.incoming else "mirror"
         for pcpi_id in [pid for pid in self.pcpis if pid not in keep]:
             if pcpi_id in self.reading:
                 self._deferred[pcpi_id] = by
-            else:
-                self.delete_pcpi(pcpi_id, "mirror_image", by)
+            elif self.may_delete(pcpi_id, IMAGE):
+                self.delete_pcpi(pcpi_id, IMAGE, by)
         before = self.snapshot_space_bytes
         arrived = []
         for pcpi in image:
@@ -251,51 +278,9 @@ class Volume:
         if image:
             self.cum_changed_bytes = image[-1].cum_changed_bytes
         self.appliance.used_bytes += self.snapshot_space_bytes - before
-        self.on_change(self)
-        return arrived
-
-    def kept_in_label(self, label: str) -> int:
-        """How many PCPIs with `label` are locked or busy (retention neither counts nor deletes
-        them). Few PCPIs are, so this looks at those rather than at the whole label."""
-        labelled = self.by_label.get(label)
-        if not labelled:
-            return 0
-        kept = {pid for pid in self.hard_locks if pid in labelled}
-        kept.update(pid for pid in self.soft_locks if pid in labelled)
-        kept.update(pid for pid in self.reading if pid in labelled)
-        return len(kept)
-
-    def apply_retention(self, label: str, keep: int, by: str) -> None:
-        """Delete the oldest PCPIs with `label` that are neither locked nor busy until `keep`
-        such PCPIs remain. Work: the PCPIs deleted plus the locked or busy ones passed over
-        on the way, whatever the keep count."""
-        labelled = self.by_label.get(label)
-        if not labelled:
-            return
-        excess = len(labelled) - self.kept_in_label(label) - keep
-        if excess <= 0:
-            return
-        doomed = []
-        for pcpi_id in labelled:
-            if len(doomed) == excess:
-                break
-            if not self.is_kept(pcpi_id):
-                doomed.append(pcpi_id)
-        for pcpi_id in doomed:
-            self.delete_pcpi(pcpi_id, "retention", by)
-
-    def may_autodelete(self, pcpi_id: int) -> bool:
-        """Whether space-pressure autodelete, at this volume's commitment, may delete the PCPI."""
-        if pcpi_id in self.reading:
-            return False
-        commitment = self.autodelete_commitment
-        if commitment == "destroy":
-            return True
-        if pcpi_id in self.hard_locks:
-            return False
-        if pcpi_id not in self.soft_locks:
-            return True
-        return commitment == "disrupt" and self.soft_locks_overridable
+        services.events.volume_changed(self)
+        for pcpi in arrived:
+            services.events.pcpi_arrived(now, self, pcpi)
 
     def autodelete(self) -> int:
         """Past the trigger, delete the oldest PCPIs the commitment allows until the target.
@@ -308,8 +293,8 @@ class Volume:
         deleted = 0
         while len(self.pcpis) > 1 and self.snapshot_space_bytes > self.autodelete_target_bytes:
             oldest = next(iter(self.pcpis))
-            if not self.may_autodelete(oldest):
+            if not self.may_delete(oldest, AUTODELETE):
                 break
-            self.delete_pcpi(oldest, "autodelete", f"autodelete ({self.autodelete_commitment})")
+            self.delete_pcpi(oldest, AUTODELETE, f"autodelete ({self.autodelete_commitment})")
             deleted += 1
         return deleted

@@ -29,11 +29,15 @@ exact: changes are gathered during an instant and applied when simulated time mo
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from sim.engine.storage import Pcpi, Volume
+from sim.engine.events import DomainEvents
+from sim.engine.holds import HOLD_LOCK_TYPE
 
-HOLD_LOCK_TYPE = "owner"
-"""Soft-lock type of an application hold."""
+if TYPE_CHECKING:
+    from sim.engine.storage import Pcpi, Volume
+    from sim.retention.base import RetentionRule
+
 LOCK, HOLD = "lock", "hold"
 
 
@@ -62,12 +66,13 @@ class Level:
 class LockSpaceMeter:
     """Bytes held by protocol locks and by application holds, per volume and per appliance."""
 
-    def __init__(self, volumes: Iterable[Volume], keep_by_label: dict[str, dict[str, int]],
-                 rotated_labels: dict[str, str], mirror_label: str):
-        """`keep_by_label`: per volume, the smallest keep count of each policy label on it;
-        `rotated_labels`: per qtree-destination volume, the label of its own PCPIs, of which
-        rotation keeps the newest; `mirror_label`: the label of a writable source's mirror PCPIs."""
-        self._keep = keep_by_label
+    def __init__(self, events: DomainEvents, volumes: Iterable[Volume],
+                 retention: dict[str, dict[str, list[RetentionRule]]], rotated_labels: dict[str, str], mirror_label: str):
+        """`retention`: per volume, the retention rules of each policy label on it (a PCPI
+        stays only if every rule keeps it); `rotated_labels`: per qtree-destination volume,
+        the label of its own PCPIs, of which rotation keeps the newest; `mirror_label`: the
+        label of a writable source's mirror PCPIs."""
+        self._retention = retention
         self._rotated = rotated_labels
         self._mirror_label = mirror_label
         self.dirty: set[Volume] = set()
@@ -93,6 +98,7 @@ class LockSpaceMeter:
             self._held[volume.name] = (0.0, 0.0)
             self.lock_levels.setdefault(volume.appliance.name, Level())
             self.hold_levels.setdefault(volume.appliance.name, Level())
+        events.volume_changed.subscribe(self.changed)
 
     def changed(self, volume: Volume) -> None:
         """A volume's PCPIs, locks or busy PCPIs changed: account it at the next flush."""
@@ -145,7 +151,7 @@ class LockSpaceMeter:
 
     def _kept_without_soft_locks(self, head: Volume, pcpi: Pcpi, seen_in_label: dict[str, int]) -> bool:
         pcpi_id = pcpi.id
-        if pcpi_id in head.hard_locks or pcpi_id in head.reading:
+        if pcpi_id in head.locks.hard or pcpi_id in head.reading:
             return True
         label = pcpi.label
         if label == self._mirror_label:
@@ -153,18 +159,17 @@ class LockSpaceMeter:
         if self._rotated.get(head.name) == label:
             newest = next(reversed(head.by_label[label]))
             return pcpi_id == newest
-        keep = self._keep.get(head.name, {}).get(label)
-        if keep is None:
+        rules = self._retention.get(head.name, {}).get(label)
+        if not rules:
             return True
-        labelled = head.by_label[label]
-        newer = len(labelled) - 1 - seen_in_label.get(label, 0)
-        busy_or_hard = {pid for pid in head.hard_locks if pid > pcpi_id and pid in labelled}
-        busy_or_hard.update(pid for pid in head.reading if pid > pcpi_id and pid in labelled)
-        return newer - len(busy_or_hard) < keep
+        protected = set(head.locks.hard)
+        protected.update(head.reading)
+        older = seen_in_label.get(label, 0)
+        return all(rule.keeps(head, pcpi, older, protected) for rule in rules)
 
     @staticmethod
     def _soft_kind(head: Volume, pcpi_id: int) -> str | None:
-        held = head.soft_locks.get(pcpi_id)
+        held = head.locks.soft.get(pcpi_id)
         if not held:
             return None
         if any(lock.type == HOLD_LOCK_TYPE for lock, _set_s, _delay in held.values()):

@@ -25,28 +25,60 @@ intermediate image before that image updates (the race the old oracle lost).
 
 A relationship that can no longer update (destination retired, or source volume removed) is
 blamed nothing; neither is one whose base is already lost (until its next transfer starts).
+The oracle observes the engine's deletions and transfer starts; it changes nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.engine.storage import Pcpi, Volume
+from sim.engine.events import DomainEvents, Signal
 
 if TYPE_CHECKING:
     from sim.engine.mirror import MirrorRelationship
+    from sim.engine.storage import Pcpi, Volume
 
 
-def broken_by(volume: Volume, pcpi: Pcpi) -> list[MirrorRelationship]:
+def broken_by(volume: Volume, pcpi: Pcpi, lost: set[MirrorRelationship]) -> list[MirrorRelationship]:
     """Relationships out of `volume` for which deleting `pcpi` (already removed from it) left
-    no usable base. Work: the relationships out of the volume, and for one whose held set
-    holds the PCPI, its held set from the newest until a survivor (usually the first)."""
+    no usable base (those in `lost` have none already). Work: the relationships out of the
+    volume, and for one whose held set holds the PCPI, its held set from the newest until a
+    survivor (usually the first)."""
     broken = []
     pcpis = volume.pcpis
     for rel in volume.outgoing:
-        if rel.defunct or rel.base_lost:
+        if rel.defunct or rel in lost:
             continue
         held = rel.held_base_ids()
         if pcpi.id in held and not any(candidate in pcpis for candidate in reversed(held)):
             broken.append(rel)
     return broken
+
+
+class Oracle:
+    """Blames premature deletions as they happen (`premature` fires once per deletion that
+    broke something, with the relationships it broke) and knows, per relationship, whether
+    its base is lost until its next transfer starts."""
+
+    def __init__(self, events: DomainEvents):
+        self.premature: Signal[[float, Volume, Pcpi, list[MirrorRelationship]]] = Signal()
+        self.deletions = 0
+        """Distinct deletions that left some relationship without a usable base."""
+        self.blamed: dict[MirrorRelationship, int] = {}
+        """Premature deletions blamed on each relationship."""
+        self.lost: set[MirrorRelationship] = set()
+        """Relationships whose base is lost and whose next transfer has not started yet."""
+        events.pcpi_deleted.subscribe(self.pcpi_deleted)
+        events.transfer_started.subscribe(self.transfer_started)
+
+    def pcpi_deleted(self, now: float, volume: Volume, pcpi: Pcpi, _reason: str, _by: str) -> None:
+        broken = broken_by(volume, pcpi, self.lost)
+        if broken:
+            self.deletions += 1
+            for rel in broken:
+                self.lost.add(rel)
+                self.blamed[rel] = self.blamed.get(rel, 0) + 1
+            self.premature(now, volume, pcpi, broken)
+
+    def transfer_started(self, _now: float, rel: MirrorRelationship, *_transfer: object) -> None:
+        self.lost.discard(rel)

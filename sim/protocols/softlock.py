@@ -1,24 +1,12 @@
-"""Soft-lock records and the lock protocols (the agent logic run by each destination).
+"""Protocol `softlock`: the patent's soft-lock protocol, with forwarding up the chain.
 
-A `SoftLock` says "a system downstream depends on this PCPI; do not delete it"
-(patent claims 3-9, 32-34): the PCPI (resource) id, a type (`owner`, `destination_path`,
-`qtree`), a user-visible string naming who needs it, and the locking dataset (the
-downstream resource that needs it). It also carries when it was created at the tail of
-the chain and how many hops it has travelled, to measure propagation.
-
-Protocols (same scenario and seed, so the gain is measured):
-- `none`: no soft locks. Each source hard-locks only its own relationship's base.
-- `local`: each destination locks its base on its direct source; nothing is forwarded.
-- `lease`: `softlock` whose locks expire unless renewed within the scenario's `lease`.
-- `hard`: propagated like `softlock`, but space-pressure autodelete may never override the
-  locks (only `destroy` ignores them); shows what safety costs in space and failed writes.
-- `softlock` (the patent): a destination sends its whole lock set to its source before and
-  after every update (claims 10, 20); a set replaces the previous set from the same sender,
-  so a lost or late message heals at the next one. The set holds the destination's own
-  common base plus every lock it holds from further downstream on PCPIs it shares with
-  its source (claims 30, 35). An intermediate system forwards its set upstream as soon as
-  a set it received changes (claims 31, 42), so a lock at the tail of a chain of any depth
-  reaches the head.
+A destination sends its whole lock set to its source before and after every update (claims
+10, 20); a set replaces the previous set from the same sender, so a lost or late message
+heals at the next one. The set holds the destination's own common base plus every lock it
+holds from further downstream on PCPIs it shares with its source (claims 30, 35). An
+intermediate system forwards its set upstream as soon as a set it received changes (claims
+31, 42), so a lock at the tail of a chain of any depth reaches the head. `local`, `hard` and
+`lease` are variations of it (their own files).
 """
 
 from __future__ import annotations
@@ -29,78 +17,42 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.engine.lock_table import SoftLock
+from sim.protocols.base import DependencyStrategy
+
 if TYPE_CHECKING:
     from sim.engine.mirror import MirrorRelationship
-    from sim.engine.model import Model
     from sim.engine.storage import Volume
-
-
-@dataclass(slots=True, frozen=True)
-class SoftLock:
-    """An advisory lock on a PCPI held on behalf of a downstream dataset.
-
-    `candidates` are the locking dataset's PCPIs, newest first, that it could use as a
-    base, narrowed at every hop to those the hop shares with its own source. Each system
-    that holds the lock pins the newest candidate it still has (`pcpi_id`).
-    """
-
-    pcpi_id: int
-    type: str
-    string: str
-    locking_dataset: str
-    created_s: float
-    hops: int
-    candidates: tuple[int, ...]
-
-    def pinned_on(self, pcpi_id: int, candidates: tuple[int, ...] | None = None, hops: int | None = None) -> SoftLock:
-        """The same lock pinning `pcpi_id` (built directly: `dataclasses.replace` is slow on the hot path)."""
-        if pcpi_id == self.pcpi_id and candidates is None and hops is None:
-            return self
-        return SoftLock(pcpi_id, self.type, self.string, self.locking_dataset, self.created_s,
-                        self.hops if hops is None else hops, self.candidates if candidates is None else candidates)
-
 
 PCPI_ID_BYTES = 8
 """Wire size of one candidate PCPI id in a lock record."""
 
 
-class LockProtocol:
-    """Protocol `none`: no soft locks; only the hard lock on each relationship's base."""
+@dataclass(slots=True)
+class LockSetState:
+    """What the protocol keeps for one relationship, at its destination and its source."""
 
-    name = "none"
-
-    def __init__(self, model: Model):
-        self.model = model
-
-    def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
-        """Runs at the destination before an update's transfer starts."""
-        return
-        yield  # pragma: no cover - makes this a generator
-
-    def after_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
-        """Runs at the destination after an update has been applied."""
-        return
-        yield  # pragma: no cover - makes this a generator
-
-    def transfer_started(self, rel: MirrorRelationship) -> None:
-        """Runs at the source when an update's transfer starts."""
-
-    def transfer_ended(self, rel: MirrorRelationship, applied: bool) -> None:
-        """Runs at the source when an update's transfer ends (`applied`: the destination
-        applied it; otherwise the relationship became defunct while it ran)."""
-
-    def locks_changed(self, volume: Volume) -> None:
-        """Runs when a lock was set or released on `volume` outside a received lock set."""
+    lock_set_waiting: simpy.Event | None = None
+    """Delivery of the lock set waiting for the path to come back up, if one is."""
+    lock_sets_sent: int = 0
+    lock_sets_applied: int = 0
+    own_lock_candidates: tuple[int, ...] = ()
+    own_lock_created_s: float = 0.0
+    handover_reads: tuple[int, ...] = ()
+    """What the last transfer read, still asked for upstream until the destination's own
+    lock set sent after it has reached the source."""
+    handover_after_sequence: int = 0
+    """The destination's lock sets numbered above this one were built after the transfer."""
 
 
-class SoftLockProtocol(LockProtocol):
-    """The patent's soft-lock protocol with forwarding up the chain."""
+class SoftLockProtocol(DependencyStrategy):
+    """Soft locks sent as whole sets before and after every update, forwarded upstream."""
 
-    name = "softlock"
     forwards = True
     """Whether an intermediate system passes downstream locks on to its own source."""
-    overridable = True
-    """Whether autodelete at commitment `disrupt` may delete a PCPI these locks hold."""
+
+    def new_state(self, rel: MirrorRelationship) -> LockSetState:
+        return LockSetState()
 
     def lock_set(self, rel: MirrorRelationship) -> list[SoftLock]:
         """The locks `rel`'s destination asks its source to hold (claims 30, 31, 35).
@@ -130,6 +82,7 @@ class SoftLockProtocol(LockProtocol):
         outgoing transfers, concerns a PCPI it shares with its source.
         """
         dst = rel.destination
+        state = self.state_of(rel)
         locks: list[SoftLock] = []
         candidates = tuple(reversed(rel.held_base_ids()))
         if rel.kind == "qtree":
@@ -137,13 +90,13 @@ class SoftLockProtocol(LockProtocol):
         else:
             lock_type, string = "destination_path", f"snapmirror {rel.name}"
         if candidates:
-            if rel.own_lock_candidates != candidates:
-                rel.own_lock_candidates, rel.own_lock_created_s = candidates, self.model.env.now
+            if state.own_lock_candidates != candidates:
+                state.own_lock_candidates, state.own_lock_created_s = candidates, self.services.env.now
             locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
-                                  rel.own_lock_created_s, 1, candidates))
+                                  state.own_lock_created_s, 1, candidates))
         if self.forwards and rel.kind == "volume":
             shared = dst.pcpis
-            for held in dst.soft_locks.values():
+            for held in dst.locks.soft.values():
                 for lock, _set_s, _delay in held.values():
                     narrowed = tuple(c for c in lock.candidates if c in shared)
                     if narrowed:
@@ -152,7 +105,7 @@ class SoftLockProtocol(LockProtocol):
             for out in dst.outgoing:
                 if out.defunct:
                     continue
-                for pcpi_id in out.transfer_reads + out.handover_reads:
+                for pcpi_id in out.transfer_reads + self.state_of(out).handover_reads:
                     if pcpi_id in dst.pcpis and (pcpi_id, out.destination_name) not in listed:
                         listed.add((pcpi_id, out.destination_name))
                         locks.append(SoftLock(pcpi_id, "destination_path", f"transfer {out.name} in progress",
@@ -168,17 +121,18 @@ class SoftLockProtocol(LockProtocol):
         """
         if rel.defunct:
             return
-        if rel.lock_set_waiting is not None:
-            yield rel.lock_set_waiting
+        state = self.state_of(rel)
+        if state.lock_set_waiting is not None:
+            yield state.lock_set_waiting
             return
-        network = self.model.network
+        network = self.services.network
         src, dst = rel.destination.appliance.name, rel.source.appliance.name
         if network.path_is_up(src, dst):
             yield from self.transmit_lock_set(rel)
             return
-        waiting = rel.lock_set_waiting = self.model.env.event()
+        waiting = state.lock_set_waiting = self.services.env.event()
         yield from network.wait_for_path(src, dst)
-        rel.lock_set_waiting = None
+        state.lock_set_waiting = None
         yield from self.transmit_lock_set(rel)
         waiting.succeed()
 
@@ -190,50 +144,54 @@ class SoftLockProtocol(LockProtocol):
         """
         if rel.defunct:
             return
-        model = self.model
+        services = self.services
+        state = self.state_of(rel)
         locks = self.lock_set(rel)
-        size = model.scenario.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
-        model.count_lock_message(rel.destination.appliance.name, size)
-        rel.lock_sets_sent += 1
-        sequence = rel.lock_sets_sent
-        yield from model.network.transmit(rel.destination.appliance.name, rel.source.appliance.name, size)
-        if sequence > rel.lock_sets_applied and not rel.defunct:
-            rel.lock_sets_applied = sequence
+        size = services.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
+        services.events.lock_set_sent(services.env.now, rel.destination.appliance.name, size)
+        state.lock_sets_sent += 1
+        sequence = state.lock_sets_sent
+        yield from services.network.transmit(rel.destination.appliance.name, rel.source.appliance.name, size)
+        if sequence > state.lock_sets_applied and not rel.defunct:
+            state.lock_sets_applied = sequence
             self.receive_lock_set(rel, locks, sequence)
 
     def receive_lock_set(self, rel: MirrorRelationship, locks: list[SoftLock], sequence: int) -> None:
-        """Replace the set from `rel`'s destination on its source; forward upstream if it
-        changed. A set built after `rel`'s last transfer ends that transfer's hand-over.
+        """A lock set received: replace the set from `rel`'s destination on its source, and
+        forward upstream if it changed. A set built after `rel`'s last transfer ends that
+        transfer's hand-over.
 
         A held lock whose record changed keeps its row when only its candidates moved; when
         its type or string changed (a transfer's request handed over to the destination's own
         lock) the old record is released as `replaced` and the new one set, at once.
         """
+        table = self.services.locks
         volume, sender = rel.source, rel.destination.name
-        held_before = self.model.locks_from.setdefault((volume.name, sender), {})
+        state = self.state_of(rel)
+        held_before = table.held_from(volume, sender)
         wanted: dict[tuple[int, str], SoftLock] = {}
         for lock in locks:
             pinned = next((c for c in lock.candidates if c in volume.pcpis), None)
             if pinned is not None:
                 wanted[(pinned, lock.locking_dataset)] = lock.pinned_on(pinned)
         changed = False
-        if rel.handover_reads and sequence > rel.handover_after_sequence:
-            rel.handover_reads = ()
+        if state.handover_reads and sequence > state.handover_after_sequence:
+            state.handover_reads = ()
             changed = True
         for key in [k for k in held_before if k not in wanted]:
-            self.model.release_soft_lock(volume, sender, key, "released")
+            table.release_soft(volume, sender, key, "released")
             changed = True
         for key, lock in wanted.items():
             before = held_before.get(key)
             if before is None:
-                self.model.set_soft_lock(volume, sender, lock)
+                table.set_soft(volume, sender, lock)
                 changed = True
             elif before.type != lock.type or before.string != lock.string:
-                self.model.release_soft_lock(volume, sender, key, "replaced")
-                self.model.set_soft_lock(volume, sender, lock)
+                table.release_soft(volume, sender, key, "replaced")
+                table.set_soft(volume, sender, lock)
                 changed = True
             elif before.candidates != lock.candidates:
-                self.model.renew_soft_lock(volume, sender, before.pinned_on(before.pcpi_id, lock.candidates))
+                table.renew_soft(volume, sender, before.pinned_on(before.pcpi_id, lock.candidates))
                 changed = True
         if changed:
             self.forward(volume)
@@ -245,7 +203,7 @@ class SoftLockProtocol(LockProtocol):
     def forward(self, volume: Volume) -> None:
         """Claims 31 and 35: a changed set on an intermediate system goes upstream at once."""
         if self.forwards and volume.incoming is not None:
-            self.model.env.process(self.send_lock_set(volume.incoming))
+            self.services.env.process(self.send_lock_set(volume.incoming))
 
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
@@ -254,75 +212,16 @@ class SoftLockProtocol(LockProtocol):
         """An intermediate source asks upstream to keep what its running transfer reads."""
         self.forward(rel.source)
 
-    def transfer_ended(self, rel: MirrorRelationship, applied: bool) -> None:
-        """An applied transfer's request stays until the hand-over; a transfer that was not
-        applied (its relationship became defunct) asks for nothing any more."""
-        if not applied:
+    def transfer_ended(self, rel: MirrorRelationship, reads: tuple[int, ...], applied: bool) -> None:
+        """An applied transfer's request stays until the hand-over (the destination's own set,
+        built after the transfer, replaces it); a transfer that was not applied (its
+        relationship became defunct) asks for nothing any more."""
+        if applied:
+            state = self.state_of(rel)
+            state.handover_reads = reads
+            state.handover_after_sequence = state.lock_sets_sent
+        else:
             self.forward(rel.source)
 
     def after_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
-
-
-class LocalLockProtocol(SoftLockProtocol):
-    """Protocol `local`: a source keeps what its direct destinations need, nothing forwarded.
-
-    Like the holds ZFS replication tools put on the sending side's snapshots: each hop
-    protects its own next hop, so the head of a chain knows nothing of the tail.
-    """
-
-    name = "local"
-    forwards = False
-
-
-class LeaseLockProtocol(SoftLockProtocol):
-    """Protocol `lease`: soft locks expire unless their sender renews them within `lease`.
-
-    Every received set renews the sender's locks. A destination that disappears for good
-    stops renewing, so its locks, and the locks forwarded on its behalf, are released one
-    lease later instead of leaking forever. The trade-off: a downstream cut off for longer
-    than the lease (a long outage) loses its protection too.
-    """
-
-    name = "lease"
-
-    def __init__(self, model: Model):
-        super().__init__(model)
-        self._renewed_s: dict[tuple[str, str], float] = {}
-
-    def receive_lock_set(self, rel: MirrorRelationship, locks: list[SoftLock], sequence: int) -> None:
-        super().receive_lock_set(rel, locks, sequence)
-        volume, sender = rel.source, rel.destination.name
-        now = self.model.env.now
-        self._renewed_s[(volume.name, sender)] = now
-        expiry = self.model.env.timeout(self.model.scenario.lease)
-        expiry.callbacks.append(lambda _event: self._expire(volume, sender, now))
-
-    def _expire(self, volume: Volume, sender: str, renewed_s: float) -> None:
-        if self._renewed_s.get((volume.name, sender)) != renewed_s:
-            return  # renewed since
-        held = self.model.locks_from.get((volume.name, sender), {})
-        if not held:
-            return
-        for key in list(held):
-            self.model.release_soft_lock(volume, sender, key, "lease_expired")
-        self.forward(volume)
-
-
-class HardLockProtocol(SoftLockProtocol):
-    """Protocol `hard`: locks travel like `softlock`'s but space pressure may not override
-    them (autodelete at `try` or `disrupt` leaves them; only `destroy` does not care).
-
-    It is the safe extreme: no downstream ever loses its base to autodelete, and the price
-    is snapshot space that cannot be reclaimed, then failed writes, when a downstream is
-    gone for long.
-    """
-
-    name = "hard"
-    overridable = False
-
-
-PROTOCOL_CLASSES: dict[str, type[LockProtocol]] = {
-    cls.name: cls
-    for cls in (LockProtocol, LocalLockProtocol, SoftLockProtocol, HardLockProtocol, LeaseLockProtocol)
-}

@@ -1,0 +1,80 @@
+"""The engine's typed domain events, as signals that observers subscribe to.
+
+The engine says what happens (a PCPI taken, arrived or deleted with its reason; a transfer
+started or ended; a lock set or released; a link down or up; ...) and knows nothing of
+tables, plots or KPIs. Each kind of event is a `Signal` whose call signature is its type:
+emitting one calls every subscriber, in the order they subscribed, with the same arguments.
+No event object is built, so a signal nobody listens to costs one empty loop. Times are the
+simulated seconds of the moment, passed by the emitter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, ParamSpec
+
+if TYPE_CHECKING:
+    from sim.engine.lock_table import SoftLock
+    from sim.engine.mirror import MirrorRelationship
+    from sim.engine.network import Link
+    from sim.engine.storage import Pcpi, Volume
+
+P = ParamSpec("P")
+
+
+class Signal(Generic[P]):
+    """One kind of domain event: subscribers are called, in order, with the event's fields."""
+
+    __slots__ = ("_subscribers",)
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[P, None]] = []
+
+    def subscribe(self, subscriber: Callable[P, None]) -> None:
+        self._subscribers.append(subscriber)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        for subscriber in self._subscribers:
+            subscriber(*args, **kwargs)
+
+
+class DomainEvents:
+    """Every kind of event one run's engine emits (one instance per Model)."""
+
+    def __init__(self) -> None:
+        self.pcpi_taken: Signal[[float, Volume, Pcpi]] = Signal()
+        """A volume took a PCPI of its own (a snapshot, a mirror PCPI, a qtree destination's PCPI)."""
+        self.pcpi_arrived: Signal[[float, Volume, Pcpi]] = Signal()
+        """A PCPI arrived on a volume-mirror destination with an image."""
+        self.autodeleted: Signal[[float, Volume, Pcpi, float, str]] = Signal()
+        """Space pressure deleted a PCPI (the volume's snapshot space after it, who deleted it);
+        emitted just before the `pcpi_deleted` of the same deletion."""
+        self.pcpi_deleted: Signal[[float, Volume, Pcpi, str, str]] = Signal()
+        """A PCPI left a volume (reason, who deleted it), its locks already released."""
+        self.volume_changed: Signal[[Volume]] = Signal()
+        """A volume's PCPIs, locks or busy PCPIs changed."""
+        self.update_skipped: Signal[[float, MirrorRelationship, str | None]] = Signal()
+        """An update was due but did not start (still transferring, or a source with no PCPI)."""
+        self.transfer_started: Signal[[float, MirrorRelationship, str, float, Pcpi | None, Pcpi]] = Signal()
+        """A transfer started: its kind (baseline, incremental, rebaseline), bytes, base, PCPI sent."""
+        self.transfer_ended: Signal[[float, MirrorRelationship, float, float, str, Pcpi | None, Pcpi, bool]] = Signal()
+        """A transfer ended (start time, bytes sent, kind, base, PCPI sent, whether it was applied
+        at the destination: otherwise its relationship became defunct while it ran)."""
+        self.transfer_running: Signal[[float, MirrorRelationship, float, float, str, Pcpi | None, Pcpi]] = Signal()
+        """At the end of the run, a transfer still running (start time, bytes sent so far, ...)."""
+        self.destination_retired: Signal[[float, MirrorRelationship]] = Signal()
+        self.source_removed: Signal[[float, MirrorRelationship]] = Signal()
+        """A relationship's source volume was removed (it was a retired destination)."""
+        self.hard_lock_released: Signal[[float, Volume, int, str, float, str | None]] = Signal()
+        """A relationship's hard lock on its base left (PCPI id, owner, set time, reason; reason
+        None and time the end of the run for a lock still in force then)."""
+        self.soft_lock_set: Signal[[float, Volume, str, SoftLock, float | None]] = Signal()
+        """A soft lock came into force on a volume for a sender (propagation delay, or None when
+        it moved to the next candidate rather than arriving in a lock set)."""
+        self.soft_lock_released: Signal[[float, Volume, str, SoftLock, float, float | None, str | None]] = Signal()
+        """A soft lock left (set time, delay as when set, reason; reason None and time the end of
+        the run for a lock still in force then)."""
+        self.lock_set_sent: Signal[[float, str, float]] = Signal()
+        """A lock set left an appliance (its bytes on the wire)."""
+        self.link_down: Signal[[float, Link, float]] = Signal()
+        self.link_up: Signal[[float, Link]] = Signal()

@@ -1,0 +1,51 @@
+"""Lock traffic: lock sets sent per appliance (messages and bytes on the wire), and how long
+locks took to come into force: from creation at the locking dataset to being set at a holder."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sim.engine.events import DomainEvents
+
+if TYPE_CHECKING:
+    from sim.engine.lock_table import SoftLock
+    from sim.engine.storage import Volume
+
+
+class LockTraffic:
+    """Counts lock messages and samples propagation delays from the engine's lock events."""
+
+    def __init__(self, events: DomainEvents, appliances: list[str]):
+        self.messages = {name: 0 for name in appliances}
+        self.message_bytes = {name: 0.0 for name in appliances}
+        self.propagation: list[tuple[int, float, bool]] = []
+        """(hops, seconds from creation at the locking dataset to being set here, whether here is
+        the head of a cascade, a writable volume), per lock that arrived in a set."""
+        events.lock_set_sent.subscribe(self.lock_set_sent)
+        events.soft_lock_set.subscribe(self.soft_lock_set)
+
+    def lock_set_sent(self, _now: float, appliance: str, size_bytes: float) -> None:
+        self.messages[appliance] += 1
+        self.message_bytes[appliance] += size_bytes
+
+    def soft_lock_set(self, _now: float, volume: Volume, _sender: str, lock: SoftLock, delay: float | None) -> None:
+        if delay is not None:
+            self.propagation.append((lock.hops, delay, volume.writable))
+
+    def propagation_summary(self) -> dict[str, Any]:
+        """Seconds from a lock's creation at its locking dataset to being set at a holder:
+        percentiles overall, at the heads of cascades (writable volumes: the end-to-end
+        delay), and per number of hops travelled (1 = the direct source)."""
+        def stats(delays: list[float]) -> dict[str, float | int | None]:
+            if not delays:
+                return {"count": 0, "p50": None, "p95": None, "max": None}
+            p50, p95 = np.percentile(delays, [50, 95])
+            return {"count": len(delays), "p50": float(p50), "p95": float(p95), "max": float(max(delays))}
+        by_hops: dict[int, list[float]] = {}
+        for hops, delay, _head in self.propagation:
+            by_hops.setdefault(hops, []).append(delay)
+        return {**stats([d for _h, d, _head in self.propagation]),
+                "to_head": stats([d for _h, d, head in self.propagation if head]),
+                "by_hops": {str(h): stats(by_hops[h]) for h in sorted(by_hops)}}

@@ -1,0 +1,110 @@
+"""What a dependency strategy is: the hooks the engine calls, and the deletion veto.
+
+A dependency strategy (a lock protocol) models how a source learns what its downstream still
+needs. The engine calls it at fixed points of every mirror update, and every path that deletes
+a PCPI asks it first:
+
+- `before_update(rel)` / `after_update(rel)`: process bodies run at the destination before an
+  update's transfer starts and after it was applied (claims 10, 20: send the lock set);
+- `transfer_started(rel)` / `transfer_ended(rel, reads, applied)`: at the source, when a
+  transfer starts reading its PCPIs and when it ends (applied, or not: its relationship
+  became defunct);
+- `locks_changed(volume)`: a lock was set or released on a volume outside a lock set (an
+  application hold's lock);
+- `vetoes(volume, pcpi_id, reason)`: whether the strategy forbids a deletion. Retention,
+  mirror rotation, autodelete and image updates all consult it (through the engine's
+  deletion gate, after the locks and busy PCPIs it already honours); a vetoed image deletion
+  waits for the next image update. A strategy that never vetoes leaves it alone.
+
+A strategy keeps what it needs per relationship in a state object of its own (`state_of`),
+and gets its settings from a pydantic config model (`Config`), declared next to it in the
+registry (`sim.protocols.registry`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import simpy
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from sim.engine.events import DomainEvents
+    from sim.engine.lock_table import LockTable
+    from sim.engine.mirror import MirrorRelationship
+    from sim.engine.network import Network
+    from sim.engine.storage import Volume
+
+
+class NoConfig(BaseModel):
+    """A strategy without settings."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What a strategy may use of the run: the clock, the network, the lock table, the
+    domain events, and the wire size of one lock record."""
+
+    env: simpy.Environment
+    network: Network
+    locks: LockTable
+    events: DomainEvents
+    lock_record_bytes: int
+
+
+class DependencyStrategy:
+    """The base of every strategy, and protocol `none` itself: no soft locks, only each
+    source's hard lock on its own relationship's base (which the engine keeps)."""
+
+    soft_locks_overridable: ClassVar[bool] = True
+    """Whether autodelete at commitment `disrupt` may delete a soft-locked PCPI."""
+
+    def __init__(self, name: str, services: Services, config: BaseModel):
+        self.name = name
+        self.services = services
+        self.config = config
+        self._states: dict[MirrorRelationship, Any] = {}
+
+    def new_state(self, rel: MirrorRelationship) -> Any:
+        """The strategy's own state for one relationship (None: it keeps none)."""
+        return None
+
+    def state_of(self, rel: MirrorRelationship) -> Any:
+        state = self._states.get(rel)
+        if state is None:
+            state = self._states[rel] = self.new_state(rel)
+        return state
+
+    def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
+        """Runs at the destination before an update's transfer starts."""
+        return
+        yield  # pragma: no cover - makes this a generator
+
+    def after_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
+        """Runs at the destination after an update has been applied."""
+        return
+        yield  # pragma: no cover - makes this a generator
+
+    def transfer_started(self, rel: MirrorRelationship) -> None:
+        """Runs at the source when an update's transfer starts reading `rel.transfer_reads`."""
+
+    def transfer_ended(self, rel: MirrorRelationship, reads: tuple[int, ...], applied: bool) -> None:
+        """Runs at the source when a transfer that read `reads` ended (`applied` at the
+        destination, or not: the relationship became defunct while it ran)."""
+
+    def locks_changed(self, volume: Volume) -> None:
+        """Runs when a lock was set or released on `volume` outside a lock set."""
+
+    def vetoes(self, volume: Volume, pcpi_id: int, reason: str) -> bool:
+        """Whether the strategy forbids deleting the PCPI from the volume for `reason`
+        (`retention`, `mirror_rotation`, `autodelete`, `mirror_image`)."""
+        return False
+
+    @property
+    def has_veto(self) -> bool:
+        """Whether this strategy overrides `vetoes` (the gate skips asking one that does not)."""
+        return type(self).vetoes is not DependencyStrategy.vetoes

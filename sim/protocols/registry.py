@@ -1,0 +1,68 @@
+"""The one registry of dependency strategies (lock protocols): name -> strategy class, config
+model, chart colour and one-line description.
+
+Scenario validation, the command line, `compare`, plots, the library catalog and the notebooks
+read it. A new strategy is one file under `sim/protocols/` plus one `register` line below (or
+a `register` call from elsewhere, e.g. a test registering a strategy of its own).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from sim.protocols.base import DependencyStrategy, NoConfig
+from sim.protocols.hard import HardLocks
+from sim.protocols.lease import LeaseConfig, LeaseLocks
+from sim.protocols.local import LocalLocks
+from sim.protocols.none import NoLocks
+from sim.protocols.softlock import SoftLockProtocol
+
+
+@dataclass(frozen=True)
+class ProtocolInfo:
+    """A registered strategy: what to build, how it is configured, how it is drawn and said."""
+
+    name: str
+    strategy: type[DependencyStrategy]
+    config: type[BaseModel]
+    colour: str
+    description: str
+
+
+_REGISTRY: dict[str, ProtocolInfo] = {}
+
+
+def register(info: ProtocolInfo) -> None:
+    """Add a strategy (a name may be registered once)."""
+    if info.name in _REGISTRY:
+        raise ValueError(f"protocol {info.name!r} is already registered")
+    _REGISTRY[info.name] = info
+
+
+def unregister(name: str) -> None:
+    """Remove a strategy registered from outside this module (a test's own)."""
+    del _REGISTRY[name]
+
+
+def protocol(name: str) -> ProtocolInfo:
+    """The registered strategy called `name` (KeyError if there is none)."""
+    return _REGISTRY[name]
+
+
+def names() -> tuple[str, ...]:
+    """Every registered strategy's name, in registration order."""
+    return tuple(_REGISTRY)
+
+
+register(ProtocolInfo("none", NoLocks, NoConfig, "tab:red",
+                      "no soft locks: each source hard-locks only its own relationship's base"))
+register(ProtocolInfo("local", LocalLocks, NoConfig, "tab:orange",
+                      "each destination locks its base on its direct source; nothing is forwarded"))
+register(ProtocolInfo("softlock", SoftLockProtocol, NoConfig, "tab:green",
+                      "the patent: lock sets before and after every update, forwarded up the chain"))
+register(ProtocolInfo("hard", HardLocks, NoConfig, "tab:purple",
+                      "softlock's propagation with locks space pressure may not override"))
+register(ProtocolInfo("lease", LeaseLocks, LeaseConfig, "tab:blue",
+                      "softlock whose locks expire unless renewed within the lease"))

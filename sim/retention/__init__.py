@@ -1,0 +1,1 @@
+"""Retention grammars: how a snapshot policy decides which of its PCPIs may go."""

@@ -1,0 +1,45 @@
+"""Keep-N retention per label (NetApp snapshot policies, sanoid counts): the newest N PCPIs of
+the label that are neither locked nor busy stay; older unprotected ones go."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.engine.deletion import RETENTION
+from sim.retention.base import RetentionRule
+
+if TYPE_CHECKING:
+    from sim.engine.deletion import DeletionGate
+    from sim.engine.storage import Pcpi, Volume
+
+
+class KeepN(RetentionRule):
+    """Delete the oldest unprotected PCPIs with the label until `keep` unprotected ones remain.
+
+    Work per call: the PCPIs deleted plus the protected ones passed over on the way, whatever
+    the keep count (protected PCPIs are counted from the few that are locked or busy).
+    """
+
+    def __init__(self, keep: int):
+        self.keep = keep
+
+    def doomed(self, volume: Volume, label: str, gate: DeletionGate, now_s: float) -> list[int]:
+        labelled = volume.by_label.get(label)
+        if not labelled:
+            return []
+        excess = len(labelled) - gate.protected_among(volume, labelled, RETENTION) - self.keep
+        if excess <= 0:
+            return []
+        doomed: list[int] = []
+        for pcpi_id in labelled:
+            if len(doomed) == excess:
+                break
+            if gate.may_delete(volume, pcpi_id, RETENTION):
+                doomed.append(pcpi_id)
+        return doomed
+
+    def keeps(self, volume: Volume, pcpi: Pcpi, older_in_label: int, protected: set[int]) -> bool:
+        labelled = volume.by_label[pcpi.label]
+        newer = len(labelled) - 1 - older_in_label
+        newer_protected = sum(1 for pid in protected if pid > pcpi.id and pid in labelled)
+        return newer - newer_protected < self.keep
