@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 
 from croniter import croniter
 
+from sim.scenario.plan import mirrors_in_dependency_order
 from sim.scenario.schedule import count_firings
 
 if TYPE_CHECKING:
-    from sim.scenario import Loc, MirrorSpec, Scenario
+    from sim.scenario.schema import Loc, MirrorSpec, Scenario
 
 NO_LIMITS_HINT = "--no-limits lifts it"
 MAX_DURATION_S = 10 * 365 * 86400.0
@@ -95,8 +96,6 @@ def lock_records(s: Scenario) -> float:
     """
     if s.protocol == "none":
         return 0.0
-    from sim.scenario import mirrors_in_dependency_order  # sim.scenario imports this module
-
     start, end = s.start_ts, s.start_ts + s.duration
     hops: dict[str, _Hop] = {}  # by destination volume, sources before their destinations
     for spec in mirrors_in_dependency_order(s):
