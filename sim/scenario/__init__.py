@@ -12,7 +12,7 @@ below are the ones the rest of the code imports from `sim.scenario`.
 """
 
 from sim.scenario.load import ScenarioError, line_of, load_scenario, parse_set_path, read_source, scenario_files
-from sim.scenario.plan import mirrors_in_dependency_order, volume_layout
+from sim.scenario.plan import Plan, mirrors_in_dependency_order, volume_layout
 from sim.scenario.schema import (
     KPIS,
     PROTOCOLS,
@@ -33,6 +33,7 @@ __all__ = [
     "HoldSpec",
     "MirrorSpec",
     "OutageSpec",
+    "Plan",
     "Range",
     "Scenario",
     "ScenarioError",

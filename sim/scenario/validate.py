@@ -14,7 +14,7 @@ import datetime as dt
 import networkx as nx
 
 from sim.scenario.limits import MAX_DURATION_S, first_firing, limit_problems, planned_firings, schedules
-from sim.scenario.plan import volume_layout
+from sim.scenario.plan import Plan
 from sim.scenario.schema import Loc, Scenario
 
 _FIRST_DAY = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -24,7 +24,9 @@ _LAST_DAY = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
 
 def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[tuple[Loc, str]]:
-    """Everything pydantic cannot see field by field: names, references, paths, limits."""
+    """Everything pydantic cannot see field by field: names, references, paths, limits. The
+    network, the volume layout and the order of the mirrors are read from the scenario's `Plan`."""
+    plan = Plan(s)
     problems: list[tuple[Loc, str]] = []
     hosts = set(s.appliances)
     for i, router in enumerate(s.routers):
@@ -32,8 +34,7 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
             problems.append((("routers", i), f"{router!r} is already the name of an appliance or router"))
         hosts.add(router)
 
-    graph = nx.Graph()
-    graph.add_nodes_from(hosts)
+    linked: set[frozenset[str]] = set()
     for i, link in enumerate(s.links):
         a, b = link.between
         for end in (a, b):
@@ -41,9 +42,9 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
                 problems.append((("links", i, "between"), f"unknown appliance or router {end!r}"))
         if a == b:
             problems.append((("links", i, "between"), f"a link needs two different ends, not {a!r} twice"))
-        elif graph.has_edge(a, b):
+        elif frozenset((a, b)) in linked:
             problems.append((("links", i, "between"), f"a second link between {a!r} and {b!r}"))
-        graph.add_edge(a, b)
+        linked.add(frozenset((a, b)))
         for j, outage in enumerate(link.outages):
             if outage.at >= s.duration:
                 problems.append((("links", i, "outages", j, "at"), "starts after the end of the run"))
@@ -77,20 +78,20 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
             problems.append((("mirrors", i, "destination"), "the destination is the source itself"))
         elif src_app == dst_app:
             problems.append((("mirrors", i, "destination"), "source and destination are on the same appliance"))
-        elif src_app in graph and dst_app in graph and not nx.has_path(graph, src_app, dst_app):
+        elif src_app in plan.graph and dst_app in plan.graph and not nx.has_path(plan.graph, src_app, dst_app):
             problems.append((("mirrors", i), f"no network path from {src_app!r} to {dst_app!r}"))
         if mirror.retire_at is not None and mirror.retire_at >= s.duration:
             problems.append((("mirrors", i, "retire_at"), "is after the end of the run"))
 
-    layout, unresolved = volume_layout(s)
-    for i in unresolved:
+    layout = plan.volume_layout
+    for i in plan.unresolved_mirrors:
         mirror = s.mirrors[i]
         if mirror.source_volume not in layout:
             problems.append((("mirrors", i, "source"),
                              f"unknown volume {mirror.source_volume!r} (not in `volumes`, not a mirror destination)"))
     for i, mirror in enumerate(s.mirrors):
         if mirror.type == "qtree" and mirror.source_volume in layout:
-            qtrees = layout[mirror.source_volume][1]
+            qtrees = layout[mirror.source_volume].qtree_shares
             if mirror.source_qtree not in qtrees:
                 known = ", ".join(sorted(qtrees)) or "none"
                 problems.append((("mirrors", i, "source"),
@@ -121,10 +122,9 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
             problems.append((("holds", i, "volume"), f"unknown volume {hold.volume!r}"))
 
     used: dict[str, float] = {}
-    sizes = {name: size for name, (size, _qtrees) in layout.items()}
-    for name, size in sizes.items():
+    for name, volume in layout.items():
         appliance = name.partition(":")[0]
-        used[appliance] = used.get(appliance, 0.0) + size
+        used[appliance] = used.get(appliance, 0.0) + volume.size_bytes
     for appliance, total in used.items():
         if appliance in s.appliances and total > s.appliances[appliance].capacity:
             problems.append((("appliances", appliance, "capacity"), f"volumes need {total:.4g} bytes, more than the capacity"))
@@ -135,7 +135,7 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
                                      f"schedules and the clock count from the Unix epoch"))
         return problems
     if enforce_limits and s.duration > MAX_DURATION_S:
-        return [*problems, *limit_problems(s, len(sizes), 0)]
+        return [*problems, *limit_problems(plan, 0)]
     try:
         ends = start + dt.timedelta(seconds=s.duration)
     except OverflowError:
@@ -146,7 +146,7 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
     structure_valid = not problems
     problems += _schedules_that_never_fire(s)
     if enforce_limits:
-        problems += limit_problems(s, len(sizes), planned_firings(s), mirrors_valid=structure_valid)
+        problems += limit_problems(plan, planned_firings(s), mirrors_valid=structure_valid)
     return problems
 
 
