@@ -29,6 +29,10 @@ from sim.observe.kpis import NAMES
 from sim.scenario.schedule import check_cron
 from sim.scenario.units import parse_duration, parse_rate, parse_size
 
+FORMAT_VERSION = 1
+"""The scenario format this code reads: a file's optional top-level `version` must be it. A
+change that makes existing files mean something else, or be refused, is a new version."""
+
 PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
 """Lock protocols the engine implements (see `sim.protocols.softlock`)."""
 
@@ -67,6 +71,13 @@ def _check_scenario_name(name: str) -> str:
     return name
 
 
+def _check_version(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value != FORMAT_VERSION:
+        raise ValueError(f"{value!r} is not a scenario format version this cascadesim reads: it reads version "
+                         f"{FORMAT_VERSION} (write `version: {FORMAT_VERSION}` or leave the field out)")
+    return value
+
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
@@ -80,6 +91,7 @@ def _check_volume_name(name: str) -> str:
     return name
 
 
+FormatVersion = Annotated[int, BeforeValidator(_check_version)]
 Duration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(_finite)]
 Offset = Annotated[float, BeforeValidator(_duration_at_least_zero), AfterValidator(_finite)]
 Size = Annotated[float, BeforeValidator(parse_size), AfterValidator(_finite)]
@@ -261,6 +273,8 @@ class Bound(Range):
 class Scenario(_Spec):
     """A whole scenario, units resolved. Times are seconds from `start`."""
 
+    version: FormatVersion = FORMAT_VERSION
+    """The scenario format version (optional): 1, the only one so far."""
     name: ScenarioName
     seed: StrictInt = Field(ge=0, lt=2**63)
     duration: Duration
