@@ -4,7 +4,9 @@
   seconds, bytes and bytes per second there, once;
 - `load`: YAML with line numbers, `--set` overrides, problems as `file:line: field: message`;
 - `validate`: cross references, paths and run limits (`limits`), checked once;
-- `plan`: what a validated scenario resolves to, for everyone;
+- `plan`: what a scenario resolves to, once, for everyone (network and routes, mirror order,
+  volume layout, lineages);
+- `json_schema`: the format as JSON Schema, for editors (`cascadesim schema`);
 - `file` (reading a file safely), `units`, `schedule` (cron), `limits`.
 
 The engine receives a frozen `Scenario` and never re-checks or defaults anything. The names
