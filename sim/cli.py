@@ -1,4 +1,4 @@
-"""The `cascadesim` command line: run, compare, locks, validate, check, catalog.
+"""The `cascadesim` command line: run, compare, locks, validate, check, catalog, schema.
 
 Bad input (a scenario, a flag's value, an output path) exits with code 2 and one line per
 problem before anything runs; Ctrl-C exits with 130 and SIGTERM with 143, quietly and without
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -279,6 +280,13 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(_args: argparse.Namespace) -> int:
+    from sim.scenario.json_schema import scenario_json_schema
+
+    print(json.dumps(scenario_json_schema(), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cascadesim", description="Discrete-event simulator of cascaded snapshot mirroring and soft locks.")
@@ -330,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--jobs", type=_positive_int, help="worker processes (default: one per CPU)")
     _add_input_args(catalog, sets=False)
     catalog.set_defaults(func=cmd_catalog)
+
+    schema = sub.add_parser("schema", help="print the scenario format's JSON Schema, for editors (README, Scenario format)")
+    schema.set_defaults(func=cmd_schema)
     return parser
 
 

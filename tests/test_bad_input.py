@@ -95,6 +95,11 @@ def test_the_base_scenario_is_valid(tmp_path, capsys):
     assert code == 0, err
 
 
+def test_a_scenario_may_say_it_is_in_format_version_1(tmp_path, capsys):
+    code, _path, _out, err = run_cli(tmp_path, "version: 1\n" + BASE, capsys)
+    assert code == 0, err
+
+
 # (class of mistake, replaced text, replacement, field reported, words of the message, text
 # on the reported line). Each replaced text occurs once in BASE.
 CASES = [
@@ -169,6 +174,9 @@ CASES = [
      "would end after 9000-01-01", "duration:"),
     ("start before the clock's epoch", "seed: 1\n", "seed: 1\nstart: 0001-01-01T00:00:00Z\n", "start",
      "must be from 1970-01-01 to 9000-01-01", "start:"),
+    ("unsupported format version", "seed: 1\n", "version: 2\nseed: 1\n", "version",
+     "2 is not a scenario format version this cascadesim reads: it reads version 1", "version: 2"),
+    ("format version as text", "seed: 1\n", 'version: "1"\nseed: 1\n', "version", "it reads version 1", "version:"),
     ("bool given for a number", "seed: 1\n", "seed: true\n", "seed", "valid integer", "seed: true"),
     ("string given for a number", "seed: 1\n", 'seed: "7"\n', "seed", "valid integer", 'seed: "7"'),
     ("bool given for a count", "keep: 3", "keep: true", "snapshot_policies.hourly.keep", "valid integer", "keep: true"),

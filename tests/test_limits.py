@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sim.cli import main
 from sim.experiments.library import load_library
-from sim.scenario import ScenarioError
+from sim.scenario import Plan, ScenarioError
 from sim.scenario.limits import MAX_LOCK_RECORDS, MAX_SCHEDULED_FIRINGS, lock_records, planned_firings
 from sim.scenario.schedule import ScheduleBook, count_firings
 
@@ -91,9 +91,9 @@ def test_lock_records_follow_data_down_the_chain_and_sets_up_it(make_scenario):
     depth, updates = 3, 4
     scenario = make_scenario(deep_chain(depth, "1h", "softlock"))
     expected = sum((updates - k + 1) * k * (1 + depth - k) for k in range(1, depth + 1))
-    assert lock_records(scenario) == expected
-    assert lock_records(scenario.model_copy(update={"protocol": "local"})) == sum(updates - k + 1 for k in range(1, 4))
-    assert lock_records(scenario.model_copy(update={"protocol": "none"})) == 0
+    assert lock_records(Plan(scenario)) == expected
+    assert lock_records(Plan(scenario.model_copy(update={"protocol": "local"}))) == sum(updates - k + 1 for k in range(1, 4))
+    assert lock_records(Plan(scenario.model_copy(update={"protocol": "none"}))) == 0
 
 
 def test_a_deep_chain_that_forwarding_could_not_finish_is_refused_with_the_hint(write_scenario, capsys):

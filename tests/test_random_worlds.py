@@ -30,7 +30,7 @@ from invariants import CHECKS, Check, check_all
 from random_worlds import world_yaml, worlds
 
 from sim.engine.model import RunResult, simulate
-from sim.scenario import PROTOCOLS, Scenario, load_scenario, volume_layout
+from sim.scenario import PROTOCOLS, Plan, Scenario, load_scenario
 
 CI_EXAMPLES = 250
 """Worlds CI draws: about 85 s on one core of this machine (0.34 s a world: 5 runs, 45 checks)."""
@@ -128,8 +128,8 @@ def _autodelete_at(commitment: str) -> Callable[[dict[str, Any]], bool]:
 def _tight(world: dict[str, Any]) -> bool:
     scenario = Scenario.model_validate(world)
     used: dict[str, float] = {}
-    for name, (size, _qtrees) in volume_layout(scenario)[0].items():
-        used[name.partition(":")[0]] = used.get(name.partition(":")[0], 0.0) + size
+    for name, volume in Plan(scenario).volume_layout.items():
+        used[name.partition(":")[0]] = used.get(name.partition(":")[0], 0.0) + volume.size_bytes
     return any(scenario.appliances[a].capacity < 1.5 * size for a, size in used.items())
 
 

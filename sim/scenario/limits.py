@@ -24,7 +24,8 @@ from croniter import croniter
 from sim.scenario.schedule import count_firings
 
 if TYPE_CHECKING:
-    from sim.scenario import Loc, MirrorSpec, Scenario
+    from sim.scenario.plan import Plan
+    from sim.scenario.schema import Loc, MirrorSpec, Scenario
 
 NO_LIMITS_HINT = "--no-limits lifts it"
 MAX_DURATION_S = 10 * 365 * 86400.0
@@ -85,21 +86,21 @@ class _Hop:
     below: int = 0
 
 
-def lock_records(s: Scenario) -> float:
+def lock_records(plan: Plan) -> float:
     """Lock records (records x hops) the run's protocol carries, estimated from the mirror tree.
 
     For each mirror, from the first firing at which its source can have data: each update's set
-    travels `up` hops (1, plus the hops above a volume-mirror source, for a forwarding protocol)
-    and holds a lock for the destination and for each mirror below it that gets data before the
-    end. `none` carries none; `local` one record one hop per update.
+    travels `up` hops (1, plus the volume-mirror hops between its source and the head of the
+    source's lineage, for a forwarding protocol) and holds a lock for the destination and for
+    each mirror below it that gets data before the end. `none` carries none; `local` one record
+    one hop per update.
     """
+    s = plan.scenario
     if s.protocol == "none":
         return 0.0
-    from sim.scenario import mirrors_in_dependency_order  # sim.scenario imports this module
-
     start, end = s.start_ts, s.start_ts + s.duration
     hops: dict[str, _Hop] = {}  # by destination volume, sources before their destinations
-    for spec in mirrors_in_dependency_order(s):
+    for spec in plan.mirrors_in_dependency_order:
         parent = hops.get(spec.source_volume)
         source_ready = start if parent is None else parent.ready_ts
         hop = hops[spec.destination_volume] = _Hop(spec)
@@ -110,8 +111,7 @@ def lock_records(s: Scenario) -> float:
         hop.ready_ts = first_firing(spec.schedule, source_ready if parent is None else source_ready + 1.0)
         if hop.ready_ts is not None and hop.ready_ts >= end:
             hop.ready_ts = None
-        forwarded = s.protocol in FORWARDING_PROTOCOLS and parent is not None and parent.spec.type == "volume"
-        hop.up = 1 + parent.up if forwarded else 1
+        hop.up = len(plan.lineage(spec.source_volume)) if s.protocol in FORWARDING_PROTOCOLS else 1
     if s.protocol in FORWARDING_PROTOCOLS:
         for hop in reversed(list(hops.values())):  # destinations before their sources
             parent = hops.get(hop.spec.source_volume)
@@ -125,9 +125,12 @@ def lock_records(s: Scenario) -> float:
     return total
 
 
-def limit_problems(s: Scenario, volumes: int, firings: int, *, mirrors_valid: bool = True) -> list[tuple[Loc, str]]:
-    """Sizes, durations and counts past which a run could not finish or fit in memory. The lock
-    records are estimated only when `mirrors_valid` (every mirror's source resolves)."""
+def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> list[tuple[Loc, str]]:
+    """Sizes, durations and counts past which a run of the planned scenario could not finish or
+    fit in memory, given its `firings`. The lock records are estimated only when `mirrors_valid`
+    (every mirror's source resolves)."""
+    s = plan.scenario
+    volumes = len(plan.volume_layout)
     problems: list[tuple[Loc, str]] = []
     if s.duration > MAX_DURATION_S:
         problems.append((("duration",), f"longer than the limit of {MAX_DURATION_S / 86400 / 365:.0f} years "
@@ -142,7 +145,7 @@ def limit_problems(s: Scenario, volumes: int, firings: int, *, mirrors_valid: bo
         problems.append((("duration",), f"plans {firings:,} scheduled snapshots and updates "
                                         f"(limit {MAX_SCHEDULED_FIRINGS:,}; {NO_LIMITS_HINT})"))
     elif s.protocol in FORWARDING_PROTOCOLS and mirrors_valid:
-        records = lock_records(s)
+        records = lock_records(plan)
         if records > MAX_LOCK_RECORDS:
             problems.append((("mirrors",), f"under {s.protocol}, lock sets would carry about {records:.3g} lock "
                                            f"records up the cascades (limit {MAX_LOCK_RECORDS:,}, a few minutes; "
