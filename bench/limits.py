@@ -26,7 +26,8 @@ from typing import Any
 
 from scale import format_row, load_document, merge_into, peak_rss_mb, run_model
 
-from sim.scenario import PROTOCOLS, ScenarioError
+from sim.protocols.registry import names
+from sim.scenario import ScenarioError
 from sim.scenario.limits import planned_firings
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results" / "bench" / "limits.json"
@@ -79,7 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--depth", type=int, default=500, help="deep_chain: hops (default 500)")
     parser.add_argument("--keep", type=int, default=100_000, help="large_keep: PCPIs kept (default 100000)")
     parser.add_argument("--hours", type=int, required=True, help="simulated hours")
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="none")
+    parser.add_argument("--protocol", choices=names(), default="none")
     parser.add_argument("--no-limits", action="store_true", help="run even what the limits refuse")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="JSON list of runs to merge the result into (default: results/bench/limits.json)")

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario, read_source, scenario_files
+from sim.protocols.registry import names
+from sim.scenario import Scenario, ScenarioError, load_scenario, read_source, scenario_files
 from sim.scenario.file import ScenarioFile
 
 if TYPE_CHECKING:
@@ -95,11 +96,11 @@ def _moment(text: str) -> float:
 
 
 def _protocol_list(text: str) -> list[str]:
-    names = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in names if p not in PROTOCOLS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown protocol(s) {unknown}; choose from {', '.join(PROTOCOLS)}")
-    return names
+    chosen = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in chosen if p not in names()]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown protocol(s) {unknown}; choose from {', '.join(names())}")
+    return chosen
 
 
 def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "") -> RunResult:
@@ -295,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one scenario and write its results folder")
     run.add_argument("scenario")
     run.add_argument("--seed", type=_seed)
-    run.add_argument("--protocol", choices=PROTOCOLS)
+    run.add_argument("--protocol", choices=names())
     run.add_argument("--out", default="results")
     run.add_argument("--quiet", action="store_true", help="no progress bar (it is only drawn on a terminal anyway)")
     run.add_argument("--force", action="store_true", help=FORCE_HELP)
@@ -316,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     locks.add_argument("scenario")
     locks.add_argument("--at", required=True, type=_moment, help="simulated time, e.g. 3d12h")
     locks.add_argument("--seed", type=_seed)
-    locks.add_argument("--protocol", choices=PROTOCOLS)
+    locks.add_argument("--protocol", choices=names())
     _add_input_args(locks)
     locks.set_defaults(func=cmd_locks)
 

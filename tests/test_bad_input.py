@@ -158,7 +158,7 @@ CASES = [
      "volumes.A:/vol/v.change_variability", "finite", "change_variability"),
     ("expect: unknown KPI", "premature_deletions: {min: 0}", "happiness: {min: 0}", "expect.none.happiness",
      "Input should be", "happiness"),
-    ("expect: unknown protocol", "  none: {premature", "  maybe: {premature", "expect.maybe", "Input should be",
+    ("expect: unknown protocol", "  none: {premature", "  maybe: {premature", "expect.maybe", "unknown protocol",
      "maybe:"),
     ("expect: empty range", "{min: 0}}", "{min: 3, max: 1}}", "expect.none.premature_deletions", "larger than max",
      "none:"),

@@ -9,7 +9,7 @@ import pytest
 from conftest import SCENARIOS, chain_document, dump_yaml
 
 from sim.cli import main
-from sim.scenario import PROTOCOLS
+from sim.protocols.registry import names
 
 QUICKSTART = SCENARIOS / "quickstart.yaml"
 TABLES = ("events", "transfers", "pcpis", "locks", "timeseries")
@@ -70,7 +70,7 @@ GOOD = dump_yaml(chain_document())
     (lambda t: t.replace("between: [A, B]", "between: [A, Z]"), None, "links[0].between", "unknown appliance"),
     (lambda t: t.replace("destination: C:/vol/v", "destination: B:/vol/v"), None, "mirrors[1].destination",
      "destination is the source"),
-    (lambda t: t.replace("protocol: none", "protocol: maybe"), None, "protocol", "Input should be"),
+    (lambda t: t.replace("protocol: none", "protocol: maybe"), None, "protocol", "unknown protocol"),
     (lambda t: t.replace("name: chain\n", ""), 1, "name", "required"),
 ])
 def test_bad_scenarios_exit_2_with_file_line_field(tmp_path, mutate, line, field, message):
@@ -161,13 +161,13 @@ def test_run_prints_its_verdict_and_kpis_in_storage_units(tmp_path, capsys):
 
 def test_compare_of_five_protocols_prints_a_verdict_each_and_a_table_within_100_columns(write_scenario, tmp_path, capsys):
     path = write_scenario(chain_document(duration="1d"))
-    assert main(["compare", str(path), "--protocols", ",".join(PROTOCOLS), "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["compare", str(path), "--protocols", ",".join(names()), "--out", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out.splitlines()
     verdicts = [line for line in out if re.match(r"^\w+: +\d+ premature deletions?, ", line)]
-    assert [v.split(":")[0] for v in verdicts] == list(PROTOCOLS)
+    assert [v.split(":")[0] for v in verdicts] == list(names())
     table = out[out.index(verdicts[-1]) + 2:]
     table = table[:table.index("")]
-    assert table[0].split() == ["kpi", *PROTOCOLS]
+    assert table[0].split() == ["kpi", *names()]
     assert max(map(len, table)) <= 100
     assert not [line for line in table if RAW_NUMBER.search(line)], table
 

@@ -15,8 +15,9 @@ from sim.present.formatting import format_kpi, outcome
 from sim.present.html import render_report
 from sim.present.plots import MAX_LEGEND_ENTRIES, plot_lock_propagation, plot_pcpi_timeline, save
 from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
+from sim.protocols.registry import names
 from sim.results import Results
-from sim.scenario import PROTOCOLS, load_scenario
+from sim.scenario import load_scenario
 
 TIB = 2**40
 
@@ -59,8 +60,8 @@ def test_five_protocols_fit_in_100_columns_with_kpis_as_rows():
     big = {**KPIS, "bytes_transferred": 1000.4 * TIB, "rebaseline_bytes": 999 * 2**50, "max_lag_s": 400 * 86400,
            "lock_messages": 123_456_789, "lock_space_byte_hours": 1023.9 * 2**50, "updates_completed": 9_999_999,
            "lock_space_peak_bytes": 512 * 2**50}
-    table = kpi_table({protocol: {"kpis": big} for protocol in PROTOCOLS})
-    assert list(table.columns) == list(PROTOCOLS) and "lock_space_peak_bytes" in table.index
+    table = kpi_table({protocol: {"kpis": big} for protocol in names()})
+    assert list(table.columns) == list(names()) and "lock_space_peak_bytes" in table.index
     text = format_kpi_table(table)
     assert max(len(line) for line in text.splitlines()) <= 100, text
     assert "1,000 TiB" in text and "1,024 PiB·h" in text and "123,456,789" in text

@@ -14,7 +14,8 @@ from invariants import check_all
 
 from sim.engine.model import simulate
 from sim.experiments.library import catalog_markdown, header_comment, load_library, run_library, verdict_lines
-from sim.scenario import PROTOCOLS, load_scenario
+from sim.protocols.registry import names
+from sim.scenario import load_scenario
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_every_library_scenario_holds_every_invariant_under_every_protocol(path)
     # The blame contract, no loss under softlock and hard without space pressure or
     # retirement, reads of present PCPIs only, bytes and KPIs that add up, consistent tables.
     scenario = load_scenario(path)
-    for protocol in PROTOCOLS:
+    for protocol in names():
         check_all(scenario, simulate(scenario.model_copy(update={"protocol": protocol})))
 
 

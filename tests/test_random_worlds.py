@@ -30,7 +30,8 @@ from invariants import CHECKS, Check, check_all
 from random_worlds import world_yaml, worlds
 
 from sim.engine.model import RunResult, simulate
-from sim.scenario import PROTOCOLS, Plan, Scenario, load_scenario
+from sim.protocols.registry import names
+from sim.scenario import Plan, Scenario, load_scenario
 
 CI_EXAMPLES = 250
 """Worlds CI draws: about 85 s on one core of this machine (0.34 s a world: 5 runs, 45 checks)."""
@@ -59,7 +60,7 @@ def run_world(document: dict[str, Any], checks: Iterable[Check] = CHECKS) -> Non
         path = Path(folder) / "world.yaml"
         path.write_text(world_yaml(document))
         scenario = load_scenario(path)
-    for protocol in PROTOCOLS:
+    for protocol in names():
         try:
             check_all(document, simulate(scenario.model_copy(update={"protocol": protocol})), checks)
         except Exception as err:

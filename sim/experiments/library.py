@@ -18,8 +18,8 @@ from pathlib import Path
 from sim.engine.model import simulate
 from sim.experiments.expect import Verdict, check_kpis, seeds_needed, suggest
 from sim.present.formatting import format_kpi
+from sim.protocols.registry import names
 from sim.scenario import (
-    PROTOCOLS,
     Scenario,
     ScenarioError,
     line_of,
@@ -193,7 +193,7 @@ def header_comment(path: Path) -> str:
 def catalog_markdown(outcomes: Sequence[Outcome]) -> str:
     """The library's README: per scenario what it shows (its header comment) and, per
     protocol, the outcomes its `expect:` block bounds."""
-    protocols = [p for p in PROTOCOLS if any(p in o.entry.scenario.expect for o in outcomes)]
+    protocols = [p for p in names() if any(p in o.entry.scenario.expect for o in outcomes)]
     lines = [
         "# Scenario library",
         "",

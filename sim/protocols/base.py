@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 
 class NoConfig(BaseModel):
-    """A strategy without settings."""
+    """A protocol without settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,6 +62,10 @@ class DependencyStrategy:
 
     soft_locks_overridable: ClassVar[bool] = True
     """Whether autodelete at commitment `disrupt` may delete a soft-locked PCPI."""
+    sends_lock_sets: ClassVar[bool] = False
+    """Whether destinations send lock sets to their sources (the run limits estimate their load)."""
+    forwards: ClassVar[bool] = False
+    """Whether an intermediate system passes the locks it received on to its own source."""
 
     def __init__(self, name: str, services: Services, config: BaseModel):
         self.name = name

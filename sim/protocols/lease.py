@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sim.protocols.softlock import SoftLockProtocol
-from sim.scenario.units import parse_duration
+from sim.scenario.schema import Duration
 
 if TYPE_CHECKING:
     from sim.engine.lock_table import SoftLock
@@ -16,11 +16,12 @@ if TYPE_CHECKING:
 
 
 class LeaseConfig(BaseModel):
-    """`lease`: how long a lock set stays in force at its holder without renewal."""
+    """Settings of protocol `lease`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
 
-    lease: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 86400.0
+    lease: Duration = Field(default="1d", validate_default=True)
+    """How long a lock set stays in force at its holder without renewal."""
 
 
 class LeaseLocks(SoftLockProtocol):

@@ -9,8 +9,9 @@ a `register` call from elsewhere, e.g. a test registering a strategy of its own)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from sim.protocols.base import DependencyStrategy, NoConfig
 from sim.protocols.hard import HardLocks
@@ -18,6 +19,9 @@ from sim.protocols.lease import LeaseConfig, LeaseLocks
 from sim.protocols.local import LocalLocks
 from sim.protocols.none import NoLocks
 from sim.protocols.softlock import SoftLockProtocol
+
+if TYPE_CHECKING:
+    from sim.scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,28 @@ def protocol(name: str) -> ProtocolInfo:
 def names() -> tuple[str, ...]:
     """Every registered strategy's name, in registration order."""
     return tuple(_REGISTRY)
+
+
+def settings_problems(name: str, settings: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """What is wrong with a scenario's `protocols.NAME` settings, as (location within them, message)."""
+    if name not in _REGISTRY:
+        return [((), f"unknown protocol {name!r}; choose from {', '.join(_REGISTRY)}")]
+    try:
+        _REGISTRY[name].config.model_validate(settings)
+    except ValidationError as error:
+        return [(tuple(e["loc"]), e["msg"]) for e in error.errors()]
+    return []
+
+
+def strategy_config(scenario: Scenario) -> BaseModel:
+    """The settings of the scenario's protocol: its entry under `protocols:`; a top-level field
+    with the name of a setting (`lease:`, the older way to write it) fills a setting the entry
+    leaves out."""
+    info = _REGISTRY[scenario.protocol]
+    config = info.config.model_validate(scenario.protocols.get(info.name, {}))
+    fallback = {field: getattr(scenario, field) for field in info.config.model_fields
+                if field in type(scenario).model_fields and field not in config.model_fields_set}
+    return config.model_copy(update=fallback)
 
 
 register(ProtocolInfo("none", NoLocks, NoConfig, "tab:red",

@@ -48,8 +48,8 @@ class LockSetState:
 class SoftLockProtocol(DependencyStrategy):
     """Soft locks sent as whole sets before and after every update, forwarded upstream."""
 
+    sends_lock_sets = True
     forwards = True
-    """Whether an intermediate system passes downstream locks on to its own source."""
 
     def new_state(self, rel: MirrorRelationship) -> LockSetState:
         return LockSetState()

@@ -14,10 +14,9 @@ below are the ones the rest of the code imports from `sim.scenario`.
 """
 
 from sim.scenario.load import ScenarioError, line_of, load_scenario, parse_set_path, read_source, scenario_files
-from sim.scenario.plan import Plan, mirrors_in_dependency_order, volume_layout
+from sim.scenario.plan import Plan
 from sim.scenario.schema import (
     KPIS,
-    PROTOCOLS,
     AutodeleteSpec,
     Bound,
     HoldSpec,
@@ -29,7 +28,6 @@ from sim.scenario.schema import (
 
 __all__ = [
     "KPIS",
-    "PROTOCOLS",
     "AutodeleteSpec",
     "Bound",
     "HoldSpec",
@@ -41,9 +39,7 @@ __all__ = [
     "ScenarioError",
     "line_of",
     "load_scenario",
-    "mirrors_in_dependency_order",
     "parse_set_path",
     "read_source",
     "scenario_files",
-    "volume_layout",
 ]

@@ -68,11 +68,34 @@ def _lone_refs(node: Any) -> Any:
     return node
 
 
+def _protocols(schema: dict[str, Any]) -> None:
+    """Name the registered protocols where a protocol is named (`protocol`, the keys of
+    `protocols` and of `expect`), and describe each one's settings under `protocols`."""
+    from sim.protocols.registry import names, protocol  # the registry's strategies read this package
+
+    registered = list(names())
+    properties = schema["properties"]
+    properties["protocol"]["enum"] = registered
+    properties["expect"]["propertyNames"] = {**properties["expect"].get("propertyNames", {}), "enum": registered}
+    settings = properties["protocols"]
+    settings.pop("additionalProperties", None)
+    settings["propertyNames"] = {**settings.get("propertyNames", {}), "enum": registered}
+    settings["additionalProperties"] = False
+    settings["properties"] = {}
+    for name in registered:
+        config = protocol(name).config.model_json_schema(by_alias=True, ref_template="#/definitions/{model}",
+                                                          schema_generator=_Draft07, mode="validation")
+        config["description"] = protocol(name).description
+        settings["properties"][name] = config
+
+
 def scenario_json_schema() -> dict[str, Any]:
-    """The JSON Schema (draft-07) of a scenario file of format `FORMAT_VERSION`."""
+    """The JSON Schema (draft-07) of a scenario file of format `FORMAT_VERSION`, with the
+    protocols registered now."""
     schema = Scenario.model_json_schema(by_alias=True, ref_template="#/definitions/{model}",
                                         schema_generator=_Draft07, mode="validation")
     schema["definitions"] = schema.pop("$defs")
     schema["title"] = f"cascadesim scenario, format version {FORMAT_VERSION}"
+    _protocols(schema)
     return {"$schema": DIALECT, **_lone_refs(schema)}
 

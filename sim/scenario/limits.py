@@ -42,8 +42,6 @@ MAX_BYTES = float(2**60)
 """Largest size, capacity, bandwidth (per second) or total change over the run (1 EiB).
 Bytes are floats: past this, one changed block would vanish in the rounding of the
 cumulative changed bytes that incremental transfers subtract."""
-FORWARDING_PROTOCOLS = ("softlock", "hard", "lease")
-"""Protocols whose intermediates forward the lock sets they receive up to their own source."""
 _EPSILON_S = 1e-3
 
 
@@ -86,6 +84,13 @@ class _Hop:
     below: int = 0
 
 
+def _forwards(name: str) -> bool:
+    """Whether protocol `name`'s intermediates pass the locks they receive on upstream."""
+    from sim.protocols.registry import protocol  # the registry's strategies read this package
+
+    return protocol(name).strategy.forwards
+
+
 def lock_records(plan: Plan) -> float:
     """Lock records (records x hops) the run's protocol carries, estimated from the mirror tree.
 
@@ -95,8 +100,11 @@ def lock_records(plan: Plan) -> float:
     each mirror below it that gets data before the end. `none` carries none; `local` one record
     one hop per update.
     """
+    from sim.protocols.registry import protocol  # the registry's strategies read this package
+
     s = plan.scenario
-    if s.protocol == "none":
+    strategy = protocol(s.protocol).strategy
+    if not strategy.sends_lock_sets:
         return 0.0
     start, end = s.start_ts, s.start_ts + s.duration
     hops: dict[str, _Hop] = {}  # by destination volume, sources before their destinations
@@ -111,8 +119,8 @@ def lock_records(plan: Plan) -> float:
         hop.ready_ts = first_firing(spec.schedule, source_ready if parent is None else source_ready + 1.0)
         if hop.ready_ts is not None and hop.ready_ts >= end:
             hop.ready_ts = None
-        hop.up = len(plan.lineage(spec.source_volume)) if s.protocol in FORWARDING_PROTOCOLS else 1
-    if s.protocol in FORWARDING_PROTOCOLS:
+        hop.up = len(plan.lineage(spec.source_volume)) if strategy.forwards else 1
+    if strategy.forwards:
         for hop in reversed(list(hops.values())):  # destinations before their sources
             parent = hops.get(hop.spec.source_volume)
             if parent is not None and hop.ready_ts is not None:  # locks from below a qtree hop stop there
@@ -144,7 +152,7 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
     if firings > MAX_SCHEDULED_FIRINGS:
         problems.append((("duration",), f"plans {firings:,} scheduled snapshots and updates "
                                         f"(limit {MAX_SCHEDULED_FIRINGS:,}; {NO_LIMITS_HINT})"))
-    elif s.protocol in FORWARDING_PROTOCOLS and mirrors_valid:
+    elif mirrors_valid and _forwards(s.protocol):
         records = lock_records(plan)
         if records > MAX_LOCK_RECORDS:
             problems.append((("mirrors",), f"under {s.protocol}, lock sets would carry about {records:.3g} lock "

@@ -171,20 +171,3 @@ class Plan:
         """The read-only volume-mirror images whose lineage `head` heads (all volumes with that
         head but the head itself), in `volume_layout` order; empty for a volume that heads none."""
         return self._images.get(head, ())
-
-
-def volume_layout(s: Scenario) -> tuple[dict[str, tuple[float, dict[str, float]]], list[int]]:
-    """Every volume's (size, qtree shares) and the indexes of the unresolved mirrors: the
-    engine's `Model` reads these until it reads a `Plan`."""
-    plan = Plan(s)
-    layout = {name: (v.size_bytes, dict(v.qtree_shares)) for name, v in plan.volume_layout.items()}
-    return layout, list(plan.unresolved_mirrors)
-
-
-def mirrors_in_dependency_order(s: Scenario) -> list[MirrorSpec]:
-    """`Plan.mirrors_in_dependency_order` of a validated scenario: the engine's `Model` reads
-    this until it reads a `Plan`."""
-    plan = Plan(s)
-    if plan.unresolved_mirrors:
-        raise ValueError("mirror sources that are neither volumes nor mirror destinations")
-    return list(plan.mirrors_in_dependency_order)

@@ -41,9 +41,6 @@ FORMAT_VERSION = 1
 """The scenario format this code reads: a file's optional top-level `version` must be it. A
 change that makes existing files mean something else, or be refused, is a new version."""
 
-PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
-"""Lock protocols the engine implements (see `sim.protocols.softlock`)."""
-
 KPIS = NAMES
 """Scalar outcomes of a run, as written to `summary.json` and bounded by `expect:` (`sim.observe.kpis`)."""
 
@@ -123,7 +120,20 @@ VolumeName = Annotated[str, AfterValidator(_check_volume_name), WithJsonSchema({
 Name = Annotated[str, AfterValidator(_check_name), WithJsonSchema({"type": "string", "pattern": _NAME.pattern})]
 ScenarioName = Annotated[str, AfterValidator(_check_scenario_name), WithJsonSchema({
     "type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9_.-]*$", "maxLength": MAX_NAME_LENGTH})]
-Protocol = Literal["none", "local", "softlock", "hard", "lease"]
+
+
+def _check_protocol(name: str) -> str:
+    """A registered dependency strategy (`sim.protocols.registry`, read when a file is checked
+    so that strategies registered at run time count)."""
+    from sim.protocols.registry import names
+
+    if name not in names():
+        raise ValueError(f"unknown protocol {name!r}; choose from {', '.join(names())}")
+    return name
+
+
+Protocol = Annotated[str, AfterValidator(_check_protocol), WithJsonSchema({
+    "type": "string", "description": "A registered lock protocol (`cascadesim schema` lists them)."})]
 KpiName = Literal[KPIS]  # type: ignore[valid-type]
 
 
@@ -354,7 +364,10 @@ class Scenario(_Spec):
     lock_record_bytes: StrictInt = Field(default=128, ge=1, le=1 << 20)
     """Size of one soft-lock record on the wire, in bytes."""
     lease: Duration = Field(default="1d", validate_default=True)
-    """Protocol `lease`: a lock set not renewed within this long expires at its holder."""
+    """Protocol `lease`: a lock set not renewed within this long expires at its holder (the
+    older way to write `protocols: {lease: {lease: ...}}`, which wins when both are given)."""
+    protocols: dict[Protocol, dict[str, Any]] = Field(default_factory=dict)
+    """Settings per protocol, used when that protocol runs: `protocols: {lease: {lease: 2d}}`."""
     appliances: dict[Name, ApplianceSpec] = Field(min_length=1)
     """Storage systems by name (letters, digits, `.`, `_` and `-`)."""
     routers: tuple[Name, ...] = ()

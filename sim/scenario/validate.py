@@ -1,6 +1,7 @@
 """Cross-reference validation: what pydantic cannot see field by field.
 
-Names that must be unique, references that must resolve (link ends, volumes' appliances, mirror
+Protocol settings that their protocol's config model accepts, names that must be unique,
+references that must resolve (link ends, volumes' appliances, mirror
 sources and destinations, policies' and holds' volumes), a network path between each mirror's
 ends, no cycle of mirrors, volumes that fit their appliances, schedules that fire within the
 run, and the run limits (`sim.scenario.limits`). Each problem is a field's location and a
@@ -26,8 +27,12 @@ _LAST_DAY = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[tuple[Loc, str]]:
     """Everything pydantic cannot see field by field: names, references, paths, limits. The
     network, the volume layout and the order of the mirrors are read from the scenario's `Plan`."""
+    from sim.protocols.registry import settings_problems  # the registry's strategies read this package
+
     plan = Plan(s)
     problems: list[tuple[Loc, str]] = []
+    for name, settings in s.protocols.items():
+        problems += [(("protocols", name, *loc), message) for loc, message in settings_problems(name, settings)]
     hosts = set(s.appliances)
     for i, router in enumerate(s.routers):
         if router in hosts:

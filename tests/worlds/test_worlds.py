@@ -13,7 +13,8 @@ import pytest
 from invariants import check_all
 
 from sim.engine.model import simulate
-from sim.scenario import PROTOCOLS, load_scenario
+from sim.protocols.registry import names
+from sim.scenario import load_scenario
 
 WORLDS = Path(__file__).resolve().parent
 
@@ -21,7 +22,7 @@ WORLDS = Path(__file__).resolve().parent
 def cases() -> list:
     """(file, protocol) for every kept world and protocol."""
     return [pytest.param(path.name, protocol, id=f"{path.stem}-{protocol}")
-            for path in sorted(WORLDS.glob("*.yaml")) for protocol in PROTOCOLS]
+            for path in sorted(WORLDS.glob("*.yaml")) for protocol in names()]
 
 
 @pytest.mark.parametrize(("name", "protocol"), cases())
