@@ -25,8 +25,7 @@ from typing import Any
 import pandas as pd
 
 from sim.engine.model import RunResult
-from sim.engine.topology import Topology
-from sim.scenario import MirrorSpec, Scenario
+from sim.scenario import MirrorSpec, Plan, Scenario
 
 REQUIRE_FULL_SCHEMA = True
 """Whether a column or KPI of issue 10's schema that is missing fails a check. Off, each check
@@ -312,13 +311,13 @@ def check_link_bytes(scenario: Scenario | dict[str, Any], result: RunResult) -> 
     """Each link carried exactly the bytes sent by the transfers routed over it."""
     s = as_scenario(scenario)
     specs = relationships(s)
-    topology = Topology(s)
-    names = [name for name, _bw, _lat in topology.link_specs()]
+    plan = Plan(s)
+    names = [link.name for link in plan.links]
     transfers = result.tables["transfers"]
     expected = dict.fromkeys(names, 0.0)
     for rel, sent in zip(transfers["relationship"], sent_bytes(transfers)):
         spec = specs[rel]
-        for index in topology.route(spec.source.partition(":")[0], spec.destination.partition(":")[0]):
+        for index in plan.route(spec.source.partition(":")[0], spec.destination.partition(":")[0]):
             expected[names[index]] += sent
     carried = link_bytes(result.summary)
     assert set(carried) == set(names), f"summary links {sorted(carried)} are not the scenario's links {names}"

@@ -1,23 +1,26 @@
 """Transfers against closed forms: idle-link time, equal sharing, max-min over bottlenecks, outages."""
 
+import networkx as nx
 import pytest
 import simpy
 
 from sim.engine.network import Network
-from sim.engine.topology import Topology
+from sim.scenario.plan import HOP_PENALTY_S, Plan, PlannedLink
 
 
-class FakeTopology(Topology):
-    """A topology given directly as links, for network unit tests."""
+class LinksOnly:
+    """A network plan given directly as links, for network unit tests: a `Plan`'s links and
+    routes without the rest of a scenario."""
+
+    route = Plan.route
 
     def __init__(self, links: list[tuple[str, str, float, float]]):
-        import networkx as nx
-
         self.graph = nx.Graph()
-        self._specs = []
+        self._routes: dict = {}
+        self.links = []
         for index, (a, b, bandwidth, latency) in enumerate(links):
-            self.graph.add_edge(a, b, index=index, weight=latency + 1e-9)
-            self._specs.append((f"{a}-{b}", bandwidth, latency))
+            self.graph.add_edge(a, b, index=index, weight=latency + HOP_PENALTY_S)
+            self.links.append(PlannedLink(index, f"{a}-{b}", (a, b), bandwidth, latency))
 
 
 def finish_times(network: Network, transfers: list[tuple[str, str, float, float]]) -> list[float]:
@@ -37,7 +40,7 @@ def finish_times(network: Network, transfers: list[tuple[str, str, float, float]
 
 
 def make_network(links):
-    return Network(simpy.Environment(), FakeTopology(links))
+    return Network(simpy.Environment(), LinksOnly(links))
 
 
 def test_idle_link_transfer_takes_latency_plus_size_over_bandwidth():

@@ -29,7 +29,6 @@ from sim.engine.network import Network
 from sim.engine.randomness import RandomStreams
 from sim.engine.snapshots import SnapshotPolicy
 from sim.engine.storage import Appliance, PcpiIds, StorageServices, Volume
-from sim.engine.topology import Topology
 from sim.observe.collectors import RunTables
 from sim.observe.gaps import GapWatch
 from sim.observe.lock_space import LockSpaceMeter
@@ -40,10 +39,10 @@ from sim.observe.sampler import Sampler
 from sim.observe.space_pressure import SpacePressure
 from sim.observe.summary import build_summary
 from sim.protocols.base import Services
-from sim.protocols.registry import protocol
+from sim.protocols.registry import protocol, strategy_config
 from sim.retention.base import RetentionRule
 from sim.retention.keep_n import KeepN
-from sim.scenario import Scenario, mirrors_in_dependency_order, volume_layout
+from sim.scenario import Plan, Scenario
 from sim.scenario.schedule import ScheduleBook
 
 GC_GEN0_THRESHOLD = 200_000
@@ -73,13 +72,12 @@ class Model:
         self.clock = WallClock(scenario.start_ts)
         streams = RandomStreams(scenario.seed)
         schedules = ScheduleBook(scenario.start_ts, scenario.duration)
-        self.network = Network(env, Topology(scenario))
+        plan = self.plan = Plan(scenario)
+        self.network = Network(env, plan)
         self.locks = LockTable(env, events)
         info = protocol(scenario.protocol)
-        config = info.config.model_construct(**{name: getattr(scenario, name) for name in info.config.model_fields
-                                                if hasattr(scenario, name)})
         self.strategy = info.strategy(info.name, Services(env, self.network, self.locks, events,
-                                                          scenario.lock_record_bytes), config)
+                                                          scenario.lock_record_bytes), strategy_config(scenario))
         gate = DeletionGate(self.strategy)
         storage = StorageServices(env, events, self.locks, gate, PcpiIds())
         self.appliances = {name: Appliance(name, spec.capacity) for name, spec in sorted(scenario.appliances.items())}
@@ -93,15 +91,14 @@ class Model:
                 volume.autodelete_trigger_bytes = spec.autodelete.trigger
                 volume.autodelete_target_bytes = (spec.autodelete.target if spec.autodelete.target is not None
                                                   else spec.autodelete.trigger)
-        layout, _ = volume_layout(scenario)
         mirror_services = MirrorServices(env, self.network, self.strategy, self.locks, events)
         self.relationships: list[MirrorRelationship] = []
-        for index, spec in enumerate(mirrors_in_dependency_order(scenario)):
+        for index, spec in enumerate(plan.mirrors_in_dependency_order):
             source = self.volumes[spec.source_volume]
             destination = self.volumes[spec.destination_volume] = Volume(
                 spec.destination_volume, self.appliances[spec.destination.partition(":")[0]],
-                layout[spec.destination_volume][0], storage, writable=False)
-            share = layout[spec.source_volume][1][spec.source_qtree] if spec.source_qtree else 1.0
+                plan.volume_layout[spec.destination_volume].size_bytes, storage, writable=False)
+            share = plan.volume_layout[spec.source_volume].qtree_shares[spec.source_qtree] if spec.source_qtree else 1.0
             rel = MirrorRelationship(mirror_services, index, source, destination, schedules.firings(spec.schedule),
                                      spec.retire_at, kind=spec.type, source_name=spec.source,
                                      destination_name=spec.destination, qtree_share=share)
@@ -121,9 +118,9 @@ class Model:
         self.stats = MirrorStats(events, self.relationships)
         self.traffic = LockTraffic(events, sorted(scenario.appliances))
         self.pressure = SpacePressure(events)
-        self.gap_watch = GapWatch(events)
+        self.gap_watch = GapWatch(events, plan, self.volumes)
         rotated = {rel.destination.name: QTREE_MIRROR_LABEL for rel in self.relationships if rel.kind == "qtree"}
-        self.lock_space = LockSpaceMeter(events, self.volumes.values(), retention, rotated, MIRROR_LABEL)
+        self.lock_space = LockSpaceMeter(events, plan, self.volumes, retention, rotated, MIRROR_LABEL)
         self.tables = RunTables(events, self.oracle) if tables else None
         self.sampler = Sampler(env, scenario.sample_interval, scenario.duration, self.relationships, self.volumes,
                                self.appliances, self.network.links, self.stats, self.lock_space) if tables else None

@@ -29,7 +29,7 @@ from typing import Any
 
 import simpy
 
-from sim.engine.topology import Topology
+from sim.scenario.plan import Plan
 
 
 class Link:
@@ -103,12 +103,12 @@ class Flow:
 
 
 class Network:
-    """All links of a run, routing from the topology, and the fair-share allocator."""
+    """All links of a run, routes from the plan, and the fair-share allocator."""
 
-    def __init__(self, env: simpy.Environment, topology: Topology):
+    def __init__(self, env: simpy.Environment, plan: Plan):
         self.env = env
-        self.topology = topology
-        self.links = [Link(i, name, bw, lat) for i, (name, bw, lat) in enumerate(topology.link_specs())]
+        self.plan = plan
+        self.links = [Link(link.index, link.name, link.bandwidth_bps, link.latency_s) for link in plan.links]
         self._paths: dict[tuple[str, str], tuple[Link, ...]] = {}
 
     def path(self, src: str, dst: str) -> tuple[Link, ...]:
@@ -116,7 +116,7 @@ class Network:
         key = (src, dst)
         links = self._paths.get(key)
         if links is None:
-            links = self._paths[key] = tuple(self.links[i] for i in self.topology.route(src, dst))
+            links = self._paths[key] = tuple(self.links[i] for i in self.plan.route(src, dst))
         return links
 
     # -- bulk transfers -------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sim.engine.events import DomainEvents
 from sim.engine.mirror import MIRROR_LABEL
+from sim.scenario.plan import Plan
 
 if TYPE_CHECKING:
     from sim.engine.mirror import MirrorRelationship
@@ -22,7 +23,9 @@ class GapWatch:
     """Which PCPIs ever reached each volume, which the heads deleted, and when each
     relationship first updated."""
 
-    def __init__(self, events: DomainEvents):
+    def __init__(self, events: DomainEvents, plan: Plan, volumes: dict[str, Volume]):
+        self._plan = plan
+        self._volumes = volumes
         self._reached: dict[str, set[int]] = {}
         self._deleted_at_head: dict[str, list[tuple[int, float]]] = {}
         self._first_update_s: dict[MirrorRelationship, float] = {}
@@ -50,9 +53,7 @@ class GapWatch:
             first = self._first_update_s.get(rel)
             if rel.kind != "volume" or first is None:
                 continue
-            head = rel.source
-            while head.incoming is not None and head.incoming.kind == "volume":
-                head = head.incoming.source
+            head = self._volumes[self._plan.head(rel.source.name)]
             until = rel.retire_at_s if rel.retire_at_s is not None else float("inf")
             got = self._reached.get(rel.destination.name, set())
             gaps[rel.destination.name] = {pid for pid, when in self._deleted_at_head.get(head.name, ())

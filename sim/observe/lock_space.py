@@ -28,11 +28,11 @@ exact: changes are gathered during an instant and applied when simulated time mo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from sim.engine.events import DomainEvents
 from sim.engine.holds import HOLD_LOCK_TYPE
+from sim.scenario.plan import Plan
 
 if TYPE_CHECKING:
     from sim.engine.storage import Pcpi, Volume
@@ -66,7 +66,7 @@ class Level:
 class LockSpaceMeter:
     """Bytes held by protocol locks and by application holds, per volume and per appliance."""
 
-    def __init__(self, events: DomainEvents, volumes: Iterable[Volume],
+    def __init__(self, events: DomainEvents, plan: Plan, volumes: dict[str, Volume],
                  retention: dict[str, dict[str, list[RetentionRule]]], rotated_labels: dict[str, str], mirror_label: str):
         """`retention`: per volume, the retention rules of each policy label on it (a PCPI
         stays only if every rule keeps it); `rotated_labels`: per qtree-destination volume,
@@ -88,13 +88,9 @@ class LockSpaceMeter:
         self.hold_levels: dict[str, Level] = {}
         self.total_lock = Level()
         self.total_hold = Level()
-        for volume in volumes:
-            head = volume
-            while head.incoming is not None and head.incoming.kind == "volume":
-                head = head.incoming.source
-            self._head[volume.name] = head
-            if head is not volume:
-                self._images.setdefault(head.name, []).append(volume)
+        for volume in volumes.values():
+            head = self._head[volume.name] = volumes[plan.head(volume.name)]
+            self._images[volume.name] = [volumes[name] for name in plan.images(volume.name)] if head is volume else []
             self._held[volume.name] = (0.0, 0.0)
             self.lock_levels.setdefault(volume.appliance.name, Level())
             self.hold_levels.setdefault(volume.appliance.name, Level())
