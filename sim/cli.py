@@ -21,7 +21,7 @@ from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario, read
 from sim.scenario.file import ScenarioFile
 
 if TYPE_CHECKING:
-    from sim.engine.model import RunResult
+    from sim.results import Results
 
 EXIT_BAD_INPUT = 2
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
@@ -101,7 +101,7 @@ def _protocol_list(text: str) -> list[str]:
     return names
 
 
-def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "") -> RunResult:
+def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "") -> Results:
     """Run `scenario` to the end; with `bar_file`, draw a progress bar of simulated time on it.
 
     The model runs in `PROGRESS_STEPS` chunks of simulated time. `Model.run(until_s)` handles the

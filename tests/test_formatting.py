@@ -68,7 +68,7 @@ def test_five_protocols_fit_in_100_columns_with_kpis_as_rows():
 
 @pytest.fixture(scope="module")
 def run():
-    return Results.from_run(simulate(load_scenario(SCENARIOS / "destination_retired.yaml", {"protocol": "hard"})))
+    return simulate(load_scenario(SCENARIOS / "destination_retired.yaml", {"protocol": "hard"}))
 
 
 def test_report_outcome_line_and_highlighted_rows_show_failed_writes(run):
@@ -90,7 +90,7 @@ def many_holders(base: Results, count: int) -> Results:
 
 
 def test_legends_stay_capped_however_many_datasets_hold_locks():
-    base = Results.from_run(simulate(load_scenario(SCENARIOS / "quickstart.yaml", {"protocol": "softlock"})))
+    base = simulate(load_scenario(SCENARIOS / "quickstart.yaml", {"protocol": "softlock"}))
     results = many_holders(base, 60)
     for draw in (plot_lock_propagation, plot_pcpi_timeline):
         with warnings.catch_warnings():

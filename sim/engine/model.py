@@ -12,11 +12,9 @@ import gc
 import hashlib
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import simpy
 
 from sim.engine.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship
@@ -29,20 +27,12 @@ from sim.observe.lock_space import LockSpaceMeter
 from sim.observe.oracle import broken_by
 from sim.present.formatting import format_bytes, format_seconds
 from sim.protocols.softlock import PROTOCOL_CLASSES, SoftLock
+from sim.results import Results
 from sim.scenario import Scenario, mirrors_in_dependency_order, volume_layout
 from sim.scenario.schedule import ScheduleBook
 
 GC_GEN0_THRESHOLD = 200_000
 """Allocations between young-generation collections during a run (Python's default: 700 or 2000)."""
-
-
-@dataclass
-class RunResult:
-    """What one run produced: the KPI summary and the tidy tables."""
-
-    scenario: Scenario
-    summary: dict[str, Any]
-    tables: dict[str, pd.DataFrame]
 
 
 class Model:
@@ -369,7 +359,7 @@ class Model:
 
     # -- results -------------------------------------------------------------------------
 
-    def finalise(self, wall_seconds: float) -> RunResult:
+    def finalise(self, wall_seconds: float) -> Results:
         """Close open records at the end of the run and build the summary and tables."""
         end = self.scenario.duration
         self.lock_space.flush(self.env.now)
@@ -390,7 +380,7 @@ class Model:
                 for (sender, _dataset), (lock, set_s, delay) in held.items():
                     self._lock_row(volume, sender, lock, set_s, delay, None, None)
         tables = {name: c.to_frame() for name, c in self.collectors.items()}
-        return RunResult(self.scenario, self._summary(end, wall_seconds), tables)
+        return Results.of_run(self.scenario, self._summary(end, wall_seconds), tables)
 
     def _gaps(self) -> dict[str, set[int]]:
         """The gap failure: per volume-mirror destination, the scheduled PCPIs of the writable
@@ -492,7 +482,7 @@ class Model:
         }
 
 
-def simulate(scenario: Scenario) -> RunResult:
+def simulate(scenario: Scenario) -> Results:
     """Build, start, run and finalise one run of `scenario`."""
     started = time.perf_counter()
     model = Model(scenario)

@@ -119,9 +119,8 @@ def render_report(results: Results, images: dict[str, bytes], scenario_text: str
                     f"file's values.</p><pre>{html.escape(scenario_text)}</pre>")
     else:
         scenario = "<h2>Scenario</h2><p>The scenario file's text was not given to this report.</p>"
-    if results.scenario is not None:
-        resolved = html.escape(json.dumps(results.scenario, indent=2))
-        scenario += f"<details><summary>Resolved scenario (seconds, bytes, bytes/s)</summary><pre>{resolved}</pre></details>"
+    resolved = html.escape(json.dumps(results.scenario, indent=2))
+    scenario += f"<details><summary>Resolved scenario (seconds, bytes, bytes/s)</summary><pre>{resolved}</pre></details>"
     duration = format_kpi("duration_s", s["duration_s"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head>

@@ -184,12 +184,6 @@ def plot_topology(results: Results) -> Figure:
     curved arrows are mirror relationships from source to destination, red when the
     relationship had to re-baseline, green when it did not."""
     scenario = results.scenario
-    if scenario is None:
-        fig = Figure(figsize=(10, 3), layout="constrained")
-        ax = fig.add_subplot()
-        ax.set_title(f"Topology and mirror outcomes - {results.title}")
-        empty(ax, "this results folder does not hold its scenario (scenario.json)")
-        return fig
     graph = nx.Graph()
     graph.add_nodes_from(sorted(scenario["appliances"]))
     graph.add_nodes_from(sorted(scenario.get("routers", [])))

@@ -8,13 +8,12 @@ HTML report read this object too, whether the run just finished or was written l
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sim.engine.model import RunResult
+from sim.results.run import Results
 
 TABLES = ("events", "transfers", "pcpis", "locks", "timeseries")
 """The tables every run writes, as `<name>.parquet`."""
@@ -29,63 +28,6 @@ writer finished; `load` refuses a folder without it or missing a file it lists."
 
 class ResultsError(ValueError):
     """A path that is not a complete cascadesim results folder."""
-
-
-@dataclass(frozen=True)
-class Results:
-    """One run: `summary` (the summary.json dict), the tables, and the resolved scenario.
-
-    `scenario` is the scenario as plain data (`Scenario.model_dump(mode="json", by_alias=True)`)
-    or None for a `Results` built without it. `path` is the folder it was
-    loaded from, None for a run still in memory.
-    """
-
-    summary: dict[str, Any]
-    tables: dict[str, pd.DataFrame]
-    scenario: dict[str, Any] | None = None
-    path: Path | None = None
-
-    @property
-    def events(self) -> pd.DataFrame:
-        """time_s, event, component, pcpi_id, value, detail."""
-        return self.tables["events"]
-
-    @property
-    def transfers(self) -> pd.DataFrame:
-        """relationship, start_s, end_s, bytes, sent_bytes, kind, base_pcpi_id, pcpi_id, completed, aborted."""
-        return self.tables["transfers"]
-
-    @property
-    def pcpis(self) -> pd.DataFrame:
-        """One row per PCPI per volume holding it, with arrival, deletion, reason and `premature`."""
-        return self.tables["pcpis"]
-
-    @property
-    def locks(self) -> pd.DataFrame:
-        """One row per lock per volume: type, locking_dataset, via, hops, created_s, set_s, released_s."""
-        return self.tables["locks"]
-
-    @property
-    def timeseries(self) -> pd.DataFrame:
-        """Tidy samples: time_s, metric, component, value."""
-        return self.tables["timeseries"]
-
-    @property
-    def kpis(self) -> dict[str, float]:
-        """The scalar outcomes of the run (summary["kpis"])."""
-        return self.summary["kpis"]
-
-    @property
-    def title(self) -> str:
-        """`<scenario>, protocol <p>, seed <n>`: what every plot of this run is about."""
-        s = self.summary
-        return f"{s['scenario']}, protocol {s['protocol']}, seed {s['seed']}"
-
-    @classmethod
-    def from_run(cls, result: RunResult) -> Results:
-        """The results of a run that just finished, with its scenario as plain data."""
-        return cls(summary=result.summary, tables=dict(result.tables),
-                   scenario=result.scenario.model_dump(mode="json", by_alias=True))
 
 
 def _folder_of(path: str | Path) -> Path:

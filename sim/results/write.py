@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.engine.model import RunResult
 from sim.present.html import write_report
 from sim.present.plots import plot_compare, save, write_plots
 from sim.present.terminal import kpi_table
@@ -143,12 +142,11 @@ def plan_compare(out_dir: Path, scenario: str, seed: int) -> Path:
     return csv_path
 
 
-def _write_files(result: RunResult, staging: Path, scenario_text: str | None, checkpoint: Callable[[], None]) -> None:
+def _write_files(results: Results, staging: Path, scenario_text: str | None, checkpoint: Callable[[], None]) -> None:
     """Every file of the results folder, `complete.json` last; `checkpoint` between two files."""
-    results = Results.from_run(result)
-    (staging / SUMMARY_FILE).write_text(json.dumps(result.summary, indent=2, sort_keys=False) + "\n")
+    (staging / SUMMARY_FILE).write_text(json.dumps(results.summary, indent=2, sort_keys=False) + "\n")
     (staging / SCENARIO_FILE).write_text(json.dumps(results.scenario, indent=2) + "\n")
-    for name, frame in result.tables.items():
+    for name, frame in results.tables.items():
         checkpoint()
         frame.to_parquet(staging / f"{name}.parquet", index=False)
     checkpoint()
@@ -174,20 +172,20 @@ def _drop_stale_compare(target: RunFolder, protocol: str, seed: int) -> None:
         csv_path.with_suffix(".png").unlink(missing_ok=True)
 
 
-def write_run_folder(result: RunResult, target: RunFolder, scenario_text: str | None = None,
+def write_run_folder(results: Results, target: RunFolder, scenario_text: str | None = None,
                      on_wait: Callable[[], None] | None = None) -> Path:
-    """Write every output of `result` into its planned folder (replacing an older one) and
+    """Write every output of `results` into its planned folder (replacing an older one) and
     return it. `scenario_text`, the scenario file as written, is shown in report.html when
     given; `on_wait` is called if another writer holds the scenario folder."""
-    s = result.scenario
+    s = results.summary
     with parent_lock(target.scenario_dir, on_wait) as created, signals_deferred() as signals:
         staging = temp_path(target.scenario_dir, "new", target.folder.name)
         try:
             clean_leftovers(target.scenario_dir, COMPLETE_FILE)
             _check_replaceable(target.folder, target.sha256, target.force)
             staging.mkdir(mode=0o755)
-            _write_files(result, staging, scenario_text, signals.checkpoint)
-            _drop_stale_compare(target, s.protocol, s.seed)
+            _write_files(results, staging, scenario_text, signals.checkpoint)
+            _drop_stale_compare(target, s["protocol"], s["seed"])
             install(staging, target.folder, COMPLETE_FILE)
         except BaseException:
             remove_folder(staging, COMPLETE_FILE)
@@ -196,12 +194,12 @@ def write_run_folder(result: RunResult, target: RunFolder, scenario_text: str | 
     return target.folder
 
 
-def write_results(result: RunResult, out_dir: Path, scenario_text: str | None = None, *, force: bool = False) -> Path:
-    """Plan and write `result`'s folder under `out_dir` in one call (see `plan_run_folder`)."""
-    s = result.scenario
-    sha256 = (result.summary.get("provenance") or {}).get("scenario_sha256")
-    return write_run_folder(result, plan_run_folder(out_dir, s.name, s.protocol, s.seed, sha256, force=force),
-                            scenario_text)
+def write_results(results: Results, out_dir: Path, scenario_text: str | None = None, *, force: bool = False) -> Path:
+    """Plan and write `results`' folder under `out_dir` in one call (see `plan_run_folder`)."""
+    s = results.summary
+    sha256 = (s.get("provenance") or {}).get("scenario_sha256")
+    return write_run_folder(results, plan_run_folder(out_dir, s["scenario"], s["protocol"], s["seed"], sha256,
+                                                     force=force), scenario_text)
 
 
 def write_compare(csv_path: Path, folders: dict[str, Path], title: str,
