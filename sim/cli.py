@@ -147,7 +147,8 @@ def _warn_no_limits(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.experiments.provenance import provenance
     from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
-    from sim.results.write import plan_run_folder, write_run_folder
+    from sim.results.plan import plan_run_folder
+    from sim.results.write import write_run_folder
 
     source, scenario = _read(args, args.seed, args.protocol)
     target = plan_run_folder(Path(args.out), scenario.name, scenario.protocol, scenario.seed, source.sha256,
@@ -168,7 +169,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.experiments.provenance import provenance
     from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
-    from sim.results.write import plan_compare, plan_run_folder, write_compare, write_run_folder
+    from sim.results.plan import plan_compare, plan_run_folder
+    from sim.results.write import write_compare, write_run_folder
 
     source, scenario = _read(args, args.seed)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
@@ -358,7 +360,7 @@ def _silence_stdout() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sim.results.write import OutputError
+    from sim.results.plan import OutputError
 
     args = build_parser().parse_args(argv)
     try:

@@ -22,7 +22,8 @@ from sim.cli import main
 from sim.engine.model import simulate
 from sim.results import COMPLETE_FILE, ResultsError, load
 from sim.results.folders import clean_leftovers, parent_lock, temp_path
-from sim.results.write import OutputError, plan_run_folder, write_results
+from sim.results.plan import OutputError, plan_run_folder
+from sim.results.write import write_results
 from sim.scenario import load_scenario
 
 DAY = 86400
