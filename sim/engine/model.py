@@ -27,7 +27,7 @@ from sim.observe.lock_space import LockSpaceMeter
 from sim.observe.oracle import broken_by
 from sim.present.formatting import format_bytes, format_seconds
 from sim.protocols.softlock import PROTOCOL_CLASSES, SoftLock
-from sim.results import Results
+from sim.results import SCHEMA_VERSION, Results
 from sim.scenario import Scenario, mirrors_in_dependency_order, volume_layout
 from sim.scenario.schedule import ScheduleBook
 
@@ -463,6 +463,7 @@ class Model:
             "gap_pcpis": len(set().union(*gaps.values())) if gaps else 0,
         }
         return {
+            "schema_version": SCHEMA_VERSION,
             "scenario": self.scenario.name,
             "seed": self.scenario.seed,
             "protocol": self.scenario.protocol,

@@ -1,7 +1,7 @@
 """A run's results: one type in memory and on disk, its folder written atomically and read back.
 
 - `run`: `Results`, what one run produced (summary, tables, resolved scenario);
-- `layout`: what a results folder holds (file and table names);
+- `layout`: what a results folder holds (file and table names, the schema version);
 - `load`: reading a folder back (`load`, `load_summary`, `ResultsError`);
 - `write`: writing a run's folder and a compare table, checked before the run;
 - `folders`: replacing a folder or a file so that a kill at any instant loses nothing.
@@ -12,9 +12,9 @@ one call, and the plots and report.html read it whether the run just finished or
 long ago.
 """
 
-from sim.results.layout import COMPLETE_FILE, SCENARIO_FILE, SUMMARY_FILE, TABLES
+from sim.results.layout import COMPLETE_FILE, SCENARIO_FILE, SCHEMA_VERSION, SUMMARY_FILE, TABLES
 from sim.results.load import ResultsError, load, load_summary
 from sim.results.run import Results
 
-__all__ = ["COMPLETE_FILE", "SCENARIO_FILE", "SUMMARY_FILE", "TABLES", "Results", "ResultsError", "load",
-           "load_summary"]
+__all__ = ["COMPLETE_FILE", "SCENARIO_FILE", "SCHEMA_VERSION", "SUMMARY_FILE", "TABLES", "Results", "ResultsError",
+           "load", "load_summary"]

@@ -2,7 +2,8 @@
 saying why the folder cannot be read.
 
 A folder is read only when its writer finished (`complete.json`, written last, lists every
-file and its size, and every file is there at that size).
+file and its size, and every file is there at that size) and when its summary's
+`schema_version` is one this cascadesim reads (`READABLE_SCHEMA_VERSIONS`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.results.layout import COMPLETE_FILE, SCENARIO_FILE, SUMMARY_FILE, TABLES
+from sim.results.layout import COMPLETE_FILE, READABLE_SCHEMA_VERSIONS, SCENARIO_FILE, SUMMARY_FILE, TABLES
 from sim.results.run import Results
 
 
@@ -71,22 +72,49 @@ def _read_summary(folder: Path) -> dict[str, Any]:
     return summary
 
 
-def load_summary(path: str | Path) -> dict[str, Any]:
-    """The summary.json of a complete results folder (or of the folder of that file).
+def _check_schema_version(folder: Path, summary: dict[str, Any]) -> None:
+    """Raise `ResultsError` unless `summary` follows a schema version this cascadesim reads."""
+    version = summary.get("schema_version")
+    if version not in READABLE_SCHEMA_VERSIONS:
+        written = f"schema version {version!r}" if "schema_version" in summary else "no schema_version"
+        readable = ", ".join(map(str, READABLE_SCHEMA_VERSIONS))
+        raise ResultsError(f"{folder / SUMMARY_FILE} has {written}; this cascadesim reads schema version {readable} "
+                           f"(the folder was written by another cascadesim: run the scenario again with this one)")
 
-    Raises `ResultsError` naming what is missing when `path` is not such a folder."""
+
+def summary_of_any_version(path: str | Path) -> dict[str, Any]:
+    """The summary.json of a complete results folder whatever its schema version: enough to
+    tell which scenario file it came from (`provenance`) before replacing the folder, not to
+    read its results (`load_summary` does that).
+
+    Raises `ResultsError` naming what is missing when `path` is not a complete results folder."""
     folder = _folder_of(path)
     _check_complete(folder)
     return _read_summary(folder)
 
 
+def load_summary(path: str | Path) -> dict[str, Any]:
+    """The summary.json of a complete results folder (or of the folder of that file).
+
+    Raises `ResultsError` naming what is missing when `path` is not such a folder, or the
+    versions it reads when the summary follows another schema version."""
+    folder = _folder_of(path)
+    _check_complete(folder)
+    summary = _read_summary(folder)
+    _check_schema_version(folder, summary)
+    return summary
+
+
 def load(path: str | Path) -> Results:
     """Read a results folder written by `cascadesim run` or `compare` (or its summary.json).
 
-    Raises `ResultsError` naming what is missing when `path` is not a complete results folder.
+    Raises `ResultsError` naming what is missing when `path` is not a complete results folder,
+    or the versions it reads when the folder follows another schema version.
     """
     folder = _folder_of(path)
     files = _check_complete(folder)
+    summary = _read_summary(folder)
+    _check_schema_version(folder, summary)
     tables = {Path(name).stem: pd.read_parquet(folder / name) for name in files if name.endswith(".parquet")}
-    return Results(summary=_read_summary(folder), tables=tables,
+    return Results(summary=summary, tables=tables,
                    scenario=_read_json(folder / SCENARIO_FILE, "resolved scenario"), path=folder)

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.results.load import ResultsError, load_summary
+from sim.results.load import ResultsError, summary_of_any_version
 
 FORCE_HINT = "--force replaces it"
 
@@ -72,13 +72,13 @@ def _check_writable(path: Path) -> None:
 
 def check_replaceable(folder: Path, sha256: str | None, force: bool) -> None:
     """A folder already at `folder` may be replaced: it is a complete results folder of the same
-    scenario file, or `force`."""
+    scenario file (of any schema version: a new run replaces an older cascadesim's), or `force`."""
     if not folder.exists() or force:
         return
     if not folder.is_dir():
         raise OutputError(f"{folder} exists and is not a folder ({FORCE_HINT})")
     try:
-        summary = load_summary(folder)
+        summary = summary_of_any_version(folder)
     except ResultsError as err:
         raise OutputError(f"{folder} exists and is not a complete cascadesim results folder: {err} "
                           f"({FORCE_HINT})") from None
