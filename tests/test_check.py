@@ -191,6 +191,6 @@ def test_bound_semantics(bound, values, passes, text):
     parsed = Bound.model_validate(bound)
     assert holds(parsed, values) is passes
     assert describe(parsed) == text
-    [verdict] = check_kpis("none", {"k": parsed}, [{"k": v} for v in values])
+    [verdict] = check_kpis("none", {"rebaselines": parsed}, [{"rebaselines": v} for v in values])
     assert verdict.passed is passes
     assert holds(Bound.model_validate(YAML(typ="safe").load(suggest(parsed, verdict))), values)

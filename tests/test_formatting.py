@@ -11,6 +11,8 @@ import pytest
 from conftest import SCENARIOS
 
 from sim.engine.model import simulate
+from sim.observe.kpis import KPIS as REGISTRY
+from sim.observe.kpis import NAMES
 from sim.present.formatting import format_kpi, outcome
 from sim.present.html import render_report
 from sim.present.plots import MAX_LEGEND_ENTRIES, plot_lock_propagation, plot_pcpi_timeline, save
@@ -26,7 +28,7 @@ TIB = 2**40
     ("bytes_transferred", 3_339_525_123_593.2, "3.04 TiB"),
     ("failed_write_bytes", 0, "0 B"),
     ("lock_space_byte_hours", 1.29 * TIB, "1.29 TiB·h"),
-    ("lock_space_peak_bytes", 430 * 2**30, "430 GiB"),  # a KPI the engine adds later: read from its name
+    ("lock_space_peak_bytes", 430 * 2**30, "430 GiB"),
     ("max_lag_s", 29.4 * 3600, "29.4 h"),
     ("max_lag_s", 3.5 * 86400, "3.5 d"),
     ("max_lag_s", 0.031, "31 ms"),
@@ -39,18 +41,23 @@ def test_values_read_in_their_units(name, value, text):
     assert format_kpi(name, value) == text
 
 
-KPIS = {"premature_deletions": 0, "rebaselines": 0, "rebaseline_bytes": 0.0, "lock_space_byte_hours": 1.29 * TIB,
-        "failed_writes": 0, "failed_write_bytes": 0.0, "autodeletes": 0}
+def test_every_kpi_reads_in_the_unit_the_registry_gives_it():
+    by_unit = {"count": "7,200", "bytes": "7.03 KiB", "byte_hours": "7.03 KiB·h", "seconds": "2 h"}
+    assert {kpi.name: format_kpi(kpi.name, 7200) for kpi in REGISTRY} == {kpi.name: by_unit[kpi.unit] for kpi in REGISTRY}
+    with pytest.raises(KeyError):
+        format_kpi("lock_space_peak", 1.0)  # not a KPI: no unit guessed from the name
+
+
+KPIS = {**dict.fromkeys(NAMES, 0), "lock_space_byte_hours": 1.29 * TIB, "lock_space_peak_bytes": 430 * 2**30}
+"""A run that lost nothing and whose locks pinned space."""
 
 
 def test_the_verdict_says_what_broke_what_locks_cost_and_what_space_pressure_did():
-    assert outcome(KPIS) == "0 premature deletions, 0 re-baselines; locks pinned 1.29 TiB·h; 0 failed writes, 0 autodeletes"
-    peak = {**KPIS, "lock_space_peak_bytes": 430 * 2**30}
-    assert outcome(peak) == ("0 premature deletions, 0 re-baselines; locks pinned 1.29 TiB·h, peak 430 GiB; "
+    assert outcome(KPIS) == ("0 premature deletions, 0 re-baselines; locks pinned 1.29 TiB·h, peak 430 GiB; "
                              "0 failed writes, 0 autodeletes")
     broken = {**KPIS, "premature_deletions": 1, "rebaselines": 1, "rebaseline_bytes": 500 * 2**30, "failed_writes": 168,
-              "failed_write_bytes": 1.2 * TIB, "autodeletes": 3}
-    assert outcome(broken) == ("1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 1.29 TiB·h; "
+              "failed_write_bytes": 1.2 * TIB, "autodeletes": 3, "lock_space_byte_hours": 0, "lock_space_peak_bytes": 0}
+    assert outcome(broken) == ("1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 0 B·h, peak 0 B; "
                                "168 failed writes (1.2 TiB), 3 autodeletes")
     assert verdict_lines({"hard": {"kpis": broken}, "softlock": {"kpis": KPIS}})[0].startswith("hard:     1 premature")
 
@@ -60,7 +67,7 @@ def test_five_protocols_fit_in_100_columns_with_kpis_as_rows():
            "lock_messages": 123_456_789, "lock_space_byte_hours": 1023.9 * 2**50, "updates_completed": 9_999_999,
            "lock_space_peak_bytes": 512 * 2**50}
     table = kpi_table({protocol: {"kpis": big} for protocol in PROTOCOLS})
-    assert list(table.columns) == list(PROTOCOLS) and "lock_space_peak_bytes" in table.index
+    assert list(table.columns) == list(PROTOCOLS) and list(table.index) == list(NAMES)
     text = format_kpi_table(table)
     assert max(len(line) for line in text.splitlines()) <= 100, text
     assert "1,000 TiB" in text and "1,024 PiB·h" in text and "123,456,789" in text

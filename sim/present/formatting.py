@@ -10,30 +10,12 @@ from __future__ import annotations
 
 import math
 
-from sim.observe.kpis import KPIS
+from sim.observe.kpis import BY_NAME, Unit
 
 BYTE_UNITS = ((6, "EiB"), (5, "PiB"), (4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "KiB"))
 """Powers of 1024 and their names, largest first."""
 DIGITS = 3
 """Significant digits of a value for people (`3.04 TiB`, `29.4 h`)."""
-
-KPI_KINDS = {kpi.name: kpi.unit for kpi in KPIS}
-"""The kind of each KPI's number; a KPI not listed is read from its name (`kind_of`)."""
-
-
-def kind_of(name: str) -> str:
-    """`count`, `bytes`, `byte_hours` or `seconds`: from `KPI_KINDS`, else from the name's ending
-    (`..._byte_hours`, `..._bytes`, `..._s`), else a count."""
-    if name in KPI_KINDS:
-        return KPI_KINDS[name]
-    if name.endswith("byte_hours"):
-        return "byte_hours"
-    if name.endswith("bytes"):
-        return "bytes"
-    if name.endswith("_s"):
-        return "seconds"
-    return "count"
-
 
 def byte_unit(largest: float) -> tuple[float, str]:
     """(bytes per unit, name) that keeps `largest` between 1 and 1024 where possible."""
@@ -93,18 +75,27 @@ def format_count(value: float, digits: int = DIGITS) -> str:
     return _significant(value, digits)
 
 
-def format_kpi(name: str, value: float | None, digits: int = DIGITS) -> str:
-    """A KPI (or any named fact) in the unit of its kind; `-` for a missing value."""
+def format_percent(fraction: float, decimals: int = 1) -> str:
+    """A share of a whole (a utilisation, a busy fraction) as a percentage: `40.0%`."""
+    return f"{fraction:.{decimals}%}"
+
+
+def format_value(unit: Unit, value: float | None, digits: int = DIGITS) -> str:
+    """A number of `unit` (`count`, `bytes`, `byte_hours`, `seconds`); `-` for a missing value."""
     if value is None:
         return "-"
-    kind = kind_of(name)
-    if kind == "bytes":
+    if unit == "bytes":
         return format_bytes(float(value), digits)
-    if kind == "byte_hours":
+    if unit == "byte_hours":
         return format_byte_hours(float(value), digits)
-    if kind == "seconds":
+    if unit == "seconds":
         return format_seconds(float(value), digits)
     return format_count(value, digits)
+
+
+def format_kpi(name: str, value: float | None, digits: int = DIGITS) -> str:
+    """A KPI's value in its unit (from the registry, `sim.observe.kpis`); `-` for a missing value."""
+    return format_value(BY_NAME[name].unit, value, digits)
 
 
 def plural(count: float, noun: str, plural_noun: str | None = None) -> str:
@@ -117,18 +108,15 @@ def outcome(kpis: dict[str, float]) -> str:
     """A run's outcome in one sentence: what broke, what locks cost, what space pressure did.
 
     `0 premature deletions, 0 re-baselines; locks pinned 1.29 TiB·h, peak 430 GiB; 0 failed
-    writes, 0 autodeletes`. The peak, the bytes re-sent and the bytes of failed writes are said
-    when the run reports them (and, for the last two, when there are any).
+    writes, 0 autodeletes`. The bytes re-sent and the bytes of failed writes are said when there
+    were re-baselines and failed writes.
     """
     broke = f"{plural(kpis['premature_deletions'], 'premature deletion')}, {plural(kpis['rebaselines'], 're-baseline')}"
-    if kpis["rebaselines"] and "rebaseline_bytes" in kpis:
+    if kpis["rebaselines"]:
         broke += f" ({format_bytes(kpis['rebaseline_bytes'])} re-sent)"
-    locks = f"locks pinned {format_byte_hours(kpis['lock_space_byte_hours'])}"
-    if "lock_space_peak_bytes" in kpis:
-        locks += f", peak {format_bytes(kpis['lock_space_peak_bytes'])}"
+    locks = (f"locks pinned {format_byte_hours(kpis['lock_space_byte_hours'])}, "
+             f"peak {format_bytes(kpis['lock_space_peak_bytes'])}")
     space = plural(kpis["failed_writes"], "failed write")
-    if kpis["failed_writes"] and kpis.get("failed_write_bytes"):
+    if kpis["failed_writes"]:
         space += f" ({format_bytes(kpis['failed_write_bytes'])})"
-    if "autodeletes" in kpis:
-        space += f", {plural(kpis['autodeletes'], 'autodelete')}"
-    return f"{broke}; {locks}; {space}"
+    return f"{broke}; {locks}; {space}, {plural(kpis['autodeletes'], 'autodelete')}"

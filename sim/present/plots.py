@@ -22,7 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from sim.observe.kpis import BY_NAME, COMPARE_ORDER
-from sim.present.formatting import byte_unit, format_rate, format_seconds
+from sim.present.formatting import byte_unit, format_percent, format_rate, format_seconds, plural
 from sim.results import Results
 
 DPI = 100
@@ -167,7 +167,7 @@ def topology_layout(scenario: dict[str, Any], graph: nx.Graph) -> dict[str, tupl
     order: list[str] = []
     for head in sorted(n for n in flow if flow.in_degree(n) == 0):
         order += [n for n in nx.dfs_preorder_nodes(flow, head, sort_neighbors=sorted) if n not in order]
-    for router in sorted(scenario.get("routers", [])):
+    for router in sorted(scenario["routers"]):
         ends = [column[n] for n in graph.neighbors(router) if n in column]
         column[router] = round(2 * sum(ends) / len(ends)) / 2 if ends else 0.0
         order.append(router)
@@ -186,7 +186,7 @@ def plot_topology(results: Results) -> Figure:
     scenario = results.scenario
     graph = nx.Graph()
     graph.add_nodes_from(sorted(scenario["appliances"]))
-    graph.add_nodes_from(sorted(scenario.get("routers", [])))
+    graph.add_nodes_from(sorted(scenario["routers"]))
     for link in scenario["links"]:
         graph.add_edge(*link["between"])
     layered = topology_layout(scenario, graph)
@@ -201,12 +201,12 @@ def plot_topology(results: Results) -> Figure:
     ax = fig.add_subplot()
     ax.set_title(f"Topology and mirror outcomes - {results.title}")
     labelled = graph.number_of_nodes() <= MAX_LABELLED_NODES
-    routers = sorted(scenario.get("routers", []))
+    routers = sorted(scenario["routers"])
     appliances = sorted(scenario["appliances"])
     node_size = 1400 if labelled else 120
 
-    outage_links = [tuple(link["between"]) for link in scenario["links"] if link.get("outages")]
-    steady_links = [tuple(link["between"]) for link in scenario["links"] if not link.get("outages")]
+    outage_links = [tuple(link["between"]) for link in scenario["links"] if link["outages"]]
+    steady_links = [tuple(link["between"]) for link in scenario["links"] if not link["outages"]]
     nx.draw_networkx_edges(graph, pos, edgelist=steady_links, ax=ax, width=2.0, edge_color="0.55")
     nx.draw_networkx_edges(graph, pos, edgelist=outage_links, ax=ax, width=2.0, edge_color="0.55", style="dashed")
     nx.draw_networkx_nodes(graph, pos, nodelist=appliances, ax=ax, node_shape="s", node_color="#cfe2f3",
@@ -216,20 +216,18 @@ def plot_topology(results: Results) -> Figure:
                                edgecolors="0.4", node_size=node_size * 0.6)
     if labelled:
         nx.draw_networkx_labels(graph, pos, ax=ax, font_size=10, font_weight="bold")
-        usage = results.summary.get("links", {})
+        usage = results.summary["links"]
         for link in scenario["links"]:  # above the link, so mirror arrows below it stay clear
-            text = f"{format_rate(link['bandwidth'])}, {format_seconds(link['latency'])}"
-            used = usage.get("-".join(link["between"]))
-            if used is not None:
-                text += f"\nused {used['mean_utilisation']:.1%}, busy {used['busy_fraction']:.1%}"
-            if link.get("outages"):
-                count = len(link["outages"])
-                text += f"\n{count} outage{'s' if count != 1 else ''}"
+            used = usage["-".join(link["between"])]
+            text = (f"{format_rate(link['bandwidth'])}, {format_seconds(link['latency'])}\n"
+                    f"used {format_percent(used['mean_utilisation'])}, busy {format_percent(used['busy_fraction'])}")
+            if link["outages"]:
+                text += f"\n{plural(len(link['outages']), 'outage')}"
             (x0, y0), (x1, y1) = pos[link["between"][0]], pos[link["between"][1]]
             ax.annotate(text, ((x0 + x1) / 2, (y0 + y1) / 2), xytext=(0, 5), textcoords="offset points", ha="center",
                         va="bottom", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
 
-    relationships = results.summary.get("relationships", {})
+    relationships = results.summary["relationships"]
     mirrors = nx.MultiDiGraph()
     mirrors.add_nodes_from(graph.nodes)
     seen: dict[tuple[str, str], int] = {}
@@ -237,8 +235,7 @@ def plot_topology(results: Results) -> Figure:
         src, dst = m["source"].partition(":")[0], m["destination"].partition(":")[0]
         if src == dst:
             continue
-        rel = relationships.get(f"{m['source']}->{m['destination']}", {})
-        rebaselines = int(rel.get("rebaselines", 0))
+        rebaselines = relationships[f"{m['source']}->{m['destination']}"]["rebaselines"]
         nth = seen[(src, dst)] = seen.get((src, dst), -1) + 1
         rad = 0.35 + 0.15 * nth
         colour = REBASELINED if rebaselines else CLEAN
@@ -247,7 +244,7 @@ def plot_topology(results: Results) -> Figure:
                                node_shape="s", connectionstyle=f"arc3,rad={rad}")
         if labelled:
             volume = m["destination"].partition(":")[2]
-            text = f"{volume}: {rebaselines} re-baseline{'s' if rebaselines != 1 else ''}"
+            text = f"{volume}: {plural(rebaselines, 're-baseline')}"
             nx.draw_networkx_edge_labels(mirrors, pos, edge_labels={(src, dst, 0): text}, ax=ax, font_size=8,
                                          font_color=colour, connectionstyle=f"arc3,rad={rad}",
                                          bbox={"boxstyle": "round", "fc": "white", "ec": colour})
@@ -289,7 +286,7 @@ def _holder_groups(colours: dict[str, str], holders: set[str], what: str) -> lis
               if h in holders and colour != OTHER_HOLDERS]
     others = sorted(h for h in holders if colours.get(h, OTHER_HOLDERS) == OTHER_HOLDERS)
     if others:
-        groups.append((others, OTHER_HOLDERS, f"{what} {len(others)} other dataset{'s' if len(others) != 1 else ''}"))
+        groups.append((others, OTHER_HOLDERS, f"{what} {plural(len(others), 'other dataset')}"))
     return groups
 
 
@@ -423,15 +420,10 @@ def plot_space(results: Results) -> Figure:
 
 def propagation_delays(locks: pd.DataFrame) -> pd.DataFrame:
     """One row per soft lock that travelled: `holder` (the volume it is set on), `locking_dataset`,
-    `hops` and `delay_s`. With the engine's `propagation_s` column, its value; rows where it is
-    empty (a lock moved to the next candidate because its PCPI went) did not travel and are left
-    out. Without the column, the time from creation at the tail to being set (never negative)."""
-    soft = locks[locks["type"] != "hard"]
-    if "propagation_s" in soft.columns:
-        soft = soft[soft["propagation_s"].notna()]
-        delay = soft["propagation_s"].astype(float)
-    else:
-        delay = (soft["set_s"] - soft["created_s"]).clip(lower=0.0)
+    `hops` and `delay_s`, the locks table's `propagation_s`. Rows where it is empty (a lock moved
+    to the next candidate because its PCPI went) did not travel and are left out."""
+    soft = locks[(locks["type"] != "hard") & locks["propagation_s"].notna()]
+    delay = soft["propagation_s"]
     return pd.DataFrame({"holder": soft["volume"].astype(str).to_numpy(),
                          "locking_dataset": soft["locking_dataset"].astype(str).to_numpy(),
                          "hops": soft["hops"].astype(int).to_numpy(),
@@ -478,7 +470,7 @@ def plot_lock_propagation(results: Results) -> Figure:
 
 COMPARE_PANELS: tuple[tuple[str, str, str], ...] = tuple(
     (name, BY_NAME[name].label or name, BY_NAME[name].unit) for name in COMPARE_ORDER)
-"""(kpi, title, kind) of each small multiple; KPIs a run does not report are left out."""
+"""(kpi, title, unit) of each small multiple, in the registry's compare order."""
 
 
 def _scaled(kind: str, values: list[float]) -> tuple[list[float], str]:
@@ -495,12 +487,12 @@ def _scaled(kind: str, values: list[float]) -> tuple[list[float], str]:
 
 
 def plot_compare(summaries: dict[str, dict[str, Any]], title: str) -> Figure:
-    """The same scenario and seed under each protocol: one small chart per outcome (re-baselines,
-    premature deletions, bytes sent, lock space overhead, max lag, and autodeletes, failed writes,
-    their bytes and gap PCPIs when the engine reports them), one bar per protocol in its fixed
-    colour."""
+    """The same scenario and seed under each protocol: one small chart per outcome of
+    `COMPARE_PANELS` (re-baselines, premature deletions, bytes sent, lock space overhead, max
+    lag, autodeletes, failed writes, their bytes and gap PCPIs), one bar per protocol in its
+    fixed colour."""
     protocols = list(summaries)
-    panels = [p for p in COMPARE_PANELS if all(p[0] in s["kpis"] for s in summaries.values())]
+    panels = COMPARE_PANELS
     cols = len(panels) if len(panels) <= 5 else -(-len(panels) // 2)
     rows = -(-len(panels) // cols)
     fig = Figure(figsize=(3.0 * cols, 3.4 * rows + 0.6), layout="constrained")

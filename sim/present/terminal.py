@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sim.observe.kpis import NAMES
 from sim.present.formatting import format_kpi, outcome
-from sim.scenario import KPIS
 
 COLUMN_GAP = 2
 """Spaces between the columns of a terminal table."""
@@ -21,13 +21,9 @@ def verdict_lines(summaries: dict[str, dict]) -> list[str]:
 
 
 def kpi_table(summaries: dict[str, dict]) -> pd.DataFrame:
-    """KPIs as rows (those every summary reports, in the order of `KPIS`, then any others), one
-    column per run label (e.g. protocol); raw numbers, as the CSV holds them."""
-    reported = [set(s["kpis"]) for s in summaries.values()]
-    common = set.intersection(*reported) if reported else set()
-    first = next(iter(summaries.values()), {"kpis": {}})["kpis"]
-    names = [k for k in KPIS if k in common] + [k for k in first if k in common and k not in KPIS]
-    return pd.DataFrame({label: {k: s["kpis"][k] for k in names} for label, s in summaries.items()}, index=names)
+    """Every KPI as a row, in the registry's order (`sim.observe.kpis`), one column per run label
+    (e.g. protocol); raw numbers, as the CSV holds them."""
+    return pd.DataFrame({label: {k: s["kpis"][k] for k in NAMES} for label, s in summaries.items()}, index=list(NAMES))
 
 
 def format_kpi_table(table: pd.DataFrame) -> str:
