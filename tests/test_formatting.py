@@ -13,7 +13,7 @@ from conftest import SCENARIOS
 from sim.engine.model import simulate
 from sim.observe.kpis import KPIS as REGISTRY
 from sim.observe.kpis import NAMES
-from sim.present.formatting import format_kpi, outcome
+from sim.present.formatting import format_kpi, outcome, seconds_unit, unit_scale
 from sim.present.html import render_report
 from sim.present.plots import MAX_LEGEND_ENTRIES, plot_lock_propagation, plot_pcpi_timeline, save
 from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
@@ -46,6 +46,21 @@ def test_every_kpi_reads_in_the_unit_the_registry_gives_it():
     assert {kpi.name: format_kpi(kpi.name, 7200) for kpi in REGISTRY} == {kpi.name: by_unit[kpi.unit] for kpi in REGISTRY}
     with pytest.raises(KeyError):
         format_kpi("lock_space_peak", 1.0)  # not a KPI: no unit guessed from the name
+
+
+@pytest.mark.parametrize(("largest_s", "unit"), [
+    (30, (1.0, "seconds")), (60, (60.0, "minutes")), (3599, (60.0, "minutes")), (3600, (3600.0, "hours")),
+    (14 * 86400, (3600.0, "hours")), (15 * 86400, (86400.0, "days")),
+])
+def test_a_time_axis_counts_in_the_unit_that_fits(largest_s, unit):
+    assert seconds_unit(largest_s) == unit
+
+
+def test_an_axis_of_a_kpi_counts_in_its_units_unit_that_fits():
+    assert unit_scale("bytes", 3 * TIB) == (TIB, "TiB")
+    assert unit_scale("byte_hours", 5 * 2**30) == (2**30, "GiB·h")
+    assert unit_scale("seconds", 7200) == (3600.0, "hours")
+    assert unit_scale("count", 12) == (1.0, "count")
 
 
 KPIS = {**dict.fromkeys(NAMES, 0), "lock_space_byte_hours": 1.29 * TIB, "lock_space_peak_bytes": 430 * 2**30}

@@ -178,6 +178,7 @@ def test_compare_draws_one_bar_per_protocol_in_each_panel(runs):
     assert [b.get_height() for b in rebaselines.patches] == [1, 0]
     lock_space = fig.axes[3]
     assert lock_space.patches[0].get_height() == 0 < lock_space.patches[1].get_height()
+    assert [ax.get_ylabel() for ax in fig.axes[:5]] == ["count", "count", "TiB", "TiB·h", "hours"]
 
 
 def test_compare_writes_its_figure_next_to_the_csv(write_scenario, tmp_path):

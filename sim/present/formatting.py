@@ -1,9 +1,10 @@
 """Numbers as storage people read them: bytes in IEC units, lock cost in byte-hours, delays in
-the time unit that fits, bandwidths in bits per second.
+the time unit that fits, bandwidths in bits per second, shares in percent.
 
-The one place that turns a KPI or a fact into text: the terminal (`run`, `compare`, `check`,
-`locks`), report.html, the plots' labels and the library catalog all call it, so a value reads
-the same everywhere. Machine-readable numbers stay in the files (summary.json, Parquet, CSV).
+The one place that turns a KPI or a fact into text, and that picks the unit of a chart's axis:
+the terminal (`run`, `compare`, `check`, `locks`), report.html, the plots and the library
+catalog all call it, so a value reads the same everywhere. A KPI's unit comes from the registry
+(`sim.observe.kpis`). Machine-readable numbers stay in the files (summary.json, Parquet, CSV).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ BYTE_UNITS = ((6, "EiB"), (5, "PiB"), (4, "TiB"), (3, "GiB"), (2, "MiB"), (1, "K
 """Powers of 1024 and their names, largest first."""
 DIGITS = 3
 """Significant digits of a value for people (`3.04 TiB`, `29.4 h`)."""
+HOURS_AXIS_UP_TO_S = 14 * 86400.0
+"""A time axis counts hours up to two weeks (so the ticks of a run of days fall on hours), days beyond."""
 
 def byte_unit(largest: float) -> tuple[float, str]:
     """(bytes per unit, name) that keeps `largest` between 1 and 1024 where possible."""
@@ -25,7 +28,33 @@ def byte_unit(largest: float) -> tuple[float, str]:
     return 1.0, "B"
 
 
-def _significant(value: float, digits: int) -> str:
+def seconds_unit(largest_s: float) -> tuple[float, str]:
+    """(seconds per unit, name) for an axis of times or delays up to `largest_s`: days past
+    `HOURS_AXIS_UP_TO_S`, hours from an hour, minutes from a minute, else seconds."""
+    largest_s = abs(largest_s)
+    if largest_s > HOURS_AXIS_UP_TO_S:
+        return 86400.0, "days"
+    if largest_s >= 3600.0:
+        return 3600.0, "hours"
+    if largest_s >= 60.0:
+        return 60.0, "minutes"
+    return 1.0, "seconds"
+
+
+def unit_scale(unit: Unit, largest: float) -> tuple[float, str]:
+    """(value per unit, axis label) for an axis of values of `unit` up to `largest`: `GiB`,
+    `TiB·h`, `hours`, or `count`."""
+    if unit == "bytes":
+        return byte_unit(largest)
+    if unit == "byte_hours":
+        scale, name = byte_unit(largest)
+        return scale, f"{name}·h"
+    if unit == "seconds":
+        return seconds_unit(largest)
+    return 1.0, "count"
+
+
+def format_number(value: float, digits: int = DIGITS) -> str:
     """`value` to `digits` significant digits, without an exponent below a million."""
     if value == 0 or not math.isfinite(value):
         return f"{value:g}"
@@ -38,13 +67,13 @@ def _significant(value: float, digits: int) -> str:
 def format_bytes(value: float, digits: int = DIGITS) -> str:
     """`3.04 TiB`, `512 MiB`, `0 B`."""
     scale, unit = byte_unit(value)
-    return f"{_significant(value / scale, digits)} {unit}"
+    return f"{format_number(value / scale, digits)} {unit}"
 
 
 def format_byte_hours(value: float, digits: int = DIGITS) -> str:
     """Space held over time: `1.29 TiB·h`."""
     scale, unit = byte_unit(value)
-    return f"{_significant(value / scale, digits)} {unit}·h"
+    return f"{format_number(value / scale, digits)} {unit}·h"
 
 
 def format_seconds(seconds: float, digits: int = DIGITS) -> str:
@@ -52,10 +81,10 @@ def format_seconds(seconds: float, digits: int = DIGITS) -> str:
     for threshold, scale, name in ((2 * 86400.0, 86400.0, "d"), (3600.0, 3600.0, "h"), (60.0, 60.0, "min"),
                                    (1.0, 1.0, "s")):
         if abs(seconds) >= threshold:
-            return f"{_significant(seconds / scale, digits)} {name}"
+            return f"{format_number(seconds / scale, digits)} {name}"
     if seconds == 0:
         return "0 s"
-    return f"{_significant(seconds * 1000, digits)} ms"
+    return f"{format_number(seconds * 1000, digits)} ms"
 
 
 def format_rate(bytes_per_s: float) -> str:
@@ -63,8 +92,8 @@ def format_rate(bytes_per_s: float) -> str:
     bits = bytes_per_s * 8
     for scale, name in ((1e12, "Tbit/s"), (1e9, "Gbit/s"), (1e6, "Mbit/s"), (1e3, "kbit/s")):
         if bits >= scale:
-            return f"{_significant(bits / scale, DIGITS)} {name}"
-    return f"{_significant(bits, DIGITS)} bit/s"
+            return f"{format_number(bits / scale, DIGITS)} {name}"
+    return f"{format_number(bits, DIGITS)} bit/s"
 
 
 def format_count(value: float, digits: int = DIGITS) -> str:
@@ -72,7 +101,7 @@ def format_count(value: float, digits: int = DIGITS) -> str:
     value = float(value)
     if value.is_integer() and abs(value) < 1e15:
         return f"{int(value):,}"
-    return _significant(value, digits)
+    return format_number(value, digits)
 
 
 def format_percent(fraction: float, decimals: int = 1) -> str:

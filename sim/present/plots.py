@@ -22,7 +22,17 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from sim.observe.kpis import BY_NAME, COMPARE_ORDER
-from sim.present.formatting import byte_unit, format_percent, format_rate, format_seconds, plural
+from sim.present.formatting import (
+    byte_unit,
+    format_count,
+    format_number,
+    format_percent,
+    format_rate,
+    format_seconds,
+    plural,
+    seconds_unit,
+    unit_scale,
+)
 from sim.results import Results
 
 DPI = 100
@@ -61,9 +71,6 @@ def save(fig: Figure, path: Path) -> None:
 # -- units ----------------------------------------------------------------------------
 
 
-def time_unit(duration_s: float) -> tuple[float, str]:
-    """(seconds per unit, name) for a time axis over `duration_s`: hours up to two weeks, else days."""
-    return (86400.0, "days") if duration_s > 14 * 86400 else (3600.0, "hours")
 
 
 # -- shared pieces --------------------------------------------------------------------
@@ -124,7 +131,7 @@ def start_time_axes(ax: Axes, results: Results, series: pd.DataFrame) -> tuple[f
     """Shade the outages and pick the components of `series` to draw (the largest values):
     returns (run duration in s, time scale, time unit, component names)."""
     duration = float(results.summary["duration_s"])
-    scale, unit = time_unit(duration)
+    scale, unit = seconds_unit(duration)
     shade_outages(ax, outages(results), scale)
     return duration, scale, unit, largest(series.groupby("component")["value"].max(), MAX_LINES)
 
@@ -297,7 +304,7 @@ def plot_pcpi_timeline(results: Results) -> Figure:
     triangle an autodelete; tinted bands are link outages."""
     pcpis, locks = results.pcpis, results.locks
     duration = float(results.summary["duration_s"])
-    scale, unit = time_unit(duration)
+    scale, unit = seconds_unit(duration)
     premature = pcpis[pcpis["premature"].astype(bool)]
     all_volumes = sorted(set(pcpis["volume"]))
     first = sorted(set(premature["volume"])) + [v for v in all_volumes if v not in set(premature["volume"])]
@@ -364,7 +371,7 @@ def plot_lag(results: Results) -> Figure:
         empty(ax, "no lag samples (no mirror relationship delivered a PCPI)")
         return fig
     duration, scale, unit, names = start_time_axes(ax, results, lag)
-    lag_scale, lag_unit = (3600.0, "hours") if lag["value"].max() >= 3600 else (60.0, "minutes")
+    lag_scale, lag_unit = seconds_unit(float(lag["value"].max()))
     events = results.events
     rebaselines = events[events["event"] == "rebaseline"]
     for i, name in enumerate(names):
@@ -451,7 +458,7 @@ def plot_lock_propagation(results: Results) -> Figure:
         ax.plot(delays["hops"].to_numpy()[mine] + jitter[mine], delays["delay_s"].to_numpy()[mine], "o",
                 color=colour, alpha=0.6, markersize=4, markeredgewidth=0, label=label)
     for h, values in zip(hops, groups):
-        ax.annotate(f"n={len(values)}\np50 {format_seconds(float(np.median(values)))}\n"
+        ax.annotate(f"n={format_count(len(values))}\np50 {format_seconds(float(np.median(values)))}\n"
                     f"p95 {format_seconds(float(np.percentile(values, 95)))}",
                     (h, 0), xycoords=("data", "axes fraction"), xytext=(0, -30), textcoords="offset points",
                     ha="center", va="top", fontsize=8)
@@ -473,43 +480,31 @@ COMPARE_PANELS: tuple[tuple[str, str, str], ...] = tuple(
 """(kpi, title, unit) of each small multiple, in the registry's compare order."""
 
 
-def _scaled(kind: str, values: list[float]) -> tuple[list[float], str]:
-    top = max(values, default=0.0)
-    if kind == "bytes":
-        scale, name = byte_unit(top)
-        return [v / scale for v in values], name
-    if kind == "byte_hours":
-        scale, name = byte_unit(top)
-        return [v / scale for v in values], f"{name}·h"
-    if kind == "seconds":
-        return [v / 3600 for v in values], "hours"
-    return values, "count"
-
-
 def plot_compare(summaries: dict[str, dict[str, Any]], title: str) -> Figure:
     """The same scenario and seed under each protocol: one small chart per outcome of
     `COMPARE_PANELS` (re-baselines, premature deletions, bytes sent, lock space overhead, max
     lag, autodeletes, failed writes, their bytes and gap PCPIs), one bar per protocol in its
     fixed colour."""
     protocols = list(summaries)
-    panels = COMPARE_PANELS
-    cols = len(panels) if len(panels) <= 5 else -(-len(panels) // 2)
-    rows = -(-len(panels) // cols)
+    cols = len(COMPARE_PANELS) if len(COMPARE_PANELS) <= 5 else -(-len(COMPARE_PANELS) // 2)
+    rows = -(-len(COMPARE_PANELS) // cols)
     fig = Figure(figsize=(3.0 * cols, 3.4 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     fig.suptitle(title)
     colours = [protocol_colour(p) for p in protocols]
-    for ax, (kpi, name, kind) in zip(axes, panels):
-        values, unit = _scaled(kind, [float(summaries[p]["kpis"][kpi]) for p in protocols])
+    for ax, (kpi, name, unit) in zip(axes, COMPARE_PANELS):
+        raw = [float(summaries[p]["kpis"][kpi]) for p in protocols]
+        scale, label = unit_scale(unit, max(raw))
+        values = [v / scale for v in raw]
         bars = ax.bar(protocols, values, color=colours, edgecolor="0.2")
-        ax.bar_label(bars, labels=[f"{v:,.0f}" if kind == "count" else f"{v:,.3g}" for v in values], fontsize=8)
+        ax.bar_label(bars, labels=[format_count(v) if unit == "count" else format_number(v) for v in values], fontsize=8)
         ax.set_title(name, fontsize=10)
-        ax.set_ylabel(unit)
+        ax.set_ylabel(label)
         ax.set_ylim(0, max(values) * 1.18 or 1.0)  # counts of 0 everywhere still get a readable axis
-        if kind == "count":
+        if unit == "count":
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(axis="x", labelrotation=30 if len(protocols) > 3 else 0, labelsize=8)
-    for ax in axes[len(panels):]:
+    for ax in axes[len(COMPARE_PANELS):]:
         ax.set_visible(False)
     return fig
 
