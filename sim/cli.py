@@ -146,8 +146,9 @@ def _warn_no_limits(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.experiments.provenance import provenance
+    from sim.present.compare import kpi_table
     from sim.present.formatting import format_count, format_seconds
-    from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
+    from sim.present.terminal import format_kpi_table, verdict_lines
     from sim.results.plan import plan_run_folder
     from sim.results.write import write_run_folder
 
@@ -169,7 +170,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.experiments.provenance import provenance
-    from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
+    from sim.present.compare import kpi_table
+    from sim.present.terminal import format_kpi_table, verdict_lines
     from sim.results.plan import plan_compare, plan_run_folder
     from sim.results.write import write_compare, write_run_folder
 

@@ -13,10 +13,11 @@ from conftest import SCENARIOS
 from sim.engine.model import simulate
 from sim.observe.kpis import KPIS as REGISTRY
 from sim.observe.kpis import NAMES
+from sim.present.compare import kpi_table
 from sim.present.formatting import format_kpi, outcome, seconds_unit, unit_scale
 from sim.present.html import render_report
 from sim.present.plots import MAX_LEGEND_ENTRIES, plot_lock_propagation, plot_pcpi_timeline, save
-from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
+from sim.present.terminal import format_kpi_table, verdict_lines
 from sim.results import Results
 from sim.scenario import PROTOCOLS, load_scenario
 

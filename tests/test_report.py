@@ -13,13 +13,13 @@ from matplotlib.patches import FancyArrowPatch
 
 from sim.cli import main
 from sim.engine.model import simulate
+from sim.present.compare import plot_compare
 from sim.present.html import render_report
 from sim.present.plots import (
     CLEAN,
     PLOTS,
     REBASELINED,
     outages,
-    plot_compare,
     plot_lag,
     plot_lock_propagation,
     plot_pcpi_timeline,

@@ -1,9 +1,10 @@
 """The pictures of a run: what soft locks prevent and what they cost, readable at a glance.
 
-Every function takes a `Results` (a run just finished or loaded from its folder) and returns
-a matplotlib `Figure` built without pyplot, so nothing global changes and a notebook can
+Every `plot_*` function takes a `Results` (a run just finished or loaded from its folder) and
+returns a matplotlib `Figure` built without pyplot, so nothing global changes and a notebook can
 show it inline; `save` writes it as a PNG. `PLOTS` lists the files each results folder
-gets, with the caption the HTML report shows under each.
+gets, with the caption the HTML report shows under each. Pictures of several runs side by side
+are `sim.present.compare`'s.
 """
 
 from __future__ import annotations
@@ -19,19 +20,15 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
 
-from sim.observe.kpis import BY_NAME, COMPARE_ORDER
 from sim.present.formatting import (
     byte_unit,
     format_count,
-    format_number,
     format_percent,
     format_rate,
     format_seconds,
     plural,
     seconds_unit,
-    unit_scale,
 )
 from sim.results import Results
 
@@ -66,11 +63,6 @@ def protocol_colour(protocol: str) -> str:
 def save(fig: Figure, path: Path) -> None:
     """Write `fig` as a PNG (whatever the file name ends with)."""
     fig.savefig(path, dpi=DPI, format="png")
-
-
-# -- units ----------------------------------------------------------------------------
-
-
 
 
 # -- shared pieces --------------------------------------------------------------------
@@ -470,42 +462,6 @@ def plot_lock_propagation(results: Results) -> Figure:
     ax.set_xlabel("hops from the locking dataset to the holder", labelpad=62)
     ax.set_ylabel("delay: created at the tail -> set (s)")
     legend_outside(ax)
-    return fig
-
-
-# -- protocol comparison ---------------------------------------------------------------------
-
-COMPARE_PANELS: tuple[tuple[str, str, str], ...] = tuple(
-    (name, BY_NAME[name].label or name, BY_NAME[name].unit) for name in COMPARE_ORDER)
-"""(kpi, title, unit) of each small multiple, in the registry's compare order."""
-
-
-def plot_compare(summaries: dict[str, dict[str, Any]], title: str) -> Figure:
-    """The same scenario and seed under each protocol: one small chart per outcome of
-    `COMPARE_PANELS` (re-baselines, premature deletions, bytes sent, lock space overhead, max
-    lag, autodeletes, failed writes, their bytes and gap PCPIs), one bar per protocol in its
-    fixed colour."""
-    protocols = list(summaries)
-    cols = len(COMPARE_PANELS) if len(COMPARE_PANELS) <= 5 else -(-len(COMPARE_PANELS) // 2)
-    rows = -(-len(COMPARE_PANELS) // cols)
-    fig = Figure(figsize=(3.0 * cols, 3.4 * rows + 0.6), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    fig.suptitle(title)
-    colours = [protocol_colour(p) for p in protocols]
-    for ax, (kpi, name, unit) in zip(axes, COMPARE_PANELS):
-        raw = [float(summaries[p]["kpis"][kpi]) for p in protocols]
-        scale, label = unit_scale(unit, max(raw))
-        values = [v / scale for v in raw]
-        bars = ax.bar(protocols, values, color=colours, edgecolor="0.2")
-        ax.bar_label(bars, labels=[format_count(v) if unit == "count" else format_number(v) for v in values], fontsize=8)
-        ax.set_title(name, fontsize=10)
-        ax.set_ylabel(label)
-        ax.set_ylim(0, max(values) * 1.18 or 1.0)  # counts of 0 everywhere still get a readable axis
-        if unit == "count":
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.tick_params(axis="x", labelrotation=30 if len(protocols) > 3 else 0, labelsize=8)
-    for ax in axes[len(COMPARE_PANELS):]:
-        ax.set_visible(False)
     return fig
 
 

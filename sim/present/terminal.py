@@ -1,12 +1,11 @@
-"""What the terminal prints about runs: a verdict line per protocol and a KPI table with a
-column per protocol. Every number goes through `sim.present.formatting`, like report.html's; the CSV
-keeps the raw numbers."""
+"""What the terminal prints about runs: a verdict line per protocol and the KPI table
+(`sim.present.compare.kpi_table`) as text. Every number goes through `sim.present.formatting`,
+like report.html's; the CSV keeps the raw numbers."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from sim.observe.kpis import NAMES
 from sim.present.formatting import format_kpi, outcome
 
 COLUMN_GAP = 2
@@ -15,15 +14,10 @@ COLUMN_GAP = 2
 
 def verdict_lines(summaries: dict[str, dict]) -> list[str]:
     """One line per run label (e.g. protocol), labels aligned:
-    `softlock: 0 premature deletions, 0 re-baselines; locks pinned 1.29 TiB·h; 0 failed writes, 0 autodeletes`."""
+    `softlock: 0 premature deletions, 0 re-baselines; locks pinned 1.29 TiB·h, peak 430 GiB; 0 failed writes,
+    0 autodeletes`."""
     width = max((len(label) for label in summaries), default=0) + 1
     return [f"{label + ':':<{width}} {outcome(s['kpis'])}" for label, s in summaries.items()]
-
-
-def kpi_table(summaries: dict[str, dict]) -> pd.DataFrame:
-    """Every KPI as a row, in the registry's order (`sim.observe.kpis`), one column per run label
-    (e.g. protocol); raw numbers, as the CSV holds them."""
-    return pd.DataFrame({label: {k: s["kpis"][k] for k in NAMES} for label, s in summaries.items()}, index=list(NAMES))
 
 
 def format_kpi_table(table: pd.DataFrame) -> str:

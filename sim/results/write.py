@@ -22,9 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sim.present.compare import kpi_table, plot_compare
 from sim.present.html import write_report
-from sim.present.plots import plot_compare, save, write_plots
-from sim.present.terminal import kpi_table
+from sim.present.plots import save, write_plots
 from sim.results.folders import (
     clean_leftovers,
     fsync_tree,
