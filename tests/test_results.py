@@ -41,6 +41,8 @@ def test_load_gives_back_the_summary_every_table_and_the_scenario(softlock_run, 
     assert results.kpis["premature_deletions"] == 0
     for name in TABLES:
         pd.testing.assert_frame_equal(getattr(results, name), softlock_run.tables[name])
+    assert type(results) is type(softlock_run) and softlock_run.path is None
+    assert results.scenario == softlock_run.scenario  # the same plain data in memory and on disk
     assert results.scenario["links"][1]["between"] == ["B", "C"]
     assert results.scenario["links"][1]["bandwidth"] == 125_000_000  # 1Gbit/s in bytes/s
     assert results.scenario["links"][1]["outages"] == [{"at": 3 * 86400, "for": 86400}]
