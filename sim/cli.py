@@ -23,7 +23,7 @@ from sim.scenario import Scenario, ScenarioError, load_scenario, read_source, sc
 from sim.scenario.file import ScenarioFile
 
 if TYPE_CHECKING:
-    from sim.engine.model import RunResult
+    from sim.results import Results
 
 EXIT_BAD_INPUT = 2
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
@@ -103,7 +103,7 @@ def _protocol_list(text: str) -> list[str]:
     return chosen
 
 
-def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "") -> RunResult:
+def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "") -> Results:
     """Run `scenario` to the end; with `bar_file`, draw a progress bar of simulated time on it.
 
     The model runs in `PROGRESS_STEPS` chunks of simulated time. `Model.run(until_s)` handles the
@@ -113,14 +113,14 @@ def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: s
     from tqdm import tqdm
 
     from sim.engine.model import Model, simulate
-    from sim.present.plots import time_unit
+    from sim.present.formatting import seconds_unit
 
     if bar_file is None:
         return simulate(scenario)
     started = time.perf_counter()
     model = Model(scenario)
     model.start()
-    scale, unit = time_unit(scenario.duration)
+    scale, unit = seconds_unit(scenario.duration)
     total = scenario.duration / scale
     fmt = "{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} simulated " + unit + " [{elapsed}<{remaining}]"
     with tqdm(total=total, desc=f"{label}: " if label else "", file=bar_file, bar_format=fmt, leave=False) as bar:
@@ -148,8 +148,11 @@ def _warn_no_limits(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.experiments.provenance import provenance
-    from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
-    from sim.results.write import plan_run_folder, write_run_folder
+    from sim.present.compare import kpi_table
+    from sim.present.formatting import format_count, format_seconds
+    from sim.present.terminal import format_kpi_table, verdict_lines
+    from sim.results.plan import plan_run_folder
+    from sim.results.write import write_run_folder
 
     source, scenario = _read(args, args.seed, args.protocol)
     target = plan_run_folder(Path(args.out), scenario.name, scenario.protocol, scenario.seed, source.sha256,
@@ -163,14 +166,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("\n".join(verdict_lines(summaries)))
     print()
     print(format_kpi_table(kpi_table(summaries)))
-    print(f"\n{result.summary['events_processed']:,} events in {result.summary['wall_seconds']:.2f} s")
+    print(f"\n{format_count(result.summary['events_processed'])} events in {format_seconds(result.summary['wall_seconds'])}")
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.experiments.provenance import provenance
-    from sim.present.terminal import format_kpi_table, kpi_table, verdict_lines
-    from sim.results.write import plan_compare, plan_run_folder, write_compare, write_run_folder
+    from sim.present.compare import kpi_table
+    from sim.present.terminal import format_kpi_table, verdict_lines
+    from sim.results.plan import plan_compare, plan_run_folder
+    from sim.results.write import write_compare, write_run_folder
 
     source, scenario = _read(args, args.seed)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
@@ -241,6 +246,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         verdict_lines,
     )
     from sim.experiments.provenance import code_version
+    from sim.present.formatting import format_seconds, plural
 
     _warn_no_limits(args)
     entries = load_library(args.paths, enforce_limits=not args.no_limits)
@@ -265,7 +271,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     runs = sum(o.runs for o in outcomes)
     workers = min(args.jobs or os.cpu_count() or 1, max(runs, 1))
     print(f"{len(verdicts) - failures} passed, {failures} failed; {runs} runs of {len(outcomes)} scenarios "
-          f"in {time.perf_counter() - started:.1f} s on {workers} process{'es' if workers != 1 else ''}")
+          f"in {format_seconds(time.perf_counter() - started)} on {plural(workers, 'process', 'processes')}")
     if failures and args.update:
         print("\n# Bounds the measured outcomes meet, to paste by hand (no file was changed):")
         print("\n".join(suggestions))
@@ -371,7 +377,7 @@ def _silence_stdout() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sim.results.write import OutputError
+    from sim.results.plan import OutputError
 
     args = build_parser().parse_args(argv)
     try:

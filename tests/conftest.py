@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,15 @@ def chain_document(**overrides: Any) -> dict[str, Any]:
     }
     doc.update(overrides)
     return doc
+
+
+def rewrite_summary(folder: Path, summary: dict[str, Any]) -> None:
+    """Replace a results folder's summary.json as its writer would have written it (with
+    complete.json listing its new size), e.g. as an earlier cascadesim wrote it."""
+    (folder / "summary.json").write_text(json.dumps(summary))
+    marker = json.loads((folder / "complete.json").read_text())
+    marker["files"]["summary.json"] = (folder / "summary.json").stat().st_size
+    (folder / "complete.json").write_text(json.dumps(marker))
 
 
 def dump_yaml(doc: dict[str, Any]) -> str:

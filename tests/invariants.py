@@ -1,4 +1,4 @@
-"""Invariants every run must hold, as plain functions over a scenario and its `RunResult`.
+"""Invariants every run must hold, as plain functions over a scenario and its `Results`.
 
 Each check models one promise the results make to a reader (issue 10): the premature-deletion
 blame contract, that locking protocols lose nothing when nothing overrides or retires them,
@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.engine.model import RunResult
+from sim.results import Results
 from sim.scenario import MirrorSpec, Plan, Scenario
 
 REQUIRE_FULL_SCHEMA = True
@@ -125,7 +125,7 @@ def _first(items: Iterable[str], limit: int = 8) -> str:
 
 # -- a. the blame contract -------------------------------------------------------------------
 
-def check_blame_contract(_scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_blame_contract(_scenario: Scenario | dict[str, Any], result: Results) -> None:
     """Every re-baseline of R is blamed on exactly one premature deletion of R made at or
     after R's previous transfer started and no later than the re-baseline started; every
     other premature deletion of R comes after R's last transfer started (it is pending, and
@@ -200,7 +200,7 @@ def check_blame_contract(_scenario: Scenario | dict[str, Any], result: RunResult
         f"{sorted(in_table - in_events)[:8]}; an event but not marked: {sorted(in_events - in_table)[:8]}")
 
 
-def check_nothing_blamed_after_retirement(scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_nothing_blamed_after_retirement(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """No premature deletion is blamed on a relationship that can no longer update: one whose
     destination was retired, or one reading from a retired destination (its PCPIs are gone),
     at or after the retirement."""
@@ -222,11 +222,11 @@ def check_nothing_blamed_after_retirement(scenario: Scenario | dict[str, Any], r
 
 # -- b. locking protocols lose nothing ---------------------------------------------------------
 
-def check_locking_protocols_lose_nothing(scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_locking_protocols_lose_nothing(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """Under `softlock` and `hard`, with no autodelete and no retirement anywhere (nothing may
     override or orphan a lock), no relationship re-baselines and nothing is deleted prematurely."""
     s = as_scenario(scenario)
-    if result.scenario.protocol not in LOCKING_PROTOCOLS:
+    if result.summary['protocol'] not in LOCKING_PROTOCOLS:
         return
     if any(v.autodelete is not None for v in s.volumes.values()) or any(m.retire_at is not None for m in s.mirrors):
         return
@@ -238,13 +238,13 @@ def check_locking_protocols_lose_nothing(scenario: Scenario | dict[str, Any], re
              zip(blamed["time_s"], blamed["component"], blamed["pcpi_id"], blamed["detail"])]
     kpis = result.summary["kpis"]
     assert not lost and kpis["rebaselines"] == 0 and kpis["premature_deletions"] == 0, (
-        f"protocol {result.scenario.protocol} lost bases without autodelete or retirement "
+        f"protocol {result.summary['protocol']} lost bases without autodelete or retirement "
         f"(KPIs: {kpis['rebaselines']} re-baselines, {kpis['premature_deletions']} premature deletions):\n  " + _first(lost))
 
 
 # -- c. no PCPI read after it was deleted; images come from their source -------------------------
 
-def check_transfers_read_present_pcpis(scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_transfers_read_present_pcpis(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """Every transfer's base and sent PCPI were on its source volume from before the transfer
     started until it ended (or until the run ended, for one still in flight)."""
     specs = relationships(as_scenario(scenario))
@@ -272,7 +272,7 @@ def check_transfers_read_present_pcpis(scenario: Scenario | dict[str, Any], resu
     assert not problems, "transfers read PCPIs their source did not hold:\n  " + _first(problems)
 
 
-def check_volume_images_come_from_their_source(scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_volume_images_come_from_their_source(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """A volume-mirror destination holds only PCPIs its source had when a transfer started:
     every PCPI arriving on it at time t came with a completed transfer of its relationship
     ending at t, and was on the source when that transfer started."""
@@ -307,7 +307,7 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-6)
 
 
-def check_link_bytes(scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_link_bytes(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """Each link carried exactly the bytes sent by the transfers routed over it."""
     s = as_scenario(scenario)
     specs = relationships(s)
@@ -326,7 +326,7 @@ def check_link_bytes(scenario: Scenario | dict[str, Any], result: RunResult) -> 
     assert not wrong, "link bytes differ from the bytes of the transfers routed over them:\n  " + _first(wrong)
 
 
-def check_kpis_sum_their_tables(scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_kpis_sum_their_tables(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """KPIs, and each relationship's entry in summary["relationships"], are the sums of the
     rows they summarise."""
     s = as_scenario(scenario)
@@ -384,7 +384,7 @@ def check_kpis_sum_their_tables(scenario: Scenario | dict[str, Any], result: Run
 
 # -- e, f. the lock and transfer tables are consistent ------------------------------------------------
 
-def check_lock_table(_scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_lock_table(_scenario: Scenario | dict[str, Any], result: Results) -> None:
     """Every lock was set no earlier than it was created at its locking dataset, its
     propagation delay (when it travelled) is set minus created, and it was released no
     earlier than it was set."""
@@ -403,7 +403,7 @@ def check_lock_table(_scenario: Scenario | dict[str, Any], result: RunResult) ->
     assert not problems, f"{len(problems)} inconsistent lock rows:\n  " + _first(problems)
 
 
-def check_transfers_table(scenario: Scenario | dict[str, Any], result: RunResult) -> None:
+def check_transfers_table(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """`end_s` is empty exactly for transfers still in flight at the end (neither completed
     nor aborted), no transfer ends before it starts, a relationship's first transfer is its
     baseline and later ones are not, and a relationship runs one transfer at a time."""
@@ -434,7 +434,7 @@ def check_transfers_table(scenario: Scenario | dict[str, Any], result: RunResult
     assert not problems, "transfers table inconsistent:\n  " + _first(problems)
 
 
-Check = Callable[[Scenario | dict[str, Any], RunResult], None]
+Check = Callable[[Scenario | dict[str, Any], Results], None]
 
 CHECKS: tuple[Check, ...] = (
     check_blame_contract,
@@ -451,7 +451,7 @@ CHECKS: tuple[Check, ...] = (
 `Scenario`) and a run's result, whether or not it needs the scenario."""
 
 
-def check_all(scenario: Scenario | dict[str, Any], result: RunResult, checks: Iterable[Check] = CHECKS) -> None:
+def check_all(scenario: Scenario | dict[str, Any], result: Results, checks: Iterable[Check] = CHECKS) -> None:
     """Run `checks` on one result; every failing one is reported, each under its name."""
     failures = []
     for check in checks:
@@ -459,4 +459,4 @@ def check_all(scenario: Scenario | dict[str, Any], result: RunResult, checks: It
             check(scenario, result)
         except AssertionError as err:
             failures.append(f"{check.__name__}: {err}")
-    assert not failures, f"protocol {result.scenario.protocol}: " + "\n".join(failures)
+    assert not failures, f"protocol {result.summary['protocol']}: " + "\n".join(failures)

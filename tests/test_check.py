@@ -19,10 +19,10 @@ from sim.experiments.expect import check_kpis, describe, holds, suggest
 from sim.experiments.library import load_library, run_library
 from sim.scenario import Bound, load_scenario
 
-TIMING = re.compile(r"^ +(\S+) +(\d+) runs? in (\d+\.\d\d) s  \((.+), sha256 [0-9a-f]{12}\)$")
+TIMING = re.compile(r"^ +(\S+) +(\d+) runs? in ([\d.]+ (?:ms|s|min))  \((.+), sha256 [0-9a-f]{12}\)$")
 VOLUMES = {"A:/vol/v": {"size": "100GiB", "change_rate": "1GiB/h", "change_variability": 0.5}}
 """The small chain's volume with bursty writes, so that seeds differ."""
-SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed; (\d+) runs of (\d+) scenarios in \d+\.\d s on \d+ process(es)?$")
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed; (\d+) runs of (\d+) scenarios in [\d.]+ (ms|s|min) on \d+ process(es)?$")
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +191,6 @@ def test_bound_semantics(bound, values, passes, text):
     parsed = Bound.model_validate(bound)
     assert holds(parsed, values) is passes
     assert describe(parsed) == text
-    [verdict] = check_kpis("none", {"k": parsed}, [{"k": v} for v in values])
+    [verdict] = check_kpis("none", {"rebaselines": parsed}, [{"rebaselines": v} for v in values])
     assert verdict.passed is passes
     assert holds(Bound.model_validate(YAML(typ="safe").load(suggest(parsed, verdict))), values)

@@ -271,7 +271,7 @@ def test_claim_30_48_an_intermediate_locks_upstream_then_mirrors_downstream():
 
 def test_claim_36_37_locks_go_upstream_against_the_data():
     result = simulate(load_scenario(SCENARIOS / "fanout_tree.yaml").model_copy(update={"protocol": "softlock"}))
-    mirrors = {(m.source, m.destination) for m in result.scenario.mirrors}
+    mirrors = {(m["source"], m["destination"]) for m in result.scenario["mirrors"]}
     locks = result.tables["locks"]
     soft = locks[locks["type"] != "hard"]
     assert len(soft) > 0

@@ -87,11 +87,11 @@ def test_claim_3_13_23_a_soft_lock_has_pcpi_id_type_and_string_fields(mixed):
     # `qtree` lock is a qtree mirror's destination's, a `destination_path` lock a volume
     # mirror's destination's (or a transfer's, for its destination); each string names the
     # relationship of its locking dataset.
-    mirrors = {f"{m.source}->{m.destination}": m for m in mixed.scenario.mirrors}
+    mirrors = {f"{m['source']}->{m['destination']}": m for m in mixed.scenario["mirrors"]}
     for row in rows.itertuples():
         mirror = mirrors[application_of(row.string)]
-        assert mirror.destination == row.locking_dataset
-        assert row.type == ("qtree" if mirror.type == "qtree" and not row.string.startswith("transfer ")
+        assert mirror["destination"] == row.locking_dataset
+        assert row.type == ("qtree" if mirror["type"] == "qtree" and not row.string.startswith("transfer ")
                             else "destination_path")
     assert set(rows["type"]) == {"destination_path", "qtree"}
     assert rows["string"].str.len().gt(0).all()
@@ -119,7 +119,7 @@ def test_claim_4_14_24_the_string_is_shown_to_users(mid_outage):
 
 
 def test_claim_5_15_25_the_string_names_the_application_that_needs_the_pcpi(mixed):
-    destination_of = {f"{m.source}->{m.destination}": m.destination for m in mixed.scenario.mirrors}
+    destination_of = {f"{m['source']}->{m['destination']}": m["destination"] for m in mixed.scenario["mirrors"]}
     rows = soft_rows(mixed)
     for string, dataset in zip(rows["string"], rows["locking_dataset"]):
         application = application_of(string)
@@ -130,7 +130,7 @@ def test_claim_5_15_25_the_string_names_the_application_that_needs_the_pcpi(mixe
 
 
 def test_claim_6_16_26_the_type_says_what_the_string_holds(mixed):
-    qtree_names = {q for spec in mixed.scenario.volumes.values() for q in spec.qtrees}
+    qtree_names = {q for spec in mixed.scenario["volumes"].values() for q in spec["qtrees"]}
     rows = soft_rows(mixed)
     for kind, string, dataset in zip(rows["type"], rows["string"], rows["locking_dataset"]):
         if kind == "destination_path":  # the string carries a mirror's destination path
@@ -177,7 +177,7 @@ def test_claim_8_18_28_destination_path_locks_name_the_mirror_destination(quick)
         ("B:/vol/db", "C:/vol/db", "snapmirror B:/vol/db->C:/vol/db"),  # C's own base, on B
         ("A:/vol/db", "C:/vol/db", "snapmirror B:/vol/db->C:/vol/db"),  # C's, forwarded by B to A
     }
-    destinations = {m.destination for m in quick.scenario.mirrors}
+    destinations = {m["destination"] for m in quick.scenario["mirrors"]}
     assert set(rows["locking_dataset"]) == destinations
 
 
@@ -186,7 +186,7 @@ def test_claim_9_19_29_qtree_locks_name_the_qtree(mixed):
     qtree = rows[rows["type"] == "qtree"]
     assert set(qtree["locking_dataset"]) == {"C:/vol/users/users"}
     assert set(qtree["string"]) == {"qtree C:/vol/users/users (mirror of B:/vol/db/users)"}
-    assert "users" in mixed.scenario.volumes["A:/vol/db"].qtrees
+    assert "users" in mixed.scenario["volumes"]["A:/vol/db"]["qtrees"]
     # Held on the qtree mirror's source B, and forwarded one hop further up to A.
     assert set(zip(qtree["volume"], qtree["hops"])) == {("B:/vol/db", 1), ("A:/vol/db", 2)}
 
@@ -194,7 +194,7 @@ def test_claim_9_19_29_qtree_locks_name_the_qtree(mixed):
 def test_claim_32_41_a_lock_records_the_resource_and_the_locking_dataset(quick, mixed):
     for result in (quick, mixed):
         rows = soft_rows(result)
-        assert set(rows["locking_dataset"]) <= {m.destination for m in result.scenario.mirrors}
+        assert set(rows["locking_dataset"]) <= {m["destination"] for m in result.scenario["mirrors"]}
         assert rows["pcpi_id"].notna().all()
         # The pair is the lock's identity: one PCPI locked for two datasets is two records.
         per_pcpi = rows.groupby(["volume", "pcpi_id"])["locking_dataset"].nunique()
@@ -208,7 +208,7 @@ def test_claim_33_the_resource_id_is_the_pcpi_the_lock_protects(run, request):
                                    validate="many_to_one")
     assert rows["name"].notna().all()  # every resource id names a PCPI of the holding volume
     assert (rows["arrived_s"] <= rows["set_s"]).all()  # set only on a PCPI the holder has
-    end = result.scenario.duration
+    end = result.scenario["duration"]
     in_force_until = rows["released_s"].fillna(end)
     # No holder deleted a PCPI while a soft lock on it was in force (retention, mirror rotation).
     assert (rows["deleted_s"].isna() | (rows["deleted_s"] >= in_force_until)).all()

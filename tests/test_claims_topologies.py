@@ -80,9 +80,10 @@ def test_oracle_verdicts_match_the_rebaselines_they_predict(name, protocol):
     # cascade breaks, and the blame contract holds (tests/invariants.py): every re-baseline
     # has exactly one premature deletion blamed on it since its relationship's previous
     # transfer started, and every premature deletion is followed by a re-baseline or by none.
-    result = simulate(scenario(name, protocol))
+    run = scenario(name, protocol)
+    result = simulate(run)
     assert (result.tables["events"]["event"] == "premature_deletion").any()
-    check_blame_contract(result.scenario, result)
+    check_blame_contract(run, result)
 
 
 def with_autodelete(commitment, protocol):

@@ -6,8 +6,9 @@ import pytest
 from conftest import chain_document
 
 from sim.engine.model import simulate
+from sim.protocols.registry import names
 
-PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
+PROTOCOLS = names()
 
 
 def qtree_then_volume(protocol: str) -> dict:

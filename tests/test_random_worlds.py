@@ -29,8 +29,9 @@ from hypothesis import HealthCheck, Phase, find, given, seed, settings
 from invariants import CHECKS, Check, check_all
 from random_worlds import world_yaml, worlds
 
-from sim.engine.model import RunResult, simulate
+from sim.engine.model import simulate
 from sim.protocols.registry import names
+from sim.results import Results
 from sim.scenario import Plan, Scenario, load_scenario
 
 CI_EXAMPLES = 250
@@ -80,7 +81,7 @@ def test_random_worlds_hold_every_invariant(world: dict[str, Any]) -> None:
     run_world(world)
 
 
-def _same_run(a: RunResult, b: RunResult) -> None:
+def _same_run(a: Results, b: Results) -> None:
     assert {**a.summary, "wall_seconds": 0} == {**b.summary, "wall_seconds": 0}
     for name, table in a.tables.items():
         pd.testing.assert_frame_equal(table, b.tables[name])
@@ -91,8 +92,8 @@ def _same_run(a: RunResult, b: RunResult) -> None:
 @given(world=worlds())
 def test_a_failing_world_is_written_as_a_scenario_file_that_reproduces_its_run(
         world: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def fails_on_any_run(_scenario: Any, result: RunResult) -> None:
-        raise AssertionError(f"{result.scenario.protocol} ran")
+    def fails_on_any_run(_scenario: Any, result: Results) -> None:
+        raise AssertionError(f"{result.summary['protocol']} ran")
 
     monkeypatch.setattr(sys.modules[__name__], "WORLDS_OUT", tmp_path)
     with pytest.raises(AssertionError, match="fails under protocol none") as failure:

@@ -13,13 +13,13 @@ from matplotlib.patches import FancyArrowPatch
 
 from sim.cli import main
 from sim.engine.model import simulate
+from sim.present.compare import plot_compare
 from sim.present.html import render_report
 from sim.present.plots import (
     CLEAN,
     PLOTS,
     REBASELINED,
     outages,
-    plot_compare,
     plot_lag,
     plot_lock_propagation,
     plot_pcpi_timeline,
@@ -75,18 +75,19 @@ def test_topology_arrows_are_red_only_for_the_relationship_that_rebaselined(runs
 
 def test_topology_labels_links_with_bandwidth(runs):
     texts = [t.get_text() for t in plot_topology(runs["none"]).axes[0].texts]
-    assert any(t.startswith("10 Gbit/s, 1 ms") for t in texts)
-    assert any(t.startswith("1 Gbit/s, 30 ms\n") and t.endswith("\n1 outage") for t in texts)
+    assert any(t.startswith("10 Gbit/s, 1 ms\nused ") for t in texts)
+    assert any(t.startswith("1 Gbit/s, 30 ms\nused ") and t.endswith("\n1 outage") for t in texts)
     assert "/vol/db: 1 re-baseline" in texts
 
 
 def test_topology_shows_each_links_exact_utilisation_and_busy_fraction(runs):
     base = runs["none"]
-    usage = {"A-B": {"bytes": 1.0, "mean_utilisation": 0.4, "busy_fraction": 0.5, "peak_utilisation": 1.0}}
+    usage = {"A-B": {"bytes": 1.0, "mean_utilisation": 0.4, "busy_fraction": 0.5, "peak_utilisation": 1.0},
+             "B-C": {"bytes": 1.0, "mean_utilisation": 0.01234, "busy_fraction": 1.0, "peak_utilisation": 1.0}}
     texts = [t.get_text() for t in plot_topology(Results({**base.summary, "links": usage}, base.tables,
                                                           base.scenario)).axes[0].texts]
     assert "10 Gbit/s, 1 ms\nused 40.0%, busy 50.0%" in texts
-    assert "1 Gbit/s, 30 ms\n1 outage" in texts  # no usage reported for B-C: none claimed
+    assert "1 Gbit/s, 30 ms\nused 1.2%, busy 100.0%\n1 outage" in texts
 
 
 def test_timeline_marks_the_premature_deletion_and_shows_who_locked_what(runs):
@@ -113,7 +114,7 @@ def test_lag_draws_each_destination_and_shades_the_outage(runs):
     assert (band.get_x(), band.get_x() + band.get_width()) == (72.0, 96.0)
 
 
-def test_space_marks_autodeletes_when_the_engine_reports_them(runs):
+def test_space_marks_autodeletes_where_the_events_have_them(runs):
     base = runs["softlock"]
     autodelete = pd.DataFrame({"time_s": [2 * DAY], "event": ["autodelete"], "component": ["A:/vol/db"],
                                "pcpi_id": [7], "value": [None], "detail": [None]})
@@ -125,15 +126,14 @@ def test_space_marks_autodeletes_when_the_engine_reports_them(runs):
     assert "A:/vol/db: held by locks" in plain  # softlock pins A's PCPIs through the outage
 
 
-def test_propagation_delay_uses_the_engine_column_without_re_pinned_locks_else_set_minus_created():
+def test_propagation_delay_is_the_locks_column_leaving_out_hard_and_re_pinned_locks():
     locks = pd.DataFrame({
         "volume": ["A", "A", "B", "A"], "type": ["hard", "destination_path", "destination_path", "destination_path"],
         "locking_dataset": ["x", "C", "C", "B"], "hops": [0, 2, 1, 1],
-        "created_s": [0.0, 10.0, 10.0, 50.0], "set_s": [0.0, 12.5, 9.0, 51.0]})
+        "propagation_s": [None, 3.0, None, 0.25]})  # B's lock was re-pinned: it did not travel
     delays = propagation_delays(locks)
-    assert delays[["hops", "delay_s"]].values.tolist() == [[2, 2.5], [1, 0.0], [1, 1.0]]
-    delays = propagation_delays(locks.assign(propagation_s=[None, 3.0, None, 0.25]))  # B's lock was re-pinned
-    assert delays[["holder", "hops", "delay_s"]].values.tolist() == [["A", 2, 3.0], ["A", 1, 0.25]]
+    assert delays.to_dict("list") == {"holder": ["A", "A"], "locking_dataset": ["C", "B"], "hops": [2, 1],
+                                      "delay_s": [3.0, 0.25]}
 
 
 def test_lock_propagation_has_a_box_per_hop_count(runs):
@@ -171,16 +171,14 @@ def test_compare_draws_one_bar_per_protocol_in_each_panel(runs):
     summaries = {p: r.summary for p, r in runs.items()}
     fig = plot_compare(summaries, "quickstart")
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
-    extras = [title for kpi, title in (("autodeletes", "autodeletes"), ("failed_writes", "failed writes (appliance full)"),
-                                       ("failed_write_bytes", "bytes of failed writes"),
-                                       ("gap_pcpis", "gap PCPIs (history lost)"))
-              if kpi in runs["none"].kpis]
-    assert titles == ["re-baselines", "premature deletions", "bytes sent", "lock space overhead", "max lag", *extras]
+    assert titles == ["re-baselines", "premature deletions", "bytes sent", "lock space overhead", "max lag",
+                      "autodeletes", "failed writes (appliance full)", "bytes of failed writes", "gap PCPIs (history lost)"]
     rebaselines = fig.axes[0]
     assert [t.get_text() for t in rebaselines.get_xticklabels()] == ["none", "softlock"]
     assert [b.get_height() for b in rebaselines.patches] == [1, 0]
     lock_space = fig.axes[3]
     assert lock_space.patches[0].get_height() == 0 < lock_space.patches[1].get_height()
+    assert [ax.get_ylabel() for ax in fig.axes[:5]] == ["count", "count", "TiB", "TiB·h", "hours"]
 
 
 def test_compare_writes_its_figure_next_to_the_csv(write_scenario, tmp_path):
@@ -204,8 +202,9 @@ def test_a_run_with_nothing_to_show_still_gets_every_plot_saying_so(make_scenari
                      "no soft locks in this run (protocol none)"]
 
 
-def test_what_the_engine_adds_next_shows_up_when_present(runs):
-    """autodelete PCPIs, lock propagation statistics and the autodeletes / gap_pcpis KPIs."""
+def test_autodeletes_gap_pcpis_and_propagation_statistics_show_up_where_they_happen(runs):
+    """autodelete PCPIs in the timeline, lock propagation statistics in the report, and the
+    autodeletes / gap_pcpis KPIs in the report and the compare figure."""
     base = runs["softlock"]
     pcpis = base.pcpis.copy()
     victim = pcpis.index[(pcpis["volume"] == "A:/vol/db") & (pcpis["reason"] == "retention")][0]
@@ -223,10 +222,10 @@ def test_what_the_engine_adds_next_shows_up_when_present(runs):
     assert "<td>all</td>" in propagation and '<td class="num">743</td>' in propagation
     assert "<td>to the head, end to end</td>" in propagation
     assert "<td>gap_pcpis</td>" in page and "before they reached a destination" in page
-    fig = plot_compare({"none": base.summary | {"kpis": {**runs["none"].kpis, "autodeletes": 0, "gap_pcpis": 0}},
-                        "softlock": summary}, "later")
-    assert [ax.get_title() for ax in fig.axes if ax.get_visible()][-4:] == [
-        "autodeletes", "failed writes (appliance full)", "bytes of failed writes", "gap PCPIs (history lost)"]
+    fig = plot_compare({"none": runs["none"].summary, "softlock": summary}, "later")
+    bars = {ax.get_title(): [bar.get_height() for bar in ax.patches] for ax in fig.axes if ax.get_visible()}
+    assert bars["autodeletes"] == [runs["none"].kpis["autodeletes"], 1]
+    assert bars["gap PCPIs (history lost)"] == [runs["none"].kpis["gap_pcpis"], 2]
 
 
 def test_topology_lays_a_tree_out_left_to_right_without_crossings():

@@ -15,6 +15,7 @@ import pytest
 from conftest import ROOT, SCENARIOS, chain_document, dump_yaml
 from ruamel.yaml import YAML
 
+import sim
 from sim.cli import main
 from sim.engine.model import simulate
 from sim.experiments.provenance import code_version
@@ -42,6 +43,7 @@ def run_args(path: Path, out: Path) -> list[str]:
 SUBPROCESS = """
 import sys
 import sim.results.write
+import sim
 from sim.cli import main
 sim.results.write.write_plots = lambda results, folder, **_: None
 for args in eval(sys.argv[1]):
@@ -99,6 +101,13 @@ def test_the_summary_records_what_produced_the_result(folders):
     fleet, _ = folders["fleet_100"]
     overrides = json.loads((fleet / "summary.json").read_text())["provenance"]["overrides"]
     assert overrides[0] == f"duration={SHORT}" and all(re.fullmatch(r"links\[\d+\]\.outages=\[\]", o) for o in overrides[1:])
+
+
+def test_provenance_asks_git_about_the_whole_package(monkeypatch):
+    asked = []
+    monkeypatch.setattr("sim.experiments.provenance._git", lambda folder, *args: asked.append(folder) or "")
+    code_version.__wrapped__()
+    assert asked == [Path(sim.__file__).resolve().parent] * 2  # sim/, not the module's own sub-package
 
 
 def test_provenance_without_git_is_recorded_as_unknown(monkeypatch):

@@ -7,11 +7,11 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import SCENARIOS, chain_document
+from conftest import SCENARIOS, chain_document, rewrite_summary
 
 from sim.cli import main, simulate_with_progress
 from sim.engine.model import simulate
-from sim.results import TABLES, ResultsError, load
+from sim.results import SCHEMA_VERSION, TABLES, ResultsError, load, load_summary
 from sim.results.write import write_results
 from sim.scenario import load_scenario
 
@@ -41,10 +41,30 @@ def test_load_gives_back_the_summary_every_table_and_the_scenario(softlock_run, 
     assert results.kpis["premature_deletions"] == 0
     for name in TABLES:
         pd.testing.assert_frame_equal(getattr(results, name), softlock_run.tables[name])
+    assert type(results) is type(softlock_run) and softlock_run.path is None
+    assert results.scenario == softlock_run.scenario  # the same plain data in memory and on disk
     assert results.scenario["links"][1]["between"] == ["B", "C"]
     assert results.scenario["links"][1]["bandwidth"] == 125_000_000  # 1Gbit/s in bytes/s
     assert results.scenario["links"][1]["outages"] == [{"at": 3 * 86400, "for": 86400}]
     assert results.title == "quickstart, protocol softlock, seed 42"
+
+
+def test_the_summary_says_first_which_schema_version_it_follows(softlock_run, written):
+    assert list(softlock_run.summary)[0] == "schema_version"
+    assert json.loads((written / "summary.json").read_text())["schema_version"] == SCHEMA_VERSION == 1
+
+
+@pytest.mark.parametrize(("version", "said"), [(None, "has no schema_version"), (0, "has schema version 0"),
+                                                (2, "has schema version 2"), ("1", "has schema version '1'")])
+def test_a_folder_of_a_schema_version_it_does_not_read_is_refused(written, tmp_path, version, said):
+    folder = copy_of(written, tmp_path)
+    summary = json.loads((folder / "summary.json").read_text())
+    rewrite_summary(folder, {k: v for k, v in summary.items() if k != "schema_version"} if version is None
+                    else {**summary, "schema_version": version})
+    for read in (load, load_summary):
+        with pytest.raises(ResultsError) as refused:
+            read(folder)
+        assert str(refused.value).startswith(f"{folder / 'summary.json'} {said}; this cascadesim reads schema version 1 ")
 
 
 def test_load_accepts_the_summary_file_itself(written):

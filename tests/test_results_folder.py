@@ -5,6 +5,7 @@ and incomplete folders refused by `load`."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -16,13 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import ROOT, chain_document, dump_yaml
+from conftest import ROOT, chain_document, dump_yaml, rewrite_summary
 
 from sim.cli import main
 from sim.engine.model import simulate
-from sim.results import COMPLETE_FILE, ResultsError, load
+from sim.results import COMPLETE_FILE, SCHEMA_VERSION, ResultsError, load
 from sim.results.folders import clean_leftovers, parent_lock, temp_path
-from sim.results.write import OutputError, plan_run_folder, write_results
+from sim.results.plan import OutputError, plan_run_folder
+from sim.results.write import write_results
 from sim.scenario import load_scenario
 
 DAY = 86400
@@ -151,6 +153,18 @@ def test_another_scenario_file_with_the_same_name_does_not_overwrite_results(tmp
     assert load(out / "chain" / "none-seed1").summary["provenance"]["scenario_file"] == "first.yaml"
     assert run(second, out, "--force") == 0
     assert load(out / "chain" / "none-seed1").summary["provenance"]["scenario_file"] == "second.yaml"
+
+
+def test_a_folder_of_another_schema_version_from_the_same_file_is_replaced(tmp_path):
+    path, out = chain(tmp_path), tmp_path / "out"
+    assert run(path, out) == 0
+    folder = out / "chain" / "none-seed1"
+    old = {k: v for k, v in json.loads((folder / "summary.json").read_text()).items() if k != "schema_version"}
+    rewrite_summary(folder, old)  # as an earlier cascadesim wrote it
+    with pytest.raises(ResultsError, match="has no schema_version"):
+        load(folder)
+    assert run(path, out) == 0
+    assert load(folder).summary["schema_version"] == SCHEMA_VERSION
 
 
 def test_load_refuses_a_folder_its_writer_did_not_finish(tmp_path):

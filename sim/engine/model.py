@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 import simpy
@@ -40,6 +38,7 @@ from sim.observe.space_pressure import SpacePressure
 from sim.observe.summary import build_summary
 from sim.protocols.base import Services
 from sim.protocols.registry import protocol, strategy_config
+from sim.results import Results
 from sim.retention.base import RetentionRule
 from sim.retention.keep_n import KeepN
 from sim.scenario import Plan, Scenario
@@ -47,15 +46,6 @@ from sim.scenario.schedule import ScheduleBook
 
 GC_GEN0_THRESHOLD = 200_000
 """Allocations between young-generation collections during a run (Python's default: 700 or 2000)."""
-
-
-@dataclass
-class RunResult:
-    """What one run produced: the KPI summary and the tidy tables."""
-
-    scenario: Scenario
-    summary: dict[str, Any]
-    tables: dict[str, pd.DataFrame]
 
 
 class Model:
@@ -168,7 +158,7 @@ class Model:
             meter.flush(env.now)
         self.events_processed += processed
 
-    def finalise(self, wall_seconds: float) -> RunResult:
+    def finalise(self, wall_seconds: float) -> Results:
         """Close open records at the end of the run and build the summary and tables."""
         end = self.scenario.duration
         self.lock_space.flush(self.env.now)
@@ -183,13 +173,13 @@ class Model:
         summary = build_summary(self.scenario, end, self.events_processed, wall_seconds, self.relationships, volumes,
                                 self.network.links, self.oracle, self.stats, self.traffic, self.lock_space,
                                 self.gap_watch, self.pressure)
-        return RunResult(self.scenario, summary, frames)
+        return Results.of_run(self.scenario, summary, frames)
 
 
-def simulate(scenario: Scenario) -> RunResult:
-    """Build, start, run and finalise one run of `scenario`."""
+def simulate(scenario: Scenario, tables: bool = True) -> Results:
+    """Build, start, run and finalise one run of `scenario` (`tables=False`: the summary only)."""
     started = time.perf_counter()
-    model = Model(scenario)
+    model = Model(scenario, tables=tables)
     model.start()
     model.run()
     return model.finalise(time.perf_counter() - started)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sim.present.formatting import format_kpi
+from sim.present.formatting import format_kpi, format_value
 from sim.scenario import Bound, Range
 
 CHECK_DIGITS = 4
@@ -56,24 +56,27 @@ def _is_exact(r: Range) -> bool:
     return r.min is not None and r.min == r.max
 
 
-def _describe_range(r: Range, tolerance: float, kpi: str) -> str:
-    def show(value: float) -> str:
-        return format_kpi(kpi, value, CHECK_DIGITS)
-    plus = f" ± {show(tolerance)}" if tolerance else ""
+def _show(kpi: str | None, value: float) -> str:
+    """A value of `kpi` in its unit, or a plain number without a KPI, as `check` prints it."""
+    return format_kpi(kpi, value, CHECK_DIGITS) if kpi else format_value("count", value, CHECK_DIGITS)
+
+
+def _describe_range(r: Range, tolerance: float, kpi: str | None) -> str:
+    plus = f" ± {_show(kpi, tolerance)}" if tolerance else ""
     if _is_exact(r):
-        return f"== {show(r.min)}{plus}"  # type: ignore[arg-type]
+        return f"== {_show(kpi, r.min)}{plus}"  # type: ignore[arg-type]
     if r.min is not None and r.max is not None:
-        return f"in [{show(r.min)}, {show(r.max)}]{plus}"
+        return f"in [{_show(kpi, r.min)}, {_show(kpi, r.max)}]{plus}"
     if r.min is not None:
-        return f">= {show(r.min)}{plus}"
-    return f"<= {show(r.max)}{plus}"  # type: ignore[arg-type]
+        return f">= {_show(kpi, r.min)}{plus}"
+    return f"<= {_show(kpi, r.max)}{plus}"  # type: ignore[arg-type]
 
 
-def describe(bound: float | Bound, kpi: str = "") -> str:
+def describe(bound: float | Bound, kpi: str | None = None) -> str:
     """The bound in words, in the unit of `kpi` (plain numbers when not given), e.g. `>= 1`,
     `in [1.728 TiB·h, 1.91 TiB·h]`, `each <= 2, mean in [0.5, 1.5] over 10 seeds`."""
     if not isinstance(bound, Bound):
-        return f"== {format_kpi(kpi, bound, CHECK_DIGITS)}"
+        return f"== {_show(kpi, bound)}"
     parts = []
     if bound.min is not None or bound.max is not None:
         parts.append(("each " if bound.seeds > 1 else "") + _describe_range(bound, bound.tolerance, kpi))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sim.engine.model import simulate
 from sim.experiments.expect import Verdict, check_kpis, seeds_needed, suggest
-from sim.present.formatting import format_kpi
+from sim.present.formatting import format_kpi, format_seconds
 from sim.protocols.registry import names
 from sim.scenario import (
     Scenario,
@@ -154,7 +154,7 @@ def timing_line(outcome: Outcome) -> str:
     """How long the scenario's runs took, and which file content they ran."""
     e = outcome.entry
     return (f"{'':<5} {e.scenario.name:<24} {outcome.runs} run{'s' if outcome.runs != 1 else ''} "
-            f"in {outcome.run_seconds:.2f} s  ({e.path}, sha256 {e.sha256[:12]})")
+            f"in {format_seconds(outcome.run_seconds)}  ({e.path}, sha256 {e.sha256[:12]})")
 
 
 def update_suggestions(outcome: Outcome) -> list[str]:

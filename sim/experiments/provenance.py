@@ -18,6 +18,8 @@ from typing import Any
 from sim.scenario.file import ScenarioFile
 
 PACKAGE = "cascadesim"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""The `sim` folder: its tracked files are the code whose version a result records."""
 GIT_TIMEOUT_S = 10.0
 
 
@@ -29,11 +31,10 @@ def code_version() -> dict[str, Any]:
         version: str | None = metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:
         version = None
-    package_dir = Path(__file__).resolve().parent
     commit = dirty = None
     try:
-        commit = _git(package_dir, "rev-parse", "HEAD")
-        dirty = bool(_git(package_dir, "status", "--porcelain", "--untracked-files=no", "--", "."))
+        commit = _git(PACKAGE_DIR, "rev-parse", "HEAD")
+        dirty = bool(_git(PACKAGE_DIR, "status", "--porcelain", "--untracked-files=no", "--", "."))
     except (OSError, subprocess.SubprocessError):  # no git, not a checkout, or git failing
         commit = dirty = None
     return {"package_version": version, "git_commit": commit, "git_dirty": dirty}

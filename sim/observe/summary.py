@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sim.observe.kpis import NAMES
+from sim.results.layout import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from sim.engine.mirror import MirrorRelationship
@@ -66,6 +67,7 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
     }
     assert set(measured) == set(NAMES), "every registered KPI is measured, and only those"
     return {
+        "schema_version": SCHEMA_VERSION,
         "scenario": scenario.name,
         "seed": scenario.seed,
         "protocol": scenario.protocol,

@@ -1,7 +1,7 @@
 """report.html: one self-contained page per run that opens from disk with no server.
 
 The page holds the KPI table, per-relationship and per-link facts, lock propagation
-statistics when the engine reports them, every plot embedded as a base64 data URI, and the
+statistics when soft locks travelled, every plot embedded as a base64 data URI, and the
 scenario file's text. It has no scripts and loads nothing from the network.
 """
 
@@ -13,8 +13,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.observe.kpis import ALARMS, BY_NAME
-from sim.present.formatting import format_kpi, outcome
+from sim.observe.kpis import KPIS
+from sim.present.formatting import (
+    format_byte_hours,
+    format_bytes,
+    format_count,
+    format_kpi,
+    format_percent,
+    format_seconds,
+    format_value,
+    outcome,
+)
 from sim.present.plots import PLOTS
 from sim.results import Results
 
@@ -45,8 +54,9 @@ def _table(header: list[str], rows: list[list[str]], table_id: str, text_columns
 
 
 def _kpi_table(kpis: dict[str, float]) -> str:
-    rows = [[name, BY_NAME[name].meaning if name in BY_NAME else "", format_kpi(name, value)] for name, value in kpis.items()]
-    bad = {i for i, name in enumerate(kpis) if name in ALARMS and kpis[name]}
+    """Every KPI of the registry with what it counts and its value; alarms that are not zero shaded."""
+    rows = [[kpi.name, kpi.meaning, format_kpi(kpi.name, kpis[kpi.name])] for kpi in KPIS]
+    bad = {i for i, kpi in enumerate(KPIS) if kpi.alarm and kpis[kpi.name]}
     return _table(["KPI", "what it counts", "value"], rows, "kpis", text_columns=2, bad_rows=bad)
 
 
@@ -56,14 +66,14 @@ def _headline(summary: dict[str, Any]) -> str:
 
 
 def _relationships(summary: dict[str, Any]) -> str:
-    rels = summary.get("relationships", {})
+    rels = summary["relationships"]
     if not rels:
         return "<p>No mirror relationships.</p>"
     rows, bad = [], set()
     for i, (name, r) in enumerate(rels.items()):
-        rows.append([name, format_kpi("n", r["updates_completed"]), format_kpi("n", r["updates_skipped"]),
-                     format_kpi("n", r["rebaselines"]), format_kpi("bytes", r["bytes"]),
-                     format_kpi("mean_lag_s", r["mean_lag_s"]), format_kpi("max_lag_s", r["max_lag_s"])])
+        rows.append([name, format_count(r["updates_completed"]), format_count(r["updates_skipped"]),
+                     format_count(r["rebaselines"]), format_bytes(r["bytes"]),
+                     format_value("seconds", r["mean_lag_s"]), format_value("seconds", r["max_lag_s"])])
         if r["rebaselines"]:
             bad.add(i)
     return _table(["relationship", "updates", "skipped", "re-baselines", "bytes sent", "mean lag", "max lag"], rows,
@@ -72,33 +82,33 @@ def _relationships(summary: dict[str, Any]) -> str:
 
 def _links_and_locks(summary: dict[str, Any]) -> str:
     parts = []
-    links = summary.get("links", {})
+    links = summary["links"]
     if links:
         parts.append(_table(
             ["link", "bytes carried", "mean utilisation", "busy", "peak utilisation"],
-            [[n, format_kpi("bytes", u["bytes"]), f"{u['mean_utilisation']:.1%}", f"{u['busy_fraction']:.1%}",
-              f"{u['peak_utilisation']:.0%}"] for n, u in links.items()], "links"))
-    held = summary.get("lock_space_byte_hours", {})
-    peaks = summary.get("lock_space_peak_bytes", {})
-    holds = summary.get("hold_space_byte_hours", {})
+            [[n, format_bytes(u["bytes"]), format_percent(u["mean_utilisation"]), format_percent(u["busy_fraction"]),
+              format_percent(u["peak_utilisation"], decimals=0)] for n, u in links.items()], "links"))
+    held = summary["lock_space_byte_hours"]
+    peaks = summary["lock_space_peak_bytes"]
+    holds = summary["hold_space_byte_hours"]
     if held:
         parts.append(_table(["appliance", "lock space overhead", "lock space peak", "held by application holds"],
-                            [[n, format_kpi("byte_hours", v), format_kpi("bytes", peaks.get(n)),
-                              format_kpi("byte_hours", holds.get(n))] for n, v in held.items()], "lock-space"))
+                            [[n, format_byte_hours(v), format_bytes(peaks[n]), format_byte_hours(holds[n])]
+                             for n, v in held.items()], "lock-space"))
     return "".join(parts)
 
 
+def _delays(label: str, stats: dict[str, Any]) -> list[str]:
+    """A row of the propagation table: how many locks, and their delays' p50, p95 and max."""
+    return [label, format_count(stats["count"]), *(format_value("seconds", stats[q]) for q in ("p50", "p95", "max"))]
+
+
 def _propagation(summary: dict[str, Any]) -> str:
-    stats = summary.get("lock_propagation_s")
-    if not isinstance(stats, dict) or not stats.get("by_hops"):
+    stats = summary["lock_propagation_s"]
+    if not stats["by_hops"]:
         return ""
-    rows = [[hops, format_kpi("n", s.get("count")), format_kpi("p50_s", s.get("p50")),
-             format_kpi("p95_s", s.get("p95")), format_kpi("max_s", s.get("max"))]
-            for hops, s in sorted(stats["by_hops"].items(), key=lambda kv: int(kv[0]))]
-    for label, s in (("all", stats), ("to the head, end to end", stats.get("to_head"))):
-        if isinstance(s, dict):
-            rows.append([label, format_kpi("n", s.get("count")), format_kpi("p50_s", s.get("p50")),
-                         format_kpi("p95_s", s.get("p95")), format_kpi("max_s", s.get("max"))])
+    rows = [_delays(hops, s) for hops, s in sorted(stats["by_hops"].items(), key=lambda kv: int(kv[0]))]
+    rows += [_delays("all", stats), _delays("to the head, end to end", stats["to_head"])]
     return ("<h2>Lock propagation</h2><p>From a soft lock's creation at the locking dataset until it is in force at "
             "the holder.</p>" + _table(["hops", "locks", "p50", "p95", "max"], rows, "lock-propagation"))
 
@@ -119,16 +129,15 @@ def render_report(results: Results, images: dict[str, bytes], scenario_text: str
                     f"file's values.</p><pre>{html.escape(scenario_text)}</pre>")
     else:
         scenario = "<h2>Scenario</h2><p>The scenario file's text was not given to this report.</p>"
-    if results.scenario is not None:
-        resolved = html.escape(json.dumps(results.scenario, indent=2))
-        scenario += f"<details><summary>Resolved scenario (seconds, bytes, bytes/s)</summary><pre>{resolved}</pre></details>"
-    duration = format_kpi("duration_s", s["duration_s"])
+    resolved = html.escape(json.dumps(results.scenario, indent=2))
+    scenario += f"<details><summary>Resolved scenario (seconds, bytes, bytes/s)</summary><pre>{resolved}</pre></details>"
+    duration = format_seconds(s["duration_s"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head>
 <body>
 <h1>{html.escape(s['scenario'])}</h1>
 <p class="sub">protocol <b>{html.escape(str(s['protocol']))}</b>, seed {s['seed']}, {duration} simulated,
-{s['events_processed']:,} events in {s['wall_seconds']:.2f} s</p>
+{format_count(s['events_processed'])} events in {format_seconds(s['wall_seconds'])}</p>
 <p>{html.escape(_headline(s))}</p>
 <h2>KPIs</h2>
 {_kpi_table(s['kpis'])}

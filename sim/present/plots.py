@@ -1,9 +1,10 @@
 """The pictures of a run: what soft locks prevent and what they cost, readable at a glance.
 
-Every function takes a `Results` (a run just finished or loaded from its folder) and returns
-a matplotlib `Figure` built without pyplot, so nothing global changes and a notebook can
+Every `plot_*` function takes a `Results` (a run just finished or loaded from its folder) and
+returns a matplotlib `Figure` built without pyplot, so nothing global changes and a notebook can
 show it inline; `save` writes it as a PNG. `PLOTS` lists the files each results folder
-gets, with the caption the HTML report shows under each.
+gets, with the caption the HTML report shows under each. Pictures of several runs side by side
+are `sim.present.compare`'s.
 """
 
 from __future__ import annotations
@@ -19,10 +20,18 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
 
-from sim.observe.kpis import BY_NAME, COMPARE_ORDER
-from sim.present.formatting import byte_unit, format_rate, format_seconds
+from sim.present.formatting import (
+    byte_unit,
+    format_count,
+    format_percent,
+    format_rate,
+    format_seconds,
+    plural,
+    seconds_unit,
+)
+from sim.protocols.registry import names
+from sim.protocols.registry import protocol as registered
 from sim.results import Results
 
 DPI = 100
@@ -35,8 +44,6 @@ MAX_LEGEND_ENTRIES = 16
 MAX_LABELLED_NODES = 40
 """Above this many appliances and routers the topology drops link and mirror labels."""
 
-PROTOCOL_COLOURS = {"none": "tab:red", "local": "tab:orange", "softlock": "tab:green",
-                    "hard": "tab:purple", "lease": "tab:blue"}
 REBASELINED = "tab:red"
 CLEAN = "tab:green"
 OUTAGE_COLOURS = ("0.78", "#f2c894", "#a9cde8", "#b9dcb0", "#d6bfe4", "#e8b4b4")
@@ -47,23 +54,16 @@ AUTODELETE = "tab:purple"
 
 
 def protocol_colour(protocol: str) -> str:
-    """The colour of a protocol in every chart, stable across runs and charts."""
-    if protocol in PROTOCOL_COLOURS:
-        return PROTOCOL_COLOURS[protocol]
+    """The colour of a protocol in every chart: its registered colour, or a stable pick from
+    matplotlib's cycle for a protocol this checkout does not register (a loaded run's)."""
+    if protocol in names():
+        return registered(protocol).colour
     return f"C{zlib.crc32(protocol.encode()) % 10}"
 
 
 def save(fig: Figure, path: Path) -> None:
     """Write `fig` as a PNG (whatever the file name ends with)."""
     fig.savefig(path, dpi=DPI, format="png")
-
-
-# -- units ----------------------------------------------------------------------------
-
-
-def time_unit(duration_s: float) -> tuple[float, str]:
-    """(seconds per unit, name) for a time axis over `duration_s`: hours up to two weeks, else days."""
-    return (86400.0, "days") if duration_s > 14 * 86400 else (3600.0, "hours")
 
 
 # -- shared pieces --------------------------------------------------------------------
@@ -124,7 +124,7 @@ def start_time_axes(ax: Axes, results: Results, series: pd.DataFrame) -> tuple[f
     """Shade the outages and pick the components of `series` to draw (the largest values):
     returns (run duration in s, time scale, time unit, component names)."""
     duration = float(results.summary["duration_s"])
-    scale, unit = time_unit(duration)
+    scale, unit = seconds_unit(duration)
     shade_outages(ax, outages(results), scale)
     return duration, scale, unit, largest(series.groupby("component")["value"].max(), MAX_LINES)
 
@@ -167,7 +167,7 @@ def topology_layout(scenario: dict[str, Any], graph: nx.Graph) -> dict[str, tupl
     order: list[str] = []
     for head in sorted(n for n in flow if flow.in_degree(n) == 0):
         order += [n for n in nx.dfs_preorder_nodes(flow, head, sort_neighbors=sorted) if n not in order]
-    for router in sorted(scenario.get("routers", [])):
+    for router in sorted(scenario["routers"]):
         ends = [column[n] for n in graph.neighbors(router) if n in column]
         column[router] = round(2 * sum(ends) / len(ends)) / 2 if ends else 0.0
         order.append(router)
@@ -184,15 +184,9 @@ def plot_topology(results: Results) -> Figure:
     curved arrows are mirror relationships from source to destination, red when the
     relationship had to re-baseline, green when it did not."""
     scenario = results.scenario
-    if scenario is None:
-        fig = Figure(figsize=(10, 3), layout="constrained")
-        ax = fig.add_subplot()
-        ax.set_title(f"Topology and mirror outcomes - {results.title}")
-        empty(ax, "this results folder does not hold its scenario (scenario.json)")
-        return fig
     graph = nx.Graph()
     graph.add_nodes_from(sorted(scenario["appliances"]))
-    graph.add_nodes_from(sorted(scenario.get("routers", [])))
+    graph.add_nodes_from(sorted(scenario["routers"]))
     for link in scenario["links"]:
         graph.add_edge(*link["between"])
     layered = topology_layout(scenario, graph)
@@ -207,12 +201,12 @@ def plot_topology(results: Results) -> Figure:
     ax = fig.add_subplot()
     ax.set_title(f"Topology and mirror outcomes - {results.title}")
     labelled = graph.number_of_nodes() <= MAX_LABELLED_NODES
-    routers = sorted(scenario.get("routers", []))
+    routers = sorted(scenario["routers"])
     appliances = sorted(scenario["appliances"])
     node_size = 1400 if labelled else 120
 
-    outage_links = [tuple(link["between"]) for link in scenario["links"] if link.get("outages")]
-    steady_links = [tuple(link["between"]) for link in scenario["links"] if not link.get("outages")]
+    outage_links = [tuple(link["between"]) for link in scenario["links"] if link["outages"]]
+    steady_links = [tuple(link["between"]) for link in scenario["links"] if not link["outages"]]
     nx.draw_networkx_edges(graph, pos, edgelist=steady_links, ax=ax, width=2.0, edge_color="0.55")
     nx.draw_networkx_edges(graph, pos, edgelist=outage_links, ax=ax, width=2.0, edge_color="0.55", style="dashed")
     nx.draw_networkx_nodes(graph, pos, nodelist=appliances, ax=ax, node_shape="s", node_color="#cfe2f3",
@@ -222,20 +216,18 @@ def plot_topology(results: Results) -> Figure:
                                edgecolors="0.4", node_size=node_size * 0.6)
     if labelled:
         nx.draw_networkx_labels(graph, pos, ax=ax, font_size=10, font_weight="bold")
-        usage = results.summary.get("links", {})
+        usage = results.summary["links"]
         for link in scenario["links"]:  # above the link, so mirror arrows below it stay clear
-            text = f"{format_rate(link['bandwidth'])}, {format_seconds(link['latency'])}"
-            used = usage.get("-".join(link["between"]))
-            if used is not None:
-                text += f"\nused {used['mean_utilisation']:.1%}, busy {used['busy_fraction']:.1%}"
-            if link.get("outages"):
-                count = len(link["outages"])
-                text += f"\n{count} outage{'s' if count != 1 else ''}"
+            used = usage["-".join(link["between"])]
+            text = (f"{format_rate(link['bandwidth'])}, {format_seconds(link['latency'])}\n"
+                    f"used {format_percent(used['mean_utilisation'])}, busy {format_percent(used['busy_fraction'])}")
+            if link["outages"]:
+                text += f"\n{plural(len(link['outages']), 'outage')}"
             (x0, y0), (x1, y1) = pos[link["between"][0]], pos[link["between"][1]]
             ax.annotate(text, ((x0 + x1) / 2, (y0 + y1) / 2), xytext=(0, 5), textcoords="offset points", ha="center",
                         va="bottom", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
 
-    relationships = results.summary.get("relationships", {})
+    relationships = results.summary["relationships"]
     mirrors = nx.MultiDiGraph()
     mirrors.add_nodes_from(graph.nodes)
     seen: dict[tuple[str, str], int] = {}
@@ -243,8 +235,7 @@ def plot_topology(results: Results) -> Figure:
         src, dst = m["source"].partition(":")[0], m["destination"].partition(":")[0]
         if src == dst:
             continue
-        rel = relationships.get(f"{m['source']}->{m['destination']}", {})
-        rebaselines = int(rel.get("rebaselines", 0))
+        rebaselines = relationships[f"{m['source']}->{m['destination']}"]["rebaselines"]
         nth = seen[(src, dst)] = seen.get((src, dst), -1) + 1
         rad = 0.35 + 0.15 * nth
         colour = REBASELINED if rebaselines else CLEAN
@@ -253,7 +244,7 @@ def plot_topology(results: Results) -> Figure:
                                node_shape="s", connectionstyle=f"arc3,rad={rad}")
         if labelled:
             volume = m["destination"].partition(":")[2]
-            text = f"{volume}: {rebaselines} re-baseline{'s' if rebaselines != 1 else ''}"
+            text = f"{volume}: {plural(rebaselines, 're-baseline')}"
             nx.draw_networkx_edge_labels(mirrors, pos, edge_labels={(src, dst, 0): text}, ax=ax, font_size=8,
                                          font_color=colour, connectionstyle=f"arc3,rad={rad}",
                                          bbox={"boxstyle": "round", "fc": "white", "ec": colour})
@@ -295,7 +286,7 @@ def _holder_groups(colours: dict[str, str], holders: set[str], what: str) -> lis
               if h in holders and colour != OTHER_HOLDERS]
     others = sorted(h for h in holders if colours.get(h, OTHER_HOLDERS) == OTHER_HOLDERS)
     if others:
-        groups.append((others, OTHER_HOLDERS, f"{what} {len(others)} other dataset{'s' if len(others) != 1 else ''}"))
+        groups.append((others, OTHER_HOLDERS, f"{what} {plural(len(others), 'other dataset')}"))
     return groups
 
 
@@ -306,7 +297,7 @@ def plot_pcpi_timeline(results: Results) -> Figure:
     triangle an autodelete; tinted bands are link outages."""
     pcpis, locks = results.pcpis, results.locks
     duration = float(results.summary["duration_s"])
-    scale, unit = time_unit(duration)
+    scale, unit = seconds_unit(duration)
     premature = pcpis[pcpis["premature"].astype(bool)]
     all_volumes = sorted(set(pcpis["volume"]))
     first = sorted(set(premature["volume"])) + [v for v in all_volumes if v not in set(premature["volume"])]
@@ -373,7 +364,7 @@ def plot_lag(results: Results) -> Figure:
         empty(ax, "no lag samples (no mirror relationship delivered a PCPI)")
         return fig
     duration, scale, unit, names = start_time_axes(ax, results, lag)
-    lag_scale, lag_unit = (3600.0, "hours") if lag["value"].max() >= 3600 else (60.0, "minutes")
+    lag_scale, lag_unit = seconds_unit(float(lag["value"].max()))
     events = results.events
     rebaselines = events[events["event"] == "rebaseline"]
     for i, name in enumerate(names):
@@ -429,15 +420,10 @@ def plot_space(results: Results) -> Figure:
 
 def propagation_delays(locks: pd.DataFrame) -> pd.DataFrame:
     """One row per soft lock that travelled: `holder` (the volume it is set on), `locking_dataset`,
-    `hops` and `delay_s`. With the engine's `propagation_s` column, its value; rows where it is
-    empty (a lock moved to the next candidate because its PCPI went) did not travel and are left
-    out. Without the column, the time from creation at the tail to being set (never negative)."""
-    soft = locks[locks["type"] != "hard"]
-    if "propagation_s" in soft.columns:
-        soft = soft[soft["propagation_s"].notna()]
-        delay = soft["propagation_s"].astype(float)
-    else:
-        delay = (soft["set_s"] - soft["created_s"]).clip(lower=0.0)
+    `hops` and `delay_s`, the locks table's `propagation_s`. Rows where it is empty (a lock moved
+    to the next candidate because its PCPI went) did not travel and are left out."""
+    soft = locks[(locks["type"] != "hard") & locks["propagation_s"].notna()]
+    delay = soft["propagation_s"]
     return pd.DataFrame({"holder": soft["volume"].astype(str).to_numpy(),
                          "locking_dataset": soft["locking_dataset"].astype(str).to_numpy(),
                          "hops": soft["hops"].astype(int).to_numpy(),
@@ -465,7 +451,7 @@ def plot_lock_propagation(results: Results) -> Figure:
         ax.plot(delays["hops"].to_numpy()[mine] + jitter[mine], delays["delay_s"].to_numpy()[mine], "o",
                 color=colour, alpha=0.6, markersize=4, markeredgewidth=0, label=label)
     for h, values in zip(hops, groups):
-        ax.annotate(f"n={len(values)}\np50 {format_seconds(float(np.median(values)))}\n"
+        ax.annotate(f"n={format_count(len(values))}\np50 {format_seconds(float(np.median(values)))}\n"
                     f"p95 {format_seconds(float(np.percentile(values, 95)))}",
                     (h, 0), xycoords=("data", "axes fraction"), xytext=(0, -30), textcoords="offset points",
                     ha="center", va="top", fontsize=8)
@@ -477,54 +463,6 @@ def plot_lock_propagation(results: Results) -> Figure:
     ax.set_xlabel("hops from the locking dataset to the holder", labelpad=62)
     ax.set_ylabel("delay: created at the tail -> set (s)")
     legend_outside(ax)
-    return fig
-
-
-# -- protocol comparison ---------------------------------------------------------------------
-
-COMPARE_PANELS: tuple[tuple[str, str, str], ...] = tuple(
-    (name, BY_NAME[name].label or name, BY_NAME[name].unit) for name in COMPARE_ORDER)
-"""(kpi, title, kind) of each small multiple; KPIs a run does not report are left out."""
-
-
-def _scaled(kind: str, values: list[float]) -> tuple[list[float], str]:
-    top = max(values, default=0.0)
-    if kind == "bytes":
-        scale, name = byte_unit(top)
-        return [v / scale for v in values], name
-    if kind == "byte_hours":
-        scale, name = byte_unit(top)
-        return [v / scale for v in values], f"{name}·h"
-    if kind == "seconds":
-        return [v / 3600 for v in values], "hours"
-    return values, "count"
-
-
-def plot_compare(summaries: dict[str, dict[str, Any]], title: str) -> Figure:
-    """The same scenario and seed under each protocol: one small chart per outcome (re-baselines,
-    premature deletions, bytes sent, lock space overhead, max lag, and autodeletes, failed writes,
-    their bytes and gap PCPIs when the engine reports them), one bar per protocol in its fixed
-    colour."""
-    protocols = list(summaries)
-    panels = [p for p in COMPARE_PANELS if all(p[0] in s["kpis"] for s in summaries.values())]
-    cols = len(panels) if len(panels) <= 5 else -(-len(panels) // 2)
-    rows = -(-len(panels) // cols)
-    fig = Figure(figsize=(3.0 * cols, 3.4 * rows + 0.6), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    fig.suptitle(title)
-    colours = [protocol_colour(p) for p in protocols]
-    for ax, (kpi, name, kind) in zip(axes, panels):
-        values, unit = _scaled(kind, [float(summaries[p]["kpis"][kpi]) for p in protocols])
-        bars = ax.bar(protocols, values, color=colours, edgecolor="0.2")
-        ax.bar_label(bars, labels=[f"{v:,.0f}" if kind == "count" else f"{v:,.3g}" for v in values], fontsize=8)
-        ax.set_title(name, fontsize=10)
-        ax.set_ylabel(unit)
-        ax.set_ylim(0, max(values) * 1.18 or 1.0)  # counts of 0 everywhere still get a readable axis
-        if kind == "count":
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.tick_params(axis="x", labelrotation=30 if len(protocols) > 3 else 0, labelsize=8)
-    for ax in axes[len(panels):]:
-        ax.set_visible(False)
     return fig
 
 

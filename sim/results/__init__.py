@@ -1,152 +1,20 @@
-"""A run's results in one object, from memory or from its results folder.
+"""A run's results: one type in memory and on disk, its folder written atomically and read back.
 
-`load("results/quickstart/softlock-seed42")` gives a `Results` with the summary and every
-table as a DataFrame, so a notebook or a script loads a run in one call. The plots and the
-HTML report read this object too, whether the run just finished or was written long ago.
+- `run`: `Results`, what one run produced (summary, tables, resolved scenario);
+- `layout`: what a results folder holds (file and table names, the schema version);
+- `load`: reading a folder back (`load`, `load_summary`, `ResultsError`);
+- `write`: writing a run's folder and a compare table, checked before the run;
+- `folders`: replacing a folder or a file so that a kill at any instant loses nothing.
+
+`load("results/quickstart/softlock-seed42")` gives the same `Results` that
+`sim.engine.model.simulate` returned for that run, so a notebook or a script loads a run in
+one call, and the plots and report.html read it whether the run just finished or was written
+long ago.
 """
 
-from __future__ import annotations
+from sim.results.layout import COMPLETE_FILE, SCENARIO_FILE, SCHEMA_VERSION, SUMMARY_FILE, TABLES
+from sim.results.load import ResultsError, load, load_summary
+from sim.results.run import Results
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import pandas as pd
-
-from sim.engine.model import RunResult
-
-TABLES = ("events", "transfers", "pcpis", "locks", "timeseries")
-"""The tables every run writes, as `<name>.parquet`."""
-
-SUMMARY_FILE = "summary.json"
-SCENARIO_FILE = "scenario.json"
-"""The resolved scenario (units in seconds, bytes, bytes/s), as plain JSON."""
-COMPLETE_FILE = "complete.json"
-"""Written last into a results folder: the format and every file's size. Its presence says the
-writer finished; `load` refuses a folder without it or missing a file it lists."""
-
-
-class ResultsError(ValueError):
-    """A path that is not a complete cascadesim results folder."""
-
-
-@dataclass(frozen=True)
-class Results:
-    """One run: `summary` (the summary.json dict), the tables, and the resolved scenario.
-
-    `scenario` is the scenario as plain data (`Scenario.model_dump(mode="json", by_alias=True)`)
-    or None for a `Results` built without it. `path` is the folder it was
-    loaded from, None for a run still in memory.
-    """
-
-    summary: dict[str, Any]
-    tables: dict[str, pd.DataFrame]
-    scenario: dict[str, Any] | None = None
-    path: Path | None = None
-
-    @property
-    def events(self) -> pd.DataFrame:
-        """time_s, event, component, pcpi_id, value, detail."""
-        return self.tables["events"]
-
-    @property
-    def transfers(self) -> pd.DataFrame:
-        """relationship, start_s, end_s, bytes, sent_bytes, kind, base_pcpi_id, pcpi_id, completed, aborted."""
-        return self.tables["transfers"]
-
-    @property
-    def pcpis(self) -> pd.DataFrame:
-        """One row per PCPI per volume holding it, with arrival, deletion, reason and `premature`."""
-        return self.tables["pcpis"]
-
-    @property
-    def locks(self) -> pd.DataFrame:
-        """One row per lock per volume: type, locking_dataset, via, hops, created_s, set_s, released_s."""
-        return self.tables["locks"]
-
-    @property
-    def timeseries(self) -> pd.DataFrame:
-        """Tidy samples: time_s, metric, component, value."""
-        return self.tables["timeseries"]
-
-    @property
-    def kpis(self) -> dict[str, float]:
-        """The scalar outcomes of the run (summary["kpis"])."""
-        return self.summary["kpis"]
-
-    @property
-    def title(self) -> str:
-        """`<scenario>, protocol <p>, seed <n>`: what every plot of this run is about."""
-        s = self.summary
-        return f"{s['scenario']}, protocol {s['protocol']}, seed {s['seed']}"
-
-    @classmethod
-    def from_run(cls, result: RunResult) -> Results:
-        """The results of a run that just finished, with its scenario as plain data."""
-        return cls(summary=result.summary, tables=dict(result.tables),
-                   scenario=result.scenario.model_dump(mode="json", by_alias=True))
-
-
-def _folder_of(path: str | Path) -> Path:
-    folder = Path(path)
-    if folder.name == SUMMARY_FILE and folder.is_file():
-        folder = folder.parent
-    if not folder.is_dir():
-        raise ResultsError(f"{folder}: no such results folder (expected e.g. results/quickstart/softlock-seed42)")
-    return folder
-
-
-def _check_complete(folder: Path) -> list[str]:
-    """The files `folder`'s completion marker lists; raise `ResultsError` unless it has the
-    marker and every file it lists, at the size it lists."""
-    marker = folder / COMPLETE_FILE
-    if not marker.is_file():
-        if (folder / SUMMARY_FILE).is_file():
-            raise ResultsError(f"{folder} is not a complete results folder: no {COMPLETE_FILE} (its writer was "
-                               f"interrupted, or it was written by a cascadesim before 0.2; run it again)")
-        runs = sorted(p.parent.name for p in folder.glob(f"*/{COMPLETE_FILE}"))
-        hint = f"; it holds the runs {', '.join(runs)}" if runs else ""
-        raise ResultsError(f"{folder} is not a cascadesim results folder: no {SUMMARY_FILE}{hint}")
-    try:
-        listed = json.loads(marker.read_text())["files"]
-        sizes = {str(name): int(size) for name, size in listed.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ResultsError(f"{marker}: cannot read the completion marker: {err}") from None
-    required = [SUMMARY_FILE, SCENARIO_FILE, *(f"{name}.parquet" for name in TABLES)]
-    missing = [name for name in [*required, *sizes] if not (folder / name).is_file()]
-    if missing:
-        raise ResultsError(f"{folder} is not a complete results folder: missing {', '.join(dict.fromkeys(missing))}")
-    changed = [name for name, size in sizes.items() if (folder / name).stat().st_size != size]
-    if changed:
-        raise ResultsError(f"{folder} is not a complete results folder: {', '.join(changed)} changed since it was written")
-    return sorted(sizes)
-
-
-def load_summary(path: str | Path) -> dict[str, Any]:
-    """The summary.json of a complete results folder (or of the folder of that file).
-
-    Raises `ResultsError` naming what is missing when `path` is not such a folder."""
-    folder = _folder_of(path)
-    _check_complete(folder)
-    summary_path = folder / SUMMARY_FILE
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (OSError, ValueError) as err:
-        raise ResultsError(f"{summary_path}: cannot read the summary: {err}") from None
-    if not isinstance(summary, dict) or "kpis" not in summary:
-        raise ResultsError(f"{summary_path} is not a cascadesim summary (no `kpis`)")
-    return summary
-
-
-def load(path: str | Path) -> Results:
-    """Read a results folder written by `cascadesim run` or `compare` (or its summary.json).
-
-    Raises `ResultsError` naming what is missing when `path` is not a complete results folder:
-    one whose writer finished (`complete.json`, written last, lists every file and its size).
-    """
-    folder = _folder_of(path)
-    summary = load_summary(folder)
-    tables = {Path(name).stem: pd.read_parquet(folder / name) for name in _check_complete(folder) if name.endswith(".parquet")}
-    scenario = json.loads((folder / SCENARIO_FILE).read_text())
-    return Results(summary=summary, tables=tables, scenario=scenario, path=folder)
+__all__ = ["COMPLETE_FILE", "SCENARIO_FILE", "SCHEMA_VERSION", "SUMMARY_FILE", "TABLES", "Results", "ResultsError",
+           "load", "load_summary"]

@@ -27,5 +27,5 @@ def cases() -> list:
 
 @pytest.mark.parametrize(("name", "protocol"), cases())
 def test_kept_world_holds_every_invariant(name: str, protocol: str):
-    result = simulate(load_scenario(WORLDS / name).model_copy(update={"protocol": protocol}))
-    check_all(result.scenario, result)
+    world = load_scenario(WORLDS / name).model_copy(update={"protocol": protocol})
+    check_all(world, simulate(world))
