@@ -242,6 +242,8 @@ def test_grid_regex_errors() -> None:
         ZreplGrid.from_setting("1x1h", "")
     with pytest.raises(ValueError, match=r'regex "\(": invalid'):
         ZreplGrid.from_setting("1x1h", "(")
+    with pytest.raises(ValueError, match="grid None: expected a string"):
+        ZreplGrid.from_setting(None)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("1s", 1), ("15m", 900), ("1h", HOUR), ("14d", 14 * DAY), ("1w", 7 * DAY)])

@@ -169,6 +169,8 @@ class ZreplGrid(Grammar):
     @classmethod
     def from_setting(cls, spec: str, regex: str | None = None) -> ZreplGrid:
         """The rule for zrepl's ``grid: <spec>`` and ``regex: <regex>`` (None: every snapshot)."""
+        if not isinstance(spec, str):
+            raise ValueError(f"grid {spec!r}: expected a string such as \"1x1h(keep=all) | 24x1h | 14x1d\"")
         if regex == "":
             raise ValueError("grid regex must not be empty (leave it out to match every snapshot)")
         return cls(parse_grid(spec), None if regex is None else compile_regex(regex))
