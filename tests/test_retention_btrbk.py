@@ -91,7 +91,7 @@ def test_preserve_min_parses(preserve_min: str, unit: str | None, count: int) ->
         (("2d", "14d", "sunday", -1), "btrbk preserve_hour_of_day -1"),
     ],
 )
-def test_malformed_settings_are_refused(args: tuple, message: str) -> None:
+def test_malformed_settings_are_refused(args: tuple[str | int, ...], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         BtrbkPreserve.from_setting(*args)
 
