@@ -95,7 +95,7 @@ class Model:
             source.outgoing.append(rel)
             destination.incoming = rel
             self.relationships.append(rel)
-        retention: dict[str, dict[str, list[RetentionRule]]] = {}
+        retention: dict[str, dict[str | None, list[RetentionRule]]] = {}
         self.policies = []
         for name, spec in scenario.snapshot_policies.items():
             rule = KeepN(spec.keep)

@@ -36,6 +36,6 @@ class SnapshotPolicy:
                 yield env.timeout(at - env.now)
             for volume in self.volumes:
                 volume.take_pcpi(f"{self.label}.{self.clock.stamp(at)}", self.label)
-                for pcpi_id in self.retention.doomed(volume, self.label, self.gate, env.now):
+                for pcpi_id in self.retention.doomed(volume, volume.by_label.get(self.label, {}), self.gate, env.now):
                     volume.delete_pcpi(pcpi_id, RETENTION, self.name)
                 volume.autodelete()

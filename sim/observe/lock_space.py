@@ -67,9 +67,10 @@ class LockSpaceMeter:
     """Bytes held by protocol locks and by application holds, per volume and per appliance."""
 
     def __init__(self, events: DomainEvents, plan: Plan, volumes: dict[str, Volume],
-                 retention: dict[str, dict[str, list[RetentionRule]]], rotated_labels: dict[str, str], mirror_label: str):
-        """`retention`: per volume, the retention rules of each policy label on it (a PCPI
-        stays only if every rule keeps it); `rotated_labels`: per qtree-destination volume,
+                 retention: dict[str, dict[str | None, list[RetentionRule]]], rotated_labels: dict[str, str], mirror_label: str):
+        """`retention`: per volume, the retention rules of each policy label on it, or under
+        the key None the rules of a vault destination over all its PCPIs (a PCPI stays only
+        if every rule keeps it); `rotated_labels`: per qtree-destination volume,
         the label of its own PCPIs, of which rotation keeps the newest; `mirror_label`: the
         label of a writable source's mirror PCPIs."""
         self._retention = retention
@@ -113,7 +114,7 @@ class LockSpaceMeter:
         for volume in sorted(dirty, key=lambda v: v.name):
             head = self._head[volume.name]
             if head is volume:
-                if self._evaluate_head(volume):
+                if self._evaluate_head(volume, now):
                     images.update((image.name, image) for image in self._images.get(volume.name, ()))
                 self._set(volume, now, self._charge(volume, self._span[volume.name]))
             else:
@@ -124,13 +125,13 @@ class LockSpaceMeter:
 
     # -- evaluation ------------------------------------------------------------------------
 
-    def _evaluate_head(self, head: Volume) -> bool:
+    def _evaluate_head(self, head: Volume, now: float) -> bool:
         """Recompute the head's span; return whether it changed."""
         last_kind = self._last_kind.setdefault(head.name, {})
         span: dict[int, str | None] = {}
-        seen_in_label: dict[str, int] = {}
+        seen_in_scope: dict[str | None, int] = {}
         for pcpi in head.pcpis.values():
-            if self._kept_without_soft_locks(head, pcpi, seen_in_label):
+            if self._kept_without_soft_locks(head, pcpi, seen_in_scope, now):
                 break
             kind = self._soft_kind(head, pcpi.id)
             if kind is not None:
@@ -138,14 +139,16 @@ class LockSpaceMeter:
             else:
                 kind = last_kind.get(pcpi.id)
             span[pcpi.id] = kind
-            seen_in_label[pcpi.label] = seen_in_label.get(pcpi.label, 0) + 1
+            seen_in_scope[pcpi.label] = seen_in_scope.get(pcpi.label, 0) + 1
+            seen_in_scope[None] = seen_in_scope.get(None, 0) + 1
         for pcpi_id in [pid for pid in last_kind if pid not in head.pcpis]:
             del last_kind[pcpi_id]
         changed = span != self._span.get(head.name)
         self._span[head.name] = span
         return changed
 
-    def _kept_without_soft_locks(self, head: Volume, pcpi: Pcpi, seen_in_label: dict[str, int]) -> bool:
+    def _kept_without_soft_locks(self, head: Volume, pcpi: Pcpi, seen_in_scope: dict[str | None, int],
+                                 now: float) -> bool:
         pcpi_id = pcpi.id
         if pcpi_id in head.locks.hard or pcpi_id in head.reading:
             return True
@@ -155,13 +158,16 @@ class LockSpaceMeter:
         if self._rotated.get(head.name) == label:
             newest = next(reversed(head.by_label[label]))
             return pcpi_id == newest
-        rules = self._retention.get(head.name, {}).get(label)
+        scopes = self._retention.get(head.name, {})
+        scope: str | None = label if label in scopes else None
+        rules = scopes.get(scope)
         if not rules:
             return True
+        members = head.by_label[label] if scope is not None else head.pcpis
         protected = set(head.locks.hard)
         protected.update(head.reading)
-        older = seen_in_label.get(label, 0)
-        return all(rule.keeps(head, pcpi, older, protected) for rule in rules)
+        older = seen_in_scope.get(scope, 0)
+        return all(rule.keeps(head, members, pcpi, older, protected, now) for rule in rules)
 
     @staticmethod
     def _soft_kind(head: Volume, pcpi_id: int) -> str | None:

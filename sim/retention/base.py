@@ -1,9 +1,11 @@
-"""What a retention grammar is: given a volume's PCPIs of one policy, which may go now.
+"""What a retention rule is: given the PCPIs it manages on a volume and the time, which may go now.
 
-A grammar only proposes: the PCPIs it names are deleted by the snapshot policy, and it names
-only PCPIs the deletion gate lets go for retention (busy, locked and vetoed ones stay and,
-as in keep-N retention, do not count). The lock-space meter asks it the counterfactual
-question too: would it keep a PCPI if only hard locks and busy PCPIs protected anything?
+A rule manages a scope of a volume's PCPIs: a snapshot policy's rule the PCPIs of its label,
+a vault destination's rule every PCPI the vault received. It only proposes: the PCPIs it
+names are deleted by its owner, and it names only PCPIs the deletion gate lets go for
+retention (busy, locked and vetoed ones stay). The lock-space meter asks it the
+counterfactual question too: would it keep a PCPI if only hard locks and busy PCPIs
+protected anything?
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ if TYPE_CHECKING:
 
 
 class RetentionRule(ABC):
-    """One policy's retention of the PCPIs with its label on a volume."""
+    """One owner's retention of a scope of PCPIs (`members`, oldest first) on a volume."""
 
     @abstractmethod
-    def doomed(self, volume: Volume, label: str, gate: DeletionGate, now_s: float) -> list[int]:
-        """The PCPIs with `label` on `volume` to delete now, oldest first."""
+    def doomed(self, volume: Volume, members: dict[int, Pcpi], gate: DeletionGate, now_s: float) -> list[int]:
+        """The PCPIs of `members` on `volume` to delete at `now_s` (simulated), oldest first."""
 
     @abstractmethod
-    def keeps(self, volume: Volume, pcpi: Pcpi, older_in_label: int, protected: set[int]) -> bool:
-        """Whether the rule would keep `pcpi` (with `older_in_label` PCPIs of its label older
-        than it on the volume) if only the PCPIs in `protected` were protected."""
+    def keeps(self, volume: Volume, members: dict[int, Pcpi], pcpi: Pcpi, older_in_scope: int,
+              protected: set[int], now_s: float) -> bool:
+        """Whether the rule would keep `pcpi` (with `older_in_scope` PCPIs of `members` older
+        than it) at `now_s` if only the PCPIs in `protected` were protected."""

@@ -1,5 +1,5 @@
-"""Keep-N retention per label (NetApp snapshot policies, sanoid counts): the newest N PCPIs of
-the label that are neither locked nor busy stay; older unprotected ones go."""
+"""Keep-N retention (NetApp snapshot policies): the newest N PCPIs of the scope (a policy's
+label, or all a vault received) that are neither locked nor busy stay; older unprotected ones go."""
 
 from __future__ import annotations
 
@@ -23,23 +23,22 @@ class KeepN(RetentionRule):
     def __init__(self, keep: int):
         self.keep = keep
 
-    def doomed(self, volume: Volume, label: str, gate: DeletionGate, now_s: float) -> list[int]:
-        labelled = volume.by_label.get(label)
-        if not labelled:
+    def doomed(self, volume: Volume, members: dict[int, Pcpi], gate: DeletionGate, now_s: float) -> list[int]:
+        if not members:
             return []
-        excess = len(labelled) - gate.protected_among(volume, labelled, RETENTION) - self.keep
+        excess = len(members) - gate.protected_among(volume, members, RETENTION) - self.keep
         if excess <= 0:
             return []
         doomed: list[int] = []
-        for pcpi_id in labelled:
+        for pcpi_id in members:
             if len(doomed) == excess:
                 break
             if gate.may_delete(volume, pcpi_id, RETENTION):
                 doomed.append(pcpi_id)
         return doomed
 
-    def keeps(self, volume: Volume, pcpi: Pcpi, older_in_label: int, protected: set[int]) -> bool:
-        labelled = volume.by_label[pcpi.label]
-        newer = len(labelled) - 1 - older_in_label
-        newer_protected = sum(1 for pid in protected if pid > pcpi.id and pid in labelled)
+    def keeps(self, volume: Volume, members: dict[int, Pcpi], pcpi: Pcpi, older_in_scope: int,
+              protected: set[int], now_s: float) -> bool:
+        newer = len(members) - 1 - older_in_scope
+        newer_protected = sum(1 for pid in protected if pid > pcpi.id and pid in members)
         return newer - newer_protected < self.keep
