@@ -4,9 +4,10 @@ A world models a small storage estate: 2 to 8 appliances (and up to two routers)
 connected network of links from 10 Mbit/s to 10 Gbit/s with 0-100 ms latency, sometimes
 with scheduled outages; one or two writable head volumes, sometimes with qtrees and
 space-pressure autodelete at any commitment; cron snapshot policies on the heads; and a
-random forest of mirrors below them (chains, trees, fan-outs), volume and qtree mirrors
-mixed, including qtree destinations that feed further mirrors and volume mirrors below
-qtree hops; some mirrors retire, some volumes carry application holds, some appliances are
+random forest of mirrors below them (chains, trees, fan-outs), volume, qtree and vault
+mirrors mixed, including qtree destinations that feed further mirrors and volume mirrors below
+qtree and vault hops; retention is keep-N or, sometimes, a rule of a tool's grammar (on
+policies and on vaults, some vaults with a name filter); some mirrors retire, some volumes carry application holds, some appliances are
 tight on space.
 
 Shrinking. The structure is drawn first: how many appliances, then a network tree, routers
@@ -105,11 +106,29 @@ def _head(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+GRAMMAR_RULES: tuple[Any, ...] = (
+    {"last_n": 3},
+    {"grid": "1x1h(keep=all) | 6x1h | 2x1d"},
+    {"grid": "2x30m | 4x2h", "regex": "^snap0"},
+    [{"last_n": 2}, {"not_replicated": True}],
+    {"sanoid": {"count": 4, "period": "1h"}},
+    {"znapzend": "2h=>15min,1d=>2h"},
+    {"btrbk": {"preserve_min": "2h", "preserve": "6h 2d"}},
+    {"thinner": "3,1h1d"},
+)
+"""Retention rules of the tools' grammars a world may draw, for policies and vaults."""
+
+
+def _retention(draw: st.DrawFn, keep_max: int) -> dict[str, Any]:
+    """`keep: N` (most often) or a rule of a tool's grammar, as the policy or vault fields."""
+    rule = draw(sometimes(st.sampled_from(GRAMMAR_RULES), 3))
+    return {"retention": rule} if rule is not None else {"keep": draw(st.integers(1, keep_max))}
+
+
 @st.composite
 def _policy(draw: st.DrawFn) -> dict[str, Any]:
-    """A snapshot policy: schedule, keep count, and which heads it covers (bit mask)."""
-    return {"schedule": draw(st.sampled_from(SCHEDULES)), "keep": draw(st.integers(1, 10)),
-            "heads": draw(st.integers(1, 3))}
+    """A snapshot policy: schedule, retention, and which heads it covers (bit mask)."""
+    return {"schedule": draw(st.sampled_from(SCHEDULES)), **_retention(draw, 10), "heads": draw(st.integers(1, 3))}
 
 
 @st.composite
@@ -119,6 +138,8 @@ def _mirror(draw: st.DrawFn) -> dict[str, Any]:
     length)."""
     return {"slot": draw(st.integers(0, MIRROR_SLOTS - 1)), "source": draw(st.integers(0, MIRROR_SLOTS + 1)),
             "qtree": draw(sometimes(st.just(True), 2, default=False)), "which_qtree": draw(PICK),
+            "vault": draw(sometimes(st.just(True), 3, default=False)), "vault_retention": _retention(draw, 30),
+            "vault_filter": draw(sometimes(st.just("^snap0"), 4)),
             "destination": draw(PICK), "schedule": draw(st.sampled_from(SCHEDULES)),
             "retire_min": draw(sometimes(st.integers(1, 3 * 24 * 60 - 1), 8))}
 
@@ -181,8 +202,8 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
     policies: dict[str, dict[str, Any]] = {}
     for p, policy in enumerate(draw(sometimes(st.lists(_policy(), min_size=1, max_size=2), 4, [], times=3))):
         covered = [volume for bit, volume in enumerate(heads) if policy["heads"] >> bit & 1] or list(heads)[:1]
-        policies[f"snap{p}"] = {"schedule": policy["schedule"], "label": f"snap{p}", "keep": policy["keep"],
-                                "volumes": covered}
+        rule = {k: policy[k] for k in ("keep", "retention") if k in policy}
+        policies[f"snap{p}"] = {"schedule": policy["schedule"], "label": f"snap{p}", **rule, "volumes": covered}
 
     mirrors: list[dict[str, Any]] = []
     for choice in draw(st.lists(_mirror(), min_size=1, max_size=MAX_MIRRORS)):
@@ -196,6 +217,13 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
             qtree = sorted(qtrees)[choice["which_qtree"] % len(qtrees)]
             mirror = {"source": f"{source}/{qtree}", "destination": f"{volume}/{qtree}", "type": "qtree"}
             layout[volume] = (size_bytes * qtrees[qtree], {qtree: 1.0})
+        elif choice["vault"]:
+            drawn = choice["vault_retention"]
+            mirror = {"source": source, "destination": volume, "type": "vault",
+                      "retention": drawn.get("retention", {"keep": drawn.get("keep")})}
+            if choice["vault_filter"] is not None:
+                mirror["filter"] = choice["vault_filter"]
+            layout[volume] = (size_bytes, dict(qtrees))
         else:
             mirror = {"source": source, "destination": volume, "type": "volume"}
             layout[volume] = (size_bytes, dict(qtrees))

@@ -155,11 +155,20 @@ FEATURES: dict[str, Callable[[dict[str, Any]], bool]] = {
         m["type"] == "qtree" and _volume(m, "source") not in w["volumes"]
         and _volume(m, "source") not in _qtree_destinations(w) for m in w["mirrors"]),
     "retirement": lambda w: any("retire_at" in m for m in w["mirrors"]),
+    "vault below a vault": lambda w: any(
+        m["type"] == "vault" and m["source"] in {v["destination"] for v in w["mirrors"] if v["type"] == "vault"}
+        for m in w["mirrors"]),
+    "volume mirror below a vault hop": lambda w: any(
+        m["type"] == "volume" and m["source"] in {v["destination"] for v in w["mirrors"] if v["type"] == "vault"}
+        for m in w["mirrors"]),
+    "vault with a name filter and a grammar": lambda w: any(
+        m["type"] == "vault" and "filter" in m and "retention" in m for m in w["mirrors"]),
+    "policy with a grammar": lambda w: any("retention" in p for p in w.get("snapshot_policies", {}).values()),
     "holds": lambda w: len(w.get("holds", ())) == 3,
     "tight capacity": _tight,
     "three days, 1 h samples, a lease": lambda w: (w["duration"], w["sample_interval"]) == ("3d", "1h") and "lease" in w,
 }
-"""What issue 10 asks the worlds to cover, each as a predicate on a drawn world."""
+"""What issues 10 and 13 ask the worlds to cover, each as a predicate on a drawn world."""
 
 
 @pytest.mark.parametrize("feature", sorted(FEATURES))

@@ -23,6 +23,13 @@ Volume mirrors: the common base is the newest PCPI the destination has that the 
 still has; on arrival the destination's PCPI set becomes the source's set as it was when
 the transfer started (same PCPI ids).
 
+Vault mirrors: the source sends the newest of its PCPIs (whose name matches the filter, if
+one is set) and every matching PCPI between the common base and it (`zfs send -I`); a
+writable source takes no mirror PCPI (the tools replicate the snapshots their schedules
+took). The common base is the newest PCPI both sides have. On arrival the destination adds
+them to what it keeps and applies its own retention to all its PCPIs; it never replays the
+source's deletions. With nothing newer than the base to send, the update is skipped.
+
 Qtree mirrors: only the qtree's share of the volume's data and change crosses; the common
 base is the last source PCPI transferred (the destination holds its data, not its PCPI);
 on arrival the destination appliance takes its own PCPI of the destination volume and
@@ -31,20 +38,23 @@ deletes its older ones that nothing locks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.engine.deletion import RETIRED, ROTATION
+from sim.engine.deletion import RETENTION, RETIRED, ROTATION
 from sim.engine.network import Flow, Network
 from sim.engine.storage import Pcpi, Volume
 
 if TYPE_CHECKING:
+    from sim.engine.deletion import DeletionGate
     from sim.engine.events import DomainEvents
     from sim.engine.lock_table import LockTable
     from sim.protocols.base import DependencyStrategy
+    from sim.retention.base import RetentionRule
 
 MIRROR_LABEL = "mirror"
 QTREE_MIRROR_LABEL = "qtree_mirror"
@@ -53,26 +63,30 @@ QTREE_MIRROR_LABEL = "qtree_mirror"
 @dataclass(frozen=True, slots=True)
 class MirrorServices:
     """What every relationship of a run shares: the clock, the network, the dependency
-    strategy, the lock table (for its hard lock on its base) and the domain events."""
+    strategy, the lock table (for its hard lock on its base), the domain events and the
+    deletion gate (for a vault destination's retention)."""
 
     env: simpy.Environment
     network: Network
     strategy: DependencyStrategy
     locks: LockTable
     events: DomainEvents
+    gate: DeletionGate
 
 
 class MirrorRelationship:
     """Asynchronous mirror from `source` to `destination` on a cron schedule.
 
-    `kind` is `volume` or `qtree`; for a qtree mirror, `qtree_share` is the qtree's share of
-    the source volume and `source_name`/`destination_name` are the qtree paths.
+    `kind` is `volume`, `qtree` or `vault`; for a qtree mirror, `qtree_share` is the qtree's
+    share of the source volume and `source_name`/`destination_name` are the qtree paths; a
+    vault mirror has its destination's `retention` and an optional name `name_filter`.
     """
 
     def __init__(self, services: MirrorServices, index: int, source: Volume, destination: Volume,
                  firings: tuple[float, ...], retire_at_s: float | None = None, *,
                  kind: str = "volume", source_name: str | None = None, destination_name: str | None = None,
-                 qtree_share: float = 1.0):
+                 qtree_share: float = 1.0, retention: RetentionRule | None = None,
+                 name_filter: re.Pattern[str] | None = None):
         self.services = services
         self.env = services.env
         self.retire_at_s = retire_at_s
@@ -81,6 +95,8 @@ class MirrorRelationship:
         self.source_name = source_name or source.name
         self.destination_name = destination_name or destination.name
         self.qtree_share = qtree_share
+        self.retention = retention
+        self.name_filter = name_filter
         self.name = f"{self.source_name}->{self.destination_name}"
         self.source = source
         self.destination = destination
@@ -136,11 +152,16 @@ class MirrorRelationship:
         """The source PCPIs the destination could use as a base, oldest first.
 
         Volume: the destination's PCPIs, or the image in flight while a transfer runs (the
-        destination's set becomes exactly that image). Qtree: the last source PCPI
-        transferred, or the one in flight.
+        destination's set becomes exactly that image). Vault: the destination's PCPIs, with
+        those in flight while a transfer runs. Qtree: the last source PCPI transferred, or the
+        one in flight.
         """
         if self.kind == "volume":
             return self.in_flight_image if self.in_flight_image is not None else self.destination.pcpis
+        if self.kind == "vault":
+            if self.in_flight_image is None:
+                return self.destination.pcpis
+            return dict(sorted({**self.destination.pcpis, **self.in_flight_image}.items()))
         if self.in_flight_image is not None:
             return self.in_flight_image
         return {self.base.id: None} if self.base is not None else {}
@@ -156,7 +177,14 @@ class MirrorRelationship:
         if self.defunct:
             self.busy = False
             return
-        if src.writable:
+        if self.kind == "vault":
+            send = self._newest_to_vault()
+            if send is None or (self.base is not None and send.id <= self.base.id
+                                and send.id in self.destination.pcpis):
+                events.update_skipped(self.env.now, self, "nothing new to send")
+                self.busy = False
+                return
+        elif src.writable:
             send = src.take_pcpi(f"mirror.{self.destination_name}.{self.updates_completed + 1}", MIRROR_LABEL)
             self.mirror_pcpis[send.id] = None
         else:
@@ -177,7 +205,12 @@ class MirrorRelationship:
         events.transfer_started(self.env.now, self, kind, size, base, send)
         reading = (send.id,) if base is None or base.id == send.id else (send.id, base.id)
         src.start_reading(reading)
-        image = dict(src.pcpis) if self.kind == "volume" else {send.id: send}
+        if self.kind == "volume":
+            image = dict(src.pcpis)
+        elif self.kind == "vault" and base is not None:
+            image = {pid: p for pid, p in src.pcpis.items() if base.id < pid <= send.id and self._sent_to_vault(p)}
+        else:
+            image = {send.id: send}
         self.in_flight_image = image
         self.transfer_reads = reading
         self.transfer_started_s = started = self.env.now
@@ -201,6 +234,12 @@ class MirrorRelationship:
         self.in_flight = None
         if self.kind == "volume":
             dst.apply_image(tuple(image.values()))
+        elif self.kind == "vault":
+            dst.receive(tuple(image.values()))
+            self.in_flight_image = None  # received: what the vault keeps is its own PCPIs now
+            assert self.retention is not None
+            for pcpi_id in self.retention.doomed(dst, dst.pcpis, services.gate, self.env.now):
+                dst.delete_pcpi(pcpi_id, RETENTION, self.name)
         else:
             own = dst.take_pcpi(f"qtree_mirror.{self.source_name}.{self.updates_completed + 1}", QTREE_MIRROR_LABEL,
                                 received_bytes=size, data_s=send.data_s)
@@ -218,6 +257,18 @@ class MirrorRelationship:
         events.transfer_ended(self.env.now, self, started, size, size, kind, base, send, True)
         yield from strategy.after_update(self)
         self.busy = False
+
+    def _sent_to_vault(self, pcpi: Pcpi) -> bool:
+        """Whether a vault sends `pcpi`: every PCPI without a name filter (a replication tool
+        sends the snapshots other tools took too), else those whose name the filter matches."""
+        return self.name_filter is None or self.name_filter.search(pcpi.name) is not None
+
+    def _newest_to_vault(self) -> Pcpi | None:
+        """The newest source PCPI a vault sends, if any."""
+        for pcpi in self.source.newest_first():
+            if self._sent_to_vault(pcpi):
+                return pcpi
+        return None
 
     def report_in_flight(self, end_s: float) -> None:
         """At the end of the run: announce the transfer still running, with its bytes sent so far."""

@@ -11,6 +11,7 @@ make the summary and the tables. No module-level state.
 from __future__ import annotations
 
 import gc
+import re
 import time
 
 import pandas as pd
@@ -40,7 +41,7 @@ from sim.protocols.base import Services
 from sim.protocols.registry import protocol, strategy_config
 from sim.results import Results
 from sim.retention.base import RetentionRule
-from sim.retention.keep_n import KeepN
+from sim.retention.registry import build as build_retention
 from sim.scenario import Plan, Scenario
 from sim.scenario.schedule import ScheduleBook
 
@@ -81,24 +82,28 @@ class Model:
                 volume.autodelete_trigger_bytes = spec.autodelete.trigger
                 volume.autodelete_target_bytes = (spec.autodelete.target if spec.autodelete.target is not None
                                                   else spec.autodelete.trigger)
-        mirror_services = MirrorServices(env, self.network, self.strategy, self.locks, events)
+        mirror_services = MirrorServices(env, self.network, self.strategy, self.locks, events, gate)
         self.relationships: list[MirrorRelationship] = []
+        retention: dict[str, dict[str | None, list[RetentionRule]]] = {}
         for index, spec in enumerate(plan.mirrors_in_dependency_order):
             source = self.volumes[spec.source_volume]
             destination = self.volumes[spec.destination_volume] = Volume(
                 spec.destination_volume, self.appliances[spec.destination.partition(":")[0]],
                 plan.volume_layout[spec.destination_volume].size_bytes, storage, writable=False)
             share = plan.volume_layout[spec.source_volume].qtree_shares[spec.source_qtree] if spec.source_qtree else 1.0
+            vault_rule = build_retention(spec.retention, scenario.start_ts) if spec.retention is not None else None
+            if vault_rule is not None:
+                retention[spec.destination_volume] = {None: [vault_rule]}
             rel = MirrorRelationship(mirror_services, index, source, destination, schedules.firings(spec.schedule),
                                      spec.retire_at, kind=spec.type, source_name=spec.source,
-                                     destination_name=spec.destination, qtree_share=share)
+                                     destination_name=spec.destination, qtree_share=share,
+                                     retention=vault_rule, name_filter=re.compile(spec.filter) if spec.filter else None)
             source.outgoing.append(rel)
             destination.incoming = rel
             self.relationships.append(rel)
-        retention: dict[str, dict[str | None, list[RetentionRule]]] = {}
         self.policies = []
         for name, spec in scenario.snapshot_policies.items():
-            rule = KeepN(spec.keep)
+            rule = build_retention(spec.rules, scenario.start_ts)
             for volume_name in spec.volumes:
                 retention.setdefault(volume_name, {}).setdefault(spec.label, []).append(rule)
             self.policies.append(SnapshotPolicy(env, self.clock, gate, name, spec.label, rule,

@@ -108,7 +108,8 @@ class Volume:
     """A volume on an appliance and its PCPIs, oldest first, with the locks that hold them.
 
     A writable volume takes PCPIs of its own; a volume-mirror destination is read-only and
-    its PCPI set is replaced by its source's set on every update (`apply_image`).
+    its PCPI set is replaced by its source's set on every update (`apply_image`); a vault
+    destination adds what it receives to what it keeps (`receive`).
     """
 
     __slots__ = (
@@ -277,6 +278,28 @@ class Volume:
                 arrived.append(pcpi)
         if image:
             self.cum_changed_bytes = image[-1].cum_changed_bytes
+        self.appliance.used_bytes += self.snapshot_space_bytes - before
+        services.events.volume_changed(self)
+        for pcpi in arrived:
+            services.events.pcpi_arrived(now, self, pcpi)
+
+    def receive(self, received: tuple[Pcpi, ...]) -> None:
+        """A vault destination receives PCPIs of its source (same ids) and keeps what it had:
+        its own retention, not its source's deletions, decides what goes."""
+        services = self._services
+        now = services.env.now
+        before = self.snapshot_space_bytes
+        arrived = [pcpi for pcpi in received if pcpi.id not in self.pcpis]
+        newest = next(reversed(self.pcpis), 0)
+        for pcpi in arrived:
+            self.pcpis[pcpi.id] = pcpi
+            self.arrived_s[pcpi.id] = now
+            self.by_label.setdefault(pcpi.label, {})[pcpi.id] = pcpi
+        if arrived and arrived[0].id < newest:  # an older PCPI came after newer ones: keep the order by id
+            self.pcpis = dict(sorted(self.pcpis.items()))
+            self.by_label = {label: dict(sorted(members.items())) for label, members in self.by_label.items()}
+        if self.pcpis:
+            self.cum_changed_bytes = self.newest().cum_changed_bytes  # type: ignore[union-attr]
         self.appliance.used_bytes += self.snapshot_space_bytes - before
         services.events.volume_changed(self)
         for pcpi in arrived:

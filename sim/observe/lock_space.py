@@ -7,9 +7,12 @@ what locks cost on a volume is the span at its old end that would be gone withou
 At the head of a lineage (a writable volume, or a qtree-mirror destination, which takes its
 own PCPIs) a PCPI *would be kept without soft locks* when it is hard-locked (a relationship's
 base), busy (a running transfer reads it), the newest of its label for rotation-managed labels
-(a qtree destination's own PCPIs), within the keep count of its label (counted, as retention
-does, among the PCPIs of the label that are neither hard-locked nor busy), or a mirror PCPI
-that is hard-locked or busy (rotation removes the others at each update). The PCPIs older
+(a qtree destination's own PCPIs), kept by its label's retention rule (keep-N counts, as
+retention does, among the PCPIs of the label that are neither hard-locked nor busy; a
+grammar answers for itself), or a mirror PCPI
+that is hard-locked or busy (rotation removes the others at each update). A vault destination
+is a head too (it keeps what it received by its own retention): there a PCPI would be kept
+when hard-locked, busy, or kept by the vault's rule. The PCPIs older
 than the oldest such PCPI are held by soft locks, or are waiting for the next retention or
 rotation pass after their lock went: each holds the bytes changed from it to the next PCPI.
 That segment is charged to application holds when an `owner` lock holds the PCPI, to the
@@ -153,21 +156,25 @@ class LockSpaceMeter:
         if pcpi_id in head.locks.hard or pcpi_id in head.reading:
             return True
         label = pcpi.label
+        scopes = self._retention.get(head.name, {})
+        if None in scopes:  # a vault destination: its retention rules every PCPI it received
+            rules = scopes[None]
+            protected = set(head.locks.hard)
+            protected.update(head.reading)
+            older = seen_in_scope.get(None, 0)
+            return all(rule.keeps(head, head.pcpis, pcpi, older, protected, now) for rule in rules)
         if label == self._mirror_label:
             return False
         if self._rotated.get(head.name) == label:
             newest = next(reversed(head.by_label[label]))
             return pcpi_id == newest
-        scopes = self._retention.get(head.name, {})
-        scope: str | None = label if label in scopes else None
-        rules = scopes.get(scope)
+        rules = scopes.get(label)
         if not rules:
             return True
-        members = head.by_label[label] if scope is not None else head.pcpis
         protected = set(head.locks.hard)
         protected.update(head.reading)
-        older = seen_in_scope.get(scope, 0)
-        return all(rule.keeps(head, members, pcpi, older, protected, now) for rule in rules)
+        older = seen_in_scope.get(label, 0)
+        return all(rule.keeps(head, head.by_label[label], pcpi, older, protected, now) for rule in rules)
 
     @staticmethod
     def _soft_kind(head: Volume, pcpi_id: int) -> str | None:

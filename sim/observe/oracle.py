@@ -16,7 +16,10 @@ reads are busy, so no deletion takes them while R transfers. So the one deletion
 empties the set is the deletion that makes R's next transfer a re-baseline, known at the
 moment it happens: it is blamed then, once, and the blame is final.
 
-That deletion is always on R's own source, whatever its reason: retention, mirror rotation,
+For a vault relationship `held(R)` is D's PCPIs (with those in flight while a transfer runs),
+and D keeps PCPIs under retention of its own: the deletion that empties the set may then be
+on D, by D's retention, and it is blamed the same way. Otherwise that deletion is always on
+R's own source, whatever its reason: retention, mirror rotation,
 autodelete on a writable source or a qtree destination, or an image update replaying on a
 read-only source what its own source deleted earlier (the root cause is then the deletion of
 the same PCPI at the head of the lineage, the volume named by the PCPI's `origin`). A
@@ -40,10 +43,11 @@ if TYPE_CHECKING:
 
 
 def broken_by(volume: Volume, pcpi: Pcpi, lost: set[MirrorRelationship]) -> list[MirrorRelationship]:
-    """Relationships out of `volume` for which deleting `pcpi` (already removed from it) left
-    no usable base (those in `lost` have none already). Work: the relationships out of the
-    volume, and for one whose held set holds the PCPI, its held set from the newest until a
-    survivor (usually the first)."""
+    """Relationships for which deleting `pcpi` (already removed from `volume`) left no usable
+    base (those in `lost` have none already): relationships out of the volume, and a vault
+    relationship into it (its destination's own retention can drop the last PCPI it shares
+    with its source). Work: the relationships out of the volume, and for one whose held set
+    holds the PCPI, its held set from the newest until a survivor (usually the first)."""
     broken = []
     pcpis = volume.pcpis
     for rel in volume.outgoing:
@@ -51,6 +55,11 @@ def broken_by(volume: Volume, pcpi: Pcpi, lost: set[MirrorRelationship]) -> list
             continue
         held = rel.held_base_ids()
         if pcpi.id in held and not any(candidate in pcpis for candidate in reversed(held)):
+            broken.append(rel)
+    rel = volume.incoming
+    if rel is not None and rel.kind == "vault" and not rel.defunct and rel not in lost:
+        source = rel.source.pcpis
+        if pcpi.id in source and not any(candidate in source for candidate in reversed(rel.held_base_ids())):
             broken.append(rel)
     return broken
 

@@ -76,6 +76,9 @@ class SoftLockProtocol(DependencyStrategy):
         this system: the destination's lock then takes its place in one set, so the PCPI is
         never unlocked upstream in between (a hand-over without a gap).
 
+        A vault destination's dependency, and its forwarding, are a volume destination's: it
+        shares PCPIs (ids) with its source, and every PCPI it keeps could be a base.
+
         A qtree destination depends on one source PCPI, the last one transferred or the one
         being transferred (a `qtree` lock naming the qtree), and forwards nothing: its own
         PCPIs are not its source's, so no lock from further down, and no lock for its own
@@ -94,7 +97,7 @@ class SoftLockProtocol(DependencyStrategy):
                 state.own_lock_candidates, state.own_lock_created_s = candidates, self.services.env.now
             locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
                                   state.own_lock_created_s, 1, candidates))
-        if self.forwards and rel.kind == "volume":
+        if self.forwards and rel.kind != "qtree":
             shared = dst.pcpis
             for held in dst.locks.soft.values():
                 for lock, _set_s, _delay in held.values():

@@ -123,6 +123,9 @@ class Plan:
         if mirror.type == "volume":
             self.volume_layout[destination] = source
             self._head[destination] = self._head[mirror.source_volume]
+        elif mirror.type == "vault":
+            self.volume_layout[destination] = source
+            self._head[destination] = destination
         else:
             share = source.qtree_shares.get(mirror.source_qtree or "", 0.0)
             self.volume_layout[destination] = VolumeLayout(source.size_bytes * share,
@@ -154,8 +157,8 @@ class Plan:
 
     def head(self, volume: str) -> str:
         """The head of `volume`'s lineage: the volume itself unless it is a volume-mirror
-        destination, whose head is its source's head (a writable volume, or a qtree-mirror
-        destination)."""
+        destination, whose head is its source's head (a writable volume, or a qtree-mirror or
+        vault destination: those keep PCPIs under rules of their own)."""
         return self._head[volume]
 
     def lineage(self, volume: str) -> tuple[str, ...]:

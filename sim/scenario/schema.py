@@ -134,6 +134,28 @@ def _check_protocol(name: str) -> str:
 
 Protocol = Annotated[str, AfterValidator(_check_protocol), WithJsonSchema({
     "type": "string", "description": "A registered lock protocol (`cascadesim schema` lists them)."})]
+def _check_retention(value: object) -> tuple[dict[str, Any], ...]:
+    """One retention rule or a list of them, each checked by its grammar (`sim.retention.registry`)."""
+    from sim.retention.registry import normalise
+
+    return normalise(value)
+
+
+def _retention_json_schema() -> dict[str, Any]:
+    from sim.retention.registry import GRAMMARS, KEEP
+
+    rule = {"type": "object", "minProperties": 1, "additionalProperties": False,
+            "properties": {KEEP: {"type": "integer", "minimum": 1, "description": "keep-N: the newest N unlocked PCPIs"},
+                           **{key: {"description": info.description} for key, info in GRAMMARS.items()},
+                           "regex": {"type": "string", "description": "grid and last_n: the names the rule applies to"}}}
+    return {"anyOf": [rule, {"type": "array", "items": rule, "minItems": 1}],
+            "description": "A retention rule, or a list (a PCPI goes only if every rule lets it go): "
+                           "keep, grid, last_n, not_replicated, sanoid, znapzend, btrbk, thinner."}
+
+
+Retention = Annotated[tuple[dict[str, Any], ...], BeforeValidator(_check_retention),
+                      WithJsonSchema(_retention_json_schema())]
+
 KpiName = Literal[KPIS]  # type: ignore[valid-type]
 
 
@@ -216,16 +238,30 @@ class VolumeSpec(_Spec):
 
 
 class SnapshotPolicySpec(_Spec):
-    """A cron schedule that takes PCPIs with `label` and keeps `keep` unlocked ones."""
+    """A cron schedule that takes PCPIs with `label` and prunes them by its retention: `keep`
+    unlocked ones, or a `retention` grammar (one of the two)."""
 
     schedule: Cron
     """When it takes a PCPI of each of its volumes (UTC)."""
     label: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     """The label of the PCPIs it takes (hourly, daily, ...); retention counts per label."""
-    keep: StrictInt = Field(ge=1, le=100_000)
-    """How many unlocked PCPIs with the label each volume keeps."""
+    keep: StrictInt | None = Field(default=None, ge=1, le=100_000)
+    """How many unlocked PCPIs with the label each volume keeps (short for `retention: {keep: N}`)."""
+    retention: Retention | None = None
+    """Which PCPIs with the label go: a rule or a list of rules of the retention grammars."""
     volumes: tuple[VolumeName, ...] = Field(min_length=1)
     """Writable volumes it snapshots (a mirror destination's PCPIs come from its source)."""
+
+    @model_validator(mode="after")
+    def _one_retention(self) -> SnapshotPolicySpec:
+        if (self.keep is None) == (self.retention is None):
+            raise ValueError("give either keep (a count) or retention (a grammar), not both and not neither")
+        return self
+
+    @property
+    def rules(self) -> tuple[dict[str, Any], ...]:
+        """The retention rules, `keep: N` as `({keep: N},)`."""
+        return self.retention if self.retention is not None else ({"keep": self.keep},)
 
 
 class HoldSpec(_Spec):
@@ -250,19 +286,40 @@ class MirrorSpec(_Spec):
     `volume`: source and destination are volumes (`APP:/vol/NAME`); the destination is an
     exact read-only image of the source, PCPIs included. `qtree`: source and destination are
     qtrees (`APP:/vol/NAME/QTREE`); the destination volume holding the qtree is created by
-    the mirror and its appliance takes its own PCPI after each transfer.
+    the mirror and its appliance takes its own PCPI after each transfer. `vault`: volumes; the
+    destination receives the source's PCPIs (all of them since the common base, or those whose
+    name matches `filter`), keeps them under its own `retention` and does not replay the
+    source's deletions (`zfs send -I | zfs recv`, btrfs send/receive, SnapVault).
     """
 
     source: VolumeName
     """The volume (or qtree) it reads: a declared volume or another mirror's destination."""
     destination: VolumeName
     """The volume (or qtree) it creates and writes, on another appliance."""
-    type: Literal["volume", "qtree"] = "volume"
-    """`volume`: an exact read-only image, PCPIs included; `qtree`: the qtree's data, with the destination's own PCPIs."""
+    type: Literal["volume", "qtree", "vault"] = "volume"
+    """`volume`: an exact read-only image, PCPIs included; `qtree`: the qtree's data, with the
+    destination's own PCPIs; `vault`: the source's PCPIs, kept under the destination's retention."""
     schedule: Cron
     """When an update starts (UTC); an update that finds the previous one still running is skipped."""
     retire_at: Offset | None = None
     """When the destination is removed for good: no more updates, and it tells nobody."""
+    retention: Retention | None = None
+    """Vault only (required there): which received PCPIs the destination keeps, over all of them."""
+    filter: str | None = Field(default=None, min_length=1)
+    """Vault only: a regular expression; only source PCPIs whose name it matches are sent."""
+
+    @model_validator(mode="after")
+    def _vault_settings(self) -> MirrorSpec:
+        if self.type == "vault" and self.retention is None:
+            raise ValueError("a vault mirror needs retention: what its destination keeps of what it receives")
+        if self.type != "vault" and (self.retention is not None or self.filter is not None):
+            raise ValueError(f"retention and filter are for vault mirrors; a {self.type} mirror replays its source")
+        if self.filter is not None:
+            try:
+                re.compile(self.filter)
+            except re.error as error:
+                raise ValueError(f"filter {self.filter!r} is not a regular expression: {error}") from None
+        return self
 
     @property
     def source_volume(self) -> str:
