@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from sim.protocols.base import DependencyStrategy, NoConfig
+from sim.protocols.btrbk import BtrbkCleanup
 from sim.protocols.hard import HardLocks
 from sim.protocols.lease import LeaseConfig, LeaseLocks
 from sim.protocols.local import LocalLocks
 from sim.protocols.none import NoLocks
 from sim.protocols.softlock import SoftLockProtocol
+from sim.protocols.znapzend import ZnapzendCleanup, ZnapzendConfig
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -92,3 +94,7 @@ register(ProtocolInfo("hard", HardLocks, NoConfig, "tab:purple",
                       "softlock's propagation with locks space pressure may not override"))
 register(ProtocolInfo("lease", LeaseLocks, LeaseConfig, "tab:blue",
                       "softlock whose locks expire unless renewed within the lease"))
+register(ProtocolInfo("btrbk", BtrbkCleanup, NoConfig, "tab:brown",
+                      "btrbk: no source retention while a target is unreachable; each target's latest common kept"))
+register(ProtocolInfo("znapzend", ZnapzendCleanup, ZnapzendConfig, "tab:pink",
+                      "znapzend: no source retention after a failed send (clean_offline: keep last synced instead)"))
