@@ -7,8 +7,8 @@ space-pressure autodelete at any commitment; cron snapshot policies on the heads
 random forest of mirrors below them (chains, trees, fan-outs), volume, qtree and vault
 mirrors mixed, including qtree destinations that feed further mirrors and volume mirrors below
 qtree and vault hops; retention is keep-N or, sometimes, a rule of a tool's grammar (on
-policies and on vaults, some vaults with a name filter); some mirrors retire, some volumes carry application holds, some appliances are
-tight on space.
+policies and on vaults, some vaults with a name filter); some mirrors retire, some volumes
+carry application holds, some appliances are tight on space.
 
 Shrinking. The structure is drawn first: how many appliances, then a network tree, routers
 and extra links, heads, snapshot policies, mirrors and holds, each as a list of entities

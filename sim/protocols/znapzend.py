@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict
 
 from sim.engine.deletion import RETENTION
-from sim.protocols.btrbk import TargetWatch
+from sim.protocols.targets import TargetWatch
 
 if TYPE_CHECKING:
     from sim.engine.storage import Volume
