@@ -9,6 +9,8 @@ Every path that deletes asks it, with its reason:
   pressure override (protocol `hard`), `destroy` nothing else;
 - `mirror_image` (an image update replaying the source's deletions) leaves a busy PCPI (the
   volume removes it when the read ends); locks on a read-only image keep nothing;
+- `rollback` (a vault destination rolled back to the common base before a receive, as
+  `zfs receive -F` does for syncoid) leaves busy and locked PCPIs, as retention does;
 
 and then the dependency strategy's veto (`DependencyStrategy.vetoes`), for every reason.
 A retired destination's removal (`destination_retired`) asks nobody: the volume is gone.
@@ -26,6 +28,7 @@ RETENTION = "retention"
 ROTATION = "mirror_rotation"
 AUTODELETE = "autodelete"
 IMAGE = "mirror_image"
+ROLLBACK = "rollback"
 RETIRED = "destination_retired"
 
 

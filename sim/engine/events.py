@@ -51,6 +51,10 @@ class DomainEvents:
         emitted just before the `pcpi_deleted` of the same deletion."""
         self.pcpi_deleted: Signal[[float, Volume, Pcpi, str, str]] = Signal()
         """A PCPI left a volume (reason, who deleted it), its locks already released."""
+        self.bookmark_created: Signal[[float, Volume, Pcpi, str]] = Signal()
+        """A bookmark of a PCPI was made on a volume (by whom)."""
+        self.bookmark_destroyed: Signal[[float, Volume, Pcpi, str]] = Signal()
+        """A bookmark left a volume (by whom)."""
         self.volume_changed: Signal[[Volume]] = Signal()
         """A volume's PCPIs, locks or busy PCPIs changed."""
         self.update_skipped: Signal[[float, MirrorRelationship, str | None]] = Signal()

@@ -26,7 +26,11 @@ the transfer started (same PCPI ids).
 Vault mirrors: the source sends the newest of its PCPIs (whose name matches the filter, if
 one is set) and every matching PCPI between the common base and it (`zfs send -I`); a
 writable source takes no mirror PCPI (the tools replicate the snapshots their schedules
-took). The common base is the newest PCPI both sides have. On arrival the destination adds
+took), unless the dependency strategy has it take a sync snapshot of its own to send
+(syncoid). The common base is the newest PCPI both sides have, or a PCPI the destination has
+of which the source keeps a bookmark (ZFS: an incremental send can start from a bookmark). A
+strategy may have the destination rolled back to the base first (`zfs receive -F`: its PCPIs
+newer than the base are destroyed, reason `rollback`). On arrival the destination adds
 them to what it keeps and applies its own retention to all its PCPIs; it never replays the
 source's deletions. With nothing newer than the base to send, the update is skipped.
 
@@ -45,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.engine.deletion import RETENTION, RETIRED, ROTATION
+from sim.engine.deletion import RETENTION, RETIRED, ROLLBACK, ROTATION
 from sim.engine.network import Flow, Network
 from sim.engine.storage import Pcpi, Volume
 
@@ -138,13 +142,15 @@ class MirrorRelationship:
             self._update_process = self.env.process(self.update())
 
     def find_common_base(self) -> Pcpi | None:
-        """Volume: the newest PCPI the destination has that the source still has.
-        Qtree: the last source PCPI transferred, if the source still has it."""
+        """Volume: the newest PCPI the destination has that the source still has. Vault: the
+        same, or a bookmark of it on the source. Qtree: the last source PCPI transferred, if
+        the source still has it."""
         source_pcpis = self.source.pcpis
         if self.kind == "qtree":
             return self.base if self.base is not None and self.base.id in source_pcpis else None
+        bookmarks = self.source.bookmarks if self.kind == "vault" else {}
         for pcpi in self.destination.newest_first():
-            if pcpi.id in source_pcpis:
+            if pcpi.id in source_pcpis or pcpi.id in bookmarks:
                 return pcpi
         return None
 
@@ -178,7 +184,12 @@ class MirrorRelationship:
             self.busy = False
             return
         if self.kind == "vault":
-            send = self._newest_to_vault()
+            sync = strategy.sync_snapshot(self)
+            if sync is not None and src.pcpis:
+                newest = src.newest()
+                send = src.take_pcpi(sync[0], sync[1], data_s=None if src.writable else newest.data_s)  # type: ignore[union-attr]
+            else:
+                send = self._newest_to_vault()
             if send is None or (self.base is not None and send.id <= self.base.id
                                 and send.id in self.destination.pcpis):
                 events.update_skipped(self.env.now, self, "nothing new to send")
@@ -203,14 +214,19 @@ class MirrorRelationship:
             size = share * min(src.size_bytes, send.cum_changed_bytes - base.cum_changed_bytes)
             kind = "incremental"
         events.transfer_started(self.env.now, self, kind, size, base, send)
-        reading = (send.id,) if base is None or base.id == send.id else (send.id, base.id)
+        reading = (send.id,) if base is None or base.id == send.id or base.id not in src.pcpis else (send.id, base.id)
         src.start_reading(reading)
         if self.kind == "volume":
             image = dict(src.pcpis)
         elif self.kind == "vault" and base is not None:
-            image = {pid: p for pid, p in src.pcpis.items() if base.id < pid <= send.id and self._sent_to_vault(p)}
+            image = {pid: p for pid, p in src.pcpis.items()
+                     if base.id < pid <= send.id and (pid == send.id or self._sent_to_vault(p))}
         else:
             image = {send.id: send}
+        if self.kind == "vault" and base is not None and strategy.rolls_back(self):
+            for pcpi_id in [pid for pid in dst.pcpis if pid > base.id]:
+                if dst.may_delete(pcpi_id, ROLLBACK):
+                    dst.delete_pcpi(pcpi_id, ROLLBACK, self.name)
         self.in_flight_image = image
         self.transfer_reads = reading
         self.transfer_started_s = started = self.env.now
@@ -295,6 +311,8 @@ class MirrorRelationship:
                 out._abort()
         for pcpi_id in list(self.destination.pcpis):
             self.destination.delete_pcpi(pcpi_id, RETIRED, self.name)
+        for pcpi_id in list(self.destination.bookmarks):
+            self.destination.destroy_bookmark(pcpi_id, self.name)
 
     def _abort(self) -> None:
         """Stop the running transfer, if one is: the relationship just became defunct."""
@@ -302,12 +320,14 @@ class MirrorRelationship:
             self._update_process.interrupt("defunct")
 
     def _lock_new_base(self, old: Pcpi | None, send: Pcpi) -> None:
-        """Hard-lock the new base on the source, release the old, prune own mirror PCPIs."""
+        """Hard-lock the new base on the source and release the old (where the storage system
+        protects bases: `DependencyStrategy.protects_base`), prune own mirror PCPIs."""
         src, locks = self.source, self.services.locks
-        if send.id in src.pcpis:
-            locks.set_hard(src, send.id, self.name)
-        if old is not None and old.id != send.id:
-            locks.release_hard(src, old.id, self.name)
+        if self.services.strategy.protects_base:
+            if send.id in src.pcpis:
+                locks.set_hard(src, send.id, self.name)
+            if old is not None and old.id != send.id:
+                locks.release_hard(src, old.id, self.name)
         for pcpi_id in [pid for pid in self.mirror_pcpis if pid != send.id]:
             if pcpi_id not in src.pcpis:
                 del self.mirror_pcpis[pcpi_id]

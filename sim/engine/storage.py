@@ -118,7 +118,7 @@ class Volume:
         "_interval_start_s", "locks", "incoming", "outgoing",
         "failed_writes", "failed_write_bytes", "autodelete_commitment",
         "autodelete_trigger_bytes", "autodelete_target_bytes", "reading",
-        "_deferred", "_services",
+        "_deferred", "_services", "bookmarks",
     )
 
     def __init__(self, name: str, appliance: Appliance, size_bytes: float, services: StorageServices, *,
@@ -151,6 +151,9 @@ class Volume:
         """Busy PCPIs: those running transfers read (as base or as the PCPI sent), with how many."""
         self._deferred: dict[int, str] = {}
         """Busy PCPIs an image update removed, with who removed them: they go when no longer read."""
+        self.bookmarks: dict[int, Pcpi] = {}
+        """Bookmarks by PCPI id, oldest first: zero-space records of PCPIs (present or deleted)
+        from which a vault's incremental send can still start (ZFS `zfs bookmark`)."""
         appliance.volumes.append(self)
         appliance.used_bytes += size_bytes
 
@@ -282,6 +285,27 @@ class Volume:
         services.events.volume_changed(self)
         for pcpi in arrived:
             services.events.pcpi_arrived(now, self, pcpi)
+
+    # -- bookmarks -----------------------------------------------------------------------
+
+    def create_bookmark(self, pcpi_id: int, by: str) -> None:
+        """Bookmark a PCPI the volume has (`by`: the tool that did). It outlives the PCPI and
+        holds no space; a vault can send incrementally from it while its destination still
+        has the PCPI."""
+        if pcpi_id in self.bookmarks:
+            return
+        bookmarks = self.bookmarks
+        bookmarks[pcpi_id] = self.pcpis[pcpi_id]
+        if len(bookmarks) > 1 and pcpi_id < next(reversed(bookmarks)):
+            self.bookmarks = dict(sorted(bookmarks.items()))
+        self._services.events.bookmark_created(self._services.env.now, self, bookmarks[pcpi_id], by)
+
+    def destroy_bookmark(self, pcpi_id: int, by: str) -> None:
+        """Remove the bookmark of a PCPI (`by`: who did)."""
+        pcpi = self.bookmarks.pop(pcpi_id)
+        self._services.events.bookmark_destroyed(self._services.env.now, self, pcpi, by)
+
+    # -- receiving ---------------------------------------------------------------------
 
     def receive(self, received: tuple[Pcpi, ...]) -> None:
         """A vault destination receives PCPIs of its source (same ids) and keeps what it had:

@@ -118,6 +118,8 @@ class RunTables:
         events.soft_lock_released.subscribe(self.soft_lock_released)
         events.link_down.subscribe(self.link_down)
         events.link_up.subscribe(self.link_up)
+        events.bookmark_created.subscribe(self.bookmark_created)
+        events.bookmark_destroyed.subscribe(self.bookmark_destroyed)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -143,6 +145,12 @@ class RunTables:
 
     def link_up(self, now: float, link: Link) -> None:
         self.events.rows.append(EventRow(now, "link_up", link.name, None, None, None))
+
+    def bookmark_created(self, now: float, volume: Volume, pcpi: Pcpi, by: str) -> None:
+        self.events.rows.append(EventRow(now, "bookmark", volume.name, pcpi.id, None, by))
+
+    def bookmark_destroyed(self, now: float, volume: Volume, pcpi: Pcpi, by: str) -> None:
+        self.events.rows.append(EventRow(now, "bookmark_destroyed", volume.name, pcpi.id, None, by))
 
     # -- transfers ---------------------------------------------------------------------------
 

@@ -16,7 +16,9 @@ reads are busy, so no deletion takes them while R transfers. So the one deletion
 empties the set is the deletion that makes R's next transfer a re-baseline, known at the
 moment it happens: it is blamed then, once, and the blame is final.
 
-For a vault relationship `held(R)` is D's PCPIs (with those in flight while a transfer runs),
+For a vault relationship a base is usable while S has the PCPI or a bookmark of it (ZFS), so
+a PCPI's deletion that leaves its bookmark breaks nothing, and the bookmark's later removal
+is the premature deletion. For a vault relationship `held(R)` is D's PCPIs (with those in flight while a transfer runs),
 and D keeps PCPIs under retention of its own: the deletion that empties the set may then be
 on D, by D's retention, and it is blamed the same way. Otherwise that deletion is always on
 R's own source, whatever its reason: retention, mirror rotation,
@@ -54,12 +56,16 @@ def broken_by(volume: Volume, pcpi: Pcpi, lost: set[MirrorRelationship]) -> list
         if rel.defunct or rel in lost:
             continue
         held = rel.held_base_ids()
-        if pcpi.id in held and not any(candidate in pcpis for candidate in reversed(held)):
+        if pcpi.id not in held:
+            continue
+        bookmarks = volume.bookmarks if rel.kind == "vault" else {}
+        if not any(candidate in pcpis or candidate in bookmarks for candidate in reversed(held)):
             broken.append(rel)
     rel = volume.incoming
     if rel is not None and rel.kind == "vault" and not rel.defunct and rel not in lost:
-        source = rel.source.pcpis
-        if pcpi.id in source and not any(candidate in source for candidate in reversed(rel.held_base_ids())):
+        source, bookmarks = rel.source.pcpis, rel.source.bookmarks
+        if (pcpi.id in source or pcpi.id in bookmarks) and not any(
+                candidate in source or candidate in bookmarks for candidate in reversed(rel.held_base_ids())):
             broken.append(rel)
     return broken
 
@@ -78,6 +84,7 @@ class Oracle:
         self.lost: set[MirrorRelationship] = set()
         """Relationships whose base is lost and whose next transfer has not started yet."""
         events.pcpi_deleted.subscribe(self.pcpi_deleted)
+        events.bookmark_destroyed.subscribe(self.bookmark_destroyed)
         events.transfer_started.subscribe(self.transfer_started)
 
     def pcpi_deleted(self, now: float, volume: Volume, pcpi: Pcpi, _reason: str, _by: str) -> None:
@@ -88,6 +95,11 @@ class Oracle:
                 self.lost.add(rel)
                 self.blamed[rel] = self.blamed.get(rel, 0) + 1
             self.premature(now, volume, pcpi, broken)
+
+    def bookmark_destroyed(self, now: float, volume: Volume, pcpi: Pcpi, _by: str) -> None:
+        """A bookmark can be a vault's last usable base as well: its loss is blamed the same way."""
+        if pcpi.id not in volume.pcpis:
+            self.pcpi_deleted(now, volume, pcpi, "", "")
 
     def transfer_started(self, _now: float, rel: MirrorRelationship, *_transfer: object) -> None:
         self.lost.discard(rel)

@@ -11,6 +11,10 @@ a PCPI asks it first:
   became defunct);
 - `locks_changed(volume)`: a lock was set or released on a volume outside a lock set (an
   application hold's lock);
+- `sync_snapshot(rel)` / `rolls_back(rel)`: for a vault update, whether the source takes a
+  snapshot of the tool's own to send, and whether the destination is rolled back to the
+  common base first (syncoid); a strategy can also make and destroy bookmarks on a volume
+  (`Volume.create_bookmark`, `destroy_bookmark`: zrepl's replication cursor);
 - `vetoes(volume, pcpi_id, reason)`: whether the strategy forbids a deletion. Retention,
   mirror rotation, autodelete and image updates all consult it (through the engine's
   deletion gate, after the locks and busy PCPIs it already honours); a vetoed image deletion
@@ -66,6 +70,10 @@ class DependencyStrategy:
     """Whether destinations send lock sets to their sources (the run limits estimate their load)."""
     forwards: ClassVar[bool] = False
     """Whether an intermediate system passes the locks it received on to its own source."""
+    protects_base: ClassVar[bool] = True
+    """Whether the storage system hard-locks each relationship's base on its source (NetApp
+    SnapMirror and SnapVault do; ZFS and btrfs do not: a replication tool protects its base
+    itself, with holds, bookmarks or by what its cleanup spares, or not at all)."""
 
     def __init__(self, name: str, services: Services, config: BaseModel):
         self.name = name
@@ -103,9 +111,19 @@ class DependencyStrategy:
     def locks_changed(self, volume: Volume) -> None:
         """Runs when a lock was set or released on `volume` outside a lock set."""
 
+    def sync_snapshot(self, rel: MirrorRelationship) -> tuple[str, str] | None:
+        """For a vault update: the (name, label) of a PCPI to take on the source and send (a
+        tool's own sync snapshot), or None to send the newest PCPI the source has."""
+        return None
+
+    def rolls_back(self, rel: MirrorRelationship) -> bool:
+        """For a vault update: whether the destination is rolled back to the common base before
+        it receives (its PCPIs newer than the base are destroyed, reason `rollback`)."""
+        return False
+
     def vetoes(self, volume: Volume, pcpi_id: int, reason: str) -> bool:
         """Whether the strategy forbids deleting the PCPI from the volume for `reason`
-        (`retention`, `mirror_rotation`, `autodelete`, `mirror_image`)."""
+        (`retention`, `mirror_rotation`, `autodelete`, `mirror_image`, `rollback`)."""
         return False
 
     @property
