@@ -63,12 +63,21 @@ def _sanoid(value: Any, _regex: str | None) -> Grammar:
 
 def _btrbk(value: Any, _regex: str | None) -> Grammar:
     setting = _mapping("btrbk", value, ("preserve_min", "preserve"), ("preserve_day_of_week", "preserve_hour_of_day"))
+    for key in ("preserve_min", "preserve", "preserve_day_of_week"):
+        if key in setting and not isinstance(setting[key], str):
+            raise ValueError(f"btrbk {key}: expected text such as {BTRBK_EXAMPLES[key]!r}, got {setting[key]!r}")
     return BtrbkPreserve.from_setting(**setting)
+
+
+BTRBK_EXAMPLES = {"preserve_min": "2d", "preserve": "14d 4w 6m", "preserve_day_of_week": "sunday"}
 
 
 def _not_replicated(value: Any, _regex: str | None) -> Grammar:
     if value is True:
         return ZreplNotReplicated.from_setting()
+    if not isinstance(value, dict):
+        raise ValueError(f"not_replicated: write `not_replicated: true` or `not_replicated: "
+                         f"{{keep_snapshot_at_cursor: false}}`, not {value!r}")
     setting = _mapping("not_replicated", value, (), ("keep_snapshot_at_cursor",))
     return ZreplNotReplicated.from_setting(**setting)
 

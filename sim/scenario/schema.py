@@ -134,6 +134,14 @@ def _check_protocol(name: str) -> str:
 
 Protocol = Annotated[str, AfterValidator(_check_protocol), WithJsonSchema({
     "type": "string", "description": "A registered lock protocol (`cascadesim schema` lists them)."})]
+def _check_regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as error:
+        raise ValueError(f"{text!r} is not a regular expression: {error}") from None
+    return text
+
+
 def _check_retention(value: object) -> tuple[dict[str, Any], ...]:
     """One retention rule or a list of them, each checked by its grammar (`sim.retention.registry`)."""
     from sim.retention.registry import normalise
@@ -305,7 +313,7 @@ class MirrorSpec(_Spec):
     """When the destination is removed for good: no more updates, and it tells nobody."""
     retention: Retention | None = None
     """Vault only (required there): which received PCPIs the destination keeps, over all of them."""
-    filter: str | None = Field(default=None, min_length=1)
+    filter: Annotated[str, Field(min_length=1), AfterValidator(_check_regex)] | None = None
     """Vault only: a regular expression; only source PCPIs whose name it matches are sent."""
 
     @model_validator(mode="after")
@@ -314,11 +322,6 @@ class MirrorSpec(_Spec):
             raise ValueError("a vault mirror needs retention: what its destination keeps of what it receives")
         if self.type != "vault" and (self.retention is not None or self.filter is not None):
             raise ValueError(f"retention and filter are for vault mirrors; a {self.type} mirror replays its source")
-        if self.filter is not None:
-            try:
-                re.compile(self.filter)
-            except re.error as error:
-                raise ValueError(f"filter {self.filter!r} is not a regular expression: {error}") from None
         return self
 
     @property
