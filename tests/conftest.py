@@ -122,7 +122,7 @@ class Storage:
 
     def keep(self, volume: Volume, label: str, keep: int) -> None:
         """Apply keep-N retention to the label, as a snapshot policy named after it does."""
-        for pcpi_id in KeepN(keep).doomed(volume, label, self.gate, self.env.now):
+        for pcpi_id in KeepN(keep).doomed(volume, volume.by_label.get(label, {}), self.gate, self.env.now):
             volume.delete_pcpi(pcpi_id, RETENTION, label)
 
     def soft_lock(self, volume: Volume, pcpi_id: int, dataset: str = "C:/vol/v") -> None:

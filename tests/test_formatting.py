@@ -83,8 +83,8 @@ def test_five_protocols_fit_in_100_columns_with_kpis_as_rows():
     big = {**KPIS, "bytes_transferred": 1000.4 * TIB, "rebaseline_bytes": 999 * 2**50, "max_lag_s": 400 * 86400,
            "lock_messages": 123_456_789, "lock_space_byte_hours": 1023.9 * 2**50, "updates_completed": 9_999_999,
            "lock_space_peak_bytes": 512 * 2**50}
-    table = kpi_table({protocol: {"kpis": big} for protocol in names()})
-    assert list(table.columns) == list(names()) and list(table.index) == list(NAMES)
+    table = kpi_table({protocol: {"kpis": big} for protocol in names()[:5]})
+    assert list(table.columns) == list(names()[:5]) and list(table.index) == list(NAMES)
     text = format_kpi_table(table)
     assert max(len(line) for line in text.splitlines()) <= 100, text
     assert "1,000 TiB" in text and "1,024 PiB·h" in text and "123,456,789" in text

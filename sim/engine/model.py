@@ -18,7 +18,7 @@ import pandas as pd
 import simpy
 
 from sim.engine.clock import WallClock
-from sim.engine.deletion import DeletionGate
+from sim.engine.deletion import RETENTION, DeletionGate
 from sim.engine.events import DomainEvents
 from sim.engine.faults import link_outage, retirement
 from sim.engine.holds import ApplicationHolds
@@ -34,6 +34,7 @@ from sim.observe.lock_space import LockSpaceMeter
 from sim.observe.lock_traffic import LockTraffic
 from sim.observe.mirrors import MirrorStats
 from sim.observe.oracle import Oracle
+from sim.observe.pile_up import PileUp
 from sim.observe.sampler import Sampler
 from sim.observe.space_pressure import SpacePressure
 from sim.observe.summary import build_summary
@@ -113,9 +114,12 @@ class Model:
         self.stats = MirrorStats(events, self.relationships)
         self.traffic = LockTraffic(events, sorted(scenario.appliances))
         self.pressure = SpacePressure(events)
+        self.pile_up = PileUp(events)
         self.gap_watch = GapWatch(events, plan, self.volumes)
         rotated = {rel.destination.name: QTREE_MIRROR_LABEL for rel in self.relationships if rel.kind == "qtree"}
-        self.lock_space = LockSpaceMeter(events, plan, self.volumes, retention, rotated, MIRROR_LABEL)
+        strategy = self.strategy
+        vetoed = (lambda volume, pcpi_id: strategy.vetoes(volume, pcpi_id, RETENTION)) if strategy.has_veto else None
+        self.lock_space = LockSpaceMeter(events, plan, self.volumes, retention, rotated, MIRROR_LABEL, vetoed)
         self.tables = RunTables(events, self.oracle) if tables else None
         self.sampler = Sampler(env, scenario.sample_interval, scenario.duration, self.relationships, self.volumes,
                                self.appliances, self.network.links, self.stats, self.lock_space) if tables else None
@@ -177,7 +181,7 @@ class Model:
             frames = {**self.tables.frames(), "timeseries": self.sampler.timeseries.to_frame()}
         summary = build_summary(self.scenario, end, self.events_processed, wall_seconds, self.relationships, volumes,
                                 self.network.links, self.oracle, self.stats, self.traffic, self.lock_space,
-                                self.gap_watch, self.pressure)
+                                self.gap_watch, self.pressure, self.pile_up)
         return Results.of_run(self.scenario, summary, frames)
 
 

@@ -60,6 +60,8 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("autodeletes", "count", "PCPIs deleted by space-pressure autodelete", alarm=True, label="autodeletes"),
     Kpi("gap_pcpis", "count", "PCPIs pruned upstream before they reached a destination meant to keep them",
         label="gap PCPIs (history lost)"),
+    Kpi("peak_pcpis", "count", "the most PCPIs any one volume held at once (a pile-up when cleanup stops)",
+        label="peak PCPIs on a volume"),
 )
 """Every KPI, in the order summary.json and the tables list them."""
 

@@ -16,7 +16,8 @@ when hard-locked, busy, or kept by the vault's rule. The PCPIs older
 than the oldest such PCPI are held by soft locks, or are waiting for the next retention or
 rotation pass after their lock went: each holds the bytes changed from it to the next PCPI.
 That segment is charged to application holds when an `owner` lock holds the PCPI, to the
-protocol's locks when a `destination_path` or `qtree` lock does, and, once the lock is gone
+protocol's locks when a `destination_path` or `qtree` lock does or when the dependency
+strategy vetoes the PCPI's retention (btrbk and znapzend suspending cleanup), and, once the lock is gone
 but the PCPI still waits for its pass, to whichever held it last (a previous base kept one
 extra update by the lock set sent before the update is a protocol cost).
 
@@ -31,6 +32,7 @@ exact: changes are gathered during an instant and applied when simulated time mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sim.engine.events import DomainEvents
@@ -70,12 +72,16 @@ class LockSpaceMeter:
     """Bytes held by protocol locks and by application holds, per volume and per appliance."""
 
     def __init__(self, events: DomainEvents, plan: Plan, volumes: dict[str, Volume],
-                 retention: dict[str, dict[str | None, list[RetentionRule]]], rotated_labels: dict[str, str], mirror_label: str):
+                 retention: dict[str, dict[str | None, list[RetentionRule]]], rotated_labels: dict[str, str], mirror_label: str,
+                 vetoed: Callable[[Volume, int], bool] | None = None):
         """`retention`: per volume, the retention rules of each policy label on it, or under
         the key None the rules of a vault destination over all its PCPIs (a PCPI stays only
         if every rule keeps it); `rotated_labels`: per qtree-destination volume,
         the label of its own PCPIs, of which rotation keeps the newest; `mirror_label`: the
-        label of a writable source's mirror PCPIs."""
+        label of a writable source's mirror PCPIs; `vetoed`: whether the dependency strategy
+        vetoes retention of a PCPI (its veto holds space as a lock does: charged to the
+        protocol), None for a strategy without a veto."""
+        self._vetoed = vetoed
         self._retention = retention
         self._rotated = rotated_labels
         self._mirror_label = mirror_label
@@ -137,6 +143,8 @@ class LockSpaceMeter:
             if self._kept_without_soft_locks(head, pcpi, seen_in_scope, now):
                 break
             kind = self._soft_kind(head, pcpi.id)
+            if kind is None and self._vetoed is not None and self._vetoed(head, pcpi.id):
+                kind = LOCK
             if kind is not None:
                 last_kind[pcpi.id] = kind
             else:

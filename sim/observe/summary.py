@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sim.observe.lock_traffic import LockTraffic
     from sim.observe.mirrors import MirrorStats
     from sim.observe.oracle import Oracle
+    from sim.observe.pile_up import PileUp
     from sim.observe.space_pressure import SpacePressure
     from sim.scenario import Scenario
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 def build_summary(scenario: Scenario, end: float, events_processed: int, wall_seconds: float,
                   relationships: list[MirrorRelationship], volumes: list[Volume], links: list[Link],
                   oracle: Oracle, stats: MirrorStats, traffic: LockTraffic, meter: LockSpaceMeter,
-                  gap_watch: GapWatch, pressure: SpacePressure) -> dict[str, Any]:
+                  gap_watch: GapWatch, pressure: SpacePressure, pile_up: PileUp) -> dict[str, Any]:
     """The summary of a finished run (`end` is its duration)."""
     gaps = gap_watch.gaps(relationships)
     per_relationship = {}
@@ -64,6 +65,7 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
         "lock_message_bytes": sum(traffic.message_bytes.values()),
         "autodeletes": pressure.autodeletes,
         "gap_pcpis": len(set().union(*gaps.values())) if gaps else 0,
+        "peak_pcpis": max(pile_up.peak.values(), default=0),
     }
     assert set(measured) == set(NAMES), "every registered KPI is measured, and only those"
     return {
@@ -82,6 +84,7 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
         "hold_space_byte_hours": hold_byte_h,
         "lock_propagation_s": traffic.propagation_summary(),
         "gap_pcpis": {name: len(ids) for name, ids in gaps.items()},
+        "peak_pcpis": dict(sorted(pile_up.peak.items())),
         "relationships": per_relationship,
         "links": {link.name: link.usage(end) for link in links},
     }

@@ -6,11 +6,12 @@ README's "A run's results folder" describes every file.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version of the results schema: the keys of summary.json and the columns of the tables.
 Every summary says which one it follows (`schema_version`, its first key). Raise it with any
 change a reader can see (a key or column added, removed, renamed or given another meaning), and
-teach `READABLE_SCHEMA_VERSIONS` to read the old one only if presentation still can."""
+teach `READABLE_SCHEMA_VERSIONS` to read the old one only if presentation still can.
+Version 2 added the KPI `peak_pcpis` (and its per-volume `peak_pcpis` in the summary)."""
 READABLE_SCHEMA_VERSIONS = (SCHEMA_VERSION,)
 """The schema versions `sim.results.load` reads; it refuses a folder of any other, so the
 plots, report.html and the terminal know every key and column they read is there."""
