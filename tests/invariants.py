@@ -31,7 +31,7 @@ REQUIRE_FULL_SCHEMA = True
 """Whether a column or KPI of issue 10's schema that is missing fails a check. Off, each check
 warns and falls back to the tables written before issue 10 (to check such results)."""
 
-LOCKING_PROTOCOLS = ("softlock", "hard")
+LOCKING_PROTOCOLS = ("softlock", "hard", "softlock_pending")
 """Protocols that, without autodelete, lease expiry or retirement, must never lose a base."""
 
 ABS_TOLERANCE_S = 1e-9

@@ -20,6 +20,7 @@ from sim.protocols.lease import LeaseConfig, LeaseLocks
 from sim.protocols.local import LocalLocks
 from sim.protocols.none import NoLocks
 from sim.protocols.softlock import SoftLockProtocol
+from sim.protocols.softlock_pending import SoftLockPending, SoftlockPendingConfig
 from sim.protocols.znapzend import ZnapzendCleanup, ZnapzendConfig
 
 if TYPE_CHECKING:
@@ -98,3 +99,5 @@ register(ProtocolInfo("btrbk", BtrbkCleanup, NoConfig, "tab:brown",
                       "btrbk: no source retention while a target is unreachable; each target's latest common kept"))
 register(ProtocolInfo("znapzend", ZnapzendCleanup, ZnapzendConfig, "tab:pink",
                       "znapzend: no source retention after a failed send (clean_offline: keep last synced instead)"))
+register(ProtocolInfo("softlock_pending", SoftLockPending, SoftlockPendingConfig, "tab:olive",
+                      "softlock plus locks on the scheduled PCPIs a destination has not received yet (closes gaps)"))
