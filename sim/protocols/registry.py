@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from sim.protocols.base import DependencyStrategy, NoConfig
 from sim.protocols.btrbk import BtrbkCleanup
+from sim.protocols.ceph import CephConfig, CephMirroring
 from sim.protocols.hard import HardLocks
 from sim.protocols.lease import LeaseConfig, LeaseLocks
 from sim.protocols.local import LocalLocks
@@ -98,3 +99,5 @@ register(ProtocolInfo("btrbk", BtrbkCleanup, NoConfig, "tab:brown",
                       "btrbk: no source retention while a target is unreachable; each target's latest common kept"))
 register(ProtocolInfo("znapzend", ZnapzendCleanup, ZnapzendConfig, "tab:pink",
                       "znapzend: no source retention after a failed send (clean_offline: keep last synced instead)"))
+register(ProtocolInfo("ceph", CephMirroring, CephConfig, "tab:gray",
+                      "Ceph RBD mirror snapshots: peers unlink after syncing; past the cap a peer is unlinked"))
