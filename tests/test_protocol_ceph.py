@@ -122,7 +122,8 @@ def test_today_a_lagging_peer_keeps_its_sync_start_past_the_cap(make_scenario):
 @pytest.mark.parametrize(("cap", "rebaselines"), [(3, 1), (TICKS_IN_OUTAGE + 1, 1), (TICKS_IN_OUTAGE + 2, 0), (12, 0)])
 def test_unlinking_the_oldest_removes_a_lagging_peers_base_unless_the_cap_outlasts_the_outage(make_scenario, cap,
                                                                                             rebaselines):
-    """unlink_at_capacity: oldest (the first design): C's base is its oldest linked snapshot.
+    """unlink_at_capacity: oldest (as first proposed, not a released Ceph's): C's base is its
+    oldest linked snapshot.
     C is linked with it, the 8 outage ticks' snapshots and the one its own update takes at
     10:00: 10 in all, so any cap below 10 unlinks C from its base, which no peer holds then:
     removed, and C re-baselines, blamed on A."""

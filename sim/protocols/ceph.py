@@ -13,14 +13,15 @@ What Ceph does (ceph/ceph, `src/librbd/mirror/snapshot/` and `src/tools/rbd_mirr
   `rbd_mirroring_max_mirroring_snapshots` (`src/common/options/rbd.yaml.in`: default 5,
   minimum 3) it unlinks the peer from the one counted at the limit, i.e. the newest one before
   the snapshot just created, and repeats until no peer is over. Which one is unlinked has
-  changed: the first design (ceph/ceph#30548) dropped the peer from its oldest snapshot;
-  "librbd/mirror: tweak which snapshot is unlinked when at capacity" (a888bff8d00e,
-  ceph/ceph#38536) moved it off the oldest; "librbd: unlink newest mirror snapshot when at
-  capacity, bump capacity" (01aca9a2f077, ceph/ceph#46454, backported to octopus, pacific and
-  quincy) made it the newest and raised the default from 3 to 5, because unlinking a snapshot
-  the rbd-mirror daemon was syncing from broke the peer ("split-brain"). The documentation
-  (`doc/rbd/rbd-mirroring.rst`) says "the most recent mirror-snapshot is automatically pruned
-  if the limit is reached".
+  changed, and as the commits tell it was never the oldest: the second oldest until a888bff8d00e
+  ("librbd/mirror: tweak which snapshot is unlinked when at capacity"), then a later one, and
+  since 01aca9a2f077 ("librbd: unlink newest mirror snapshot when at capacity, bump capacity",
+  ceph/ceph#46454, backported to octopus, pacific and quincy) the newest before the new one,
+  with the default raised from 3 to 5: unlinking a snapshot the rbd-mirror daemon was about to
+  sync from left the peer in "split-brain". Dropping the peer from its *oldest* snapshot is
+  what was first proposed in the review of snapshot mirroring (ceph/ceph#30548). The
+  documentation (`doc/rbd/rbd-mirroring.rst`) says "the most recent mirror-snapshot is
+  automatically pruned if the limit is reached".
 - *A snapshot with no peer left is removed.* `UnlinkPeerRequest.cc` (`unlink_peer`,
   `remove_snapshot`) removes the snapshot instead of unlinking when the peer is its last one
   and a newer mirror snapshot exists; otherwise it only drops the peer from the snapshot.
@@ -47,8 +48,9 @@ How it is modelled here:
 - *Capacity pass*, before the new snapshot is taken: while a peer would be linked with more
   than `max_mirror_snapshots` counting the new one, it is unlinked from the snapshot at the
   limit (`unlink_at_capacity: newest`, today's Ceph: the newest before the new one) or from
-  its oldest (`unlink_at_capacity: oldest`, the first design: the lagging peer's sync start
-  goes, which forces its full resync, here a re-baseline blamed on the primary).
+  its oldest (`unlink_at_capacity: oldest`, the variant first proposed, not a released Ceph's:
+  the lagging peer's sync start goes, which in Ceph would stop it in split-brain until a full
+  resync; here it re-baselines, blamed on the primary).
 - After a peer's transfer is applied it is unlinked from every mirror snapshot older than the
   one it received. A snapshot left with no peer is removed (reason `mirror_rotation`) once a
   newer mirror snapshot exists and the deletion gate lets it go (not while a transfer reads it;
@@ -103,8 +105,8 @@ class CephConfig(BaseModel):
     with; past it the peer is unlinked from one (default 5, Ceph's since 2022)."""
     unlink_at_capacity: Literal["newest", "oldest"] = "newest"
     """Which snapshot a peer over the limit is unlinked from: `newest` (before the one being
-    taken; Ceph since ceph/ceph#46454) or `oldest` (the first design: a lagging peer loses its
-    sync start and must resync in full)."""
+    taken; Ceph since ceph/ceph#46454) or `oldest` (as first proposed in ceph/ceph#30548, not
+    a released Ceph's: a lagging peer loses its sync start and must resync in full)."""
 
 
 class CephMirroring(DependencyStrategy):
