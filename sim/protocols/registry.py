@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from sim.protocols.base import DependencyStrategy, NoConfig
 from sim.protocols.btrbk import BtrbkCleanup
+from sim.protocols.ceph import CephConfig, CephMirroring
 from sim.protocols.hard import HardLocks
 from sim.protocols.lease import LeaseConfig, LeaseLocks
 from sim.protocols.local import LocalLocks
@@ -101,3 +102,5 @@ register(ProtocolInfo("znapzend", ZnapzendCleanup, ZnapzendConfig, "tab:pink",
                       "znapzend: no source retention after a failed send (clean_offline: keep last synced instead)"))
 register(ProtocolInfo("softlock_pending", SoftLockPending, SoftlockPendingConfig, "tab:olive",
                       "softlock plus locks on the scheduled PCPIs a destination has not received yet (closes gaps)"))
+register(ProtocolInfo("ceph", CephMirroring, CephConfig, "tab:gray",
+                      "Ceph RBD mirror snapshots: peers unlink after syncing; past the cap a peer is unlinked"))
