@@ -20,7 +20,9 @@ from sim.protocols.lease import LeaseConfig, LeaseLocks
 from sim.protocols.local import LocalLocks
 from sim.protocols.none import NoLocks
 from sim.protocols.softlock import SoftLockProtocol
+from sim.protocols.syncoid import SyncoidConfig, SyncoidRuns
 from sim.protocols.znapzend import ZnapzendCleanup, ZnapzendConfig
+from sim.protocols.zrepl import ZreplAbstractions, ZreplConfig
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -98,3 +100,7 @@ register(ProtocolInfo("btrbk", BtrbkCleanup, NoConfig, "tab:brown",
                       "btrbk: no source retention while a target is unreachable; each target's latest common kept"))
 register(ProtocolInfo("znapzend", ZnapzendCleanup, ZnapzendConfig, "tab:pink",
                       "znapzend: no source retention after a failed send (clean_offline: keep last synced instead)"))
+register(ProtocolInfo("zrepl", ZreplAbstractions, ZreplConfig, "tab:olive",
+                      "zrepl: step holds while sending, a replication cursor bookmark and last-received hold per job"))
+register(ProtocolInfo("syncoid", SyncoidRuns, SyncoidConfig, "tab:cyan",
+                      "syncoid: a sync snapshot per run, pruned after success; the target rolled back before receiving"))
