@@ -26,7 +26,8 @@ What syncoid does (jimsalterjrs/sanoid at 8e1d11e0, the `syncoid` perl script):
 How it is modelled here: syncoid runs on the destination's appliance (it pulls), so `hostid`
 is the destination's appliance name and a fan-out's relationships name and prune sync
 snapshots of their own. Each vault update takes a sync snapshot (label `syncoid`, or
-`syncoid_<identifier>` with an identifier) unless `no_sync_snap`; the destination is rolled
+`syncoid_<identifier>` with an identifier) unless `no_sync_snap` or the source is a
+volume-mirror destination (its PCPI set is its source's image: it sends its newest PCPI); the destination is rolled
 back to the common base before it receives while `rollback` (`zfs receive -F`; the engine
 destroys its PCPIs newer than the base, reason `rollback`); after an applied transfer the
 older PCPIs whose names begin with the relationship's sync prefix go on the source and on the
@@ -106,8 +107,9 @@ class SyncoidRuns(DependencyStrategy):
         return f"syncoid_{identifier + '_' if identifier else ''}{rel.destination.appliance.name}"
 
     def sync_snapshot(self, rel: MirrorRelationship) -> tuple[str, str] | None:
-        if self.config.no_sync_snap:
-            return None
+        incoming = rel.source.incoming
+        if self.config.no_sync_snap or (incoming is not None and incoming.kind == "volume"):
+            return None  # a volume-mirror image holds its source's PCPIs only: nothing of its own to take
         return f"{self.prefix(rel)}_{self.services.env.now:.0f}", self.label
 
     def rolls_back(self, rel: MirrorRelationship) -> bool:
