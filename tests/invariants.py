@@ -310,7 +310,8 @@ def check_transfers_read_present_pcpis(scenario: Scenario | dict[str, Any], resu
 def check_volume_images_come_from_their_source(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """A volume-mirror or vault destination holds only PCPIs its source had when a transfer
     started: every PCPI arriving on it at time t came with a completed transfer of its
-    relationship ending at t, and was on the source when that transfer started."""
+    relationship ending at t, and was on the source when that transfer started. (A vault
+    destination may also take PCPIs of its own: a tool's sync snapshot for its next hop.)"""
     specs = relationships(as_scenario(scenario))
     transfers = result.tables["transfers"].assign(completed=lambda t: completed(t))
     pcpis = result.tables["pcpis"]
@@ -322,6 +323,7 @@ def check_volume_images_come_from_their_source(scenario: Scenario | dict[str, An
         done = transfers[(transfers["relationship"] == rel) & transfers["completed"]]
         start_at_end = dict(zip(done["end_s"], done["start_s"]))
         held = pcpis[pcpis["volume"] == spec.destination_volume]
+        held = held[held["origin"] != spec.destination_volume]  # taken there (a tool's sync snapshot), not received
         for pcpi, arrived in zip(held["pcpi_id"], held["arrived_s"]):
             start = start_at_end.get(arrived)
             if start is None:

@@ -87,3 +87,11 @@ def test_bad_protocol_settings_name_the_file_line_and_field(write_scenario):
     problems = error.value.problems
     assert any(p.startswith(f"{path}:") and "protocols.lease.lease:" in p and "'soon'" in p for p in problems)
     assert any("protocols.softlock.depth:" in p and "Extra inputs are not permitted" in p for p in problems)
+
+
+def test_every_registered_protocol_has_a_colour_of_its_own_and_a_description():
+    from sim.protocols.registry import protocol
+
+    infos = [protocol(name) for name in names()]
+    assert len({info.colour for info in infos}) == len(infos)
+    assert all(len(info.description.split()) >= 4 for info in infos)

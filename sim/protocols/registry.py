@@ -22,7 +22,9 @@ from sim.protocols.local import LocalLocks
 from sim.protocols.none import NoLocks
 from sim.protocols.softlock import SoftLockProtocol
 from sim.protocols.softlock_pending import SoftLockPending, SoftlockPendingConfig
+from sim.protocols.syncoid import SyncoidConfig, SyncoidRuns
 from sim.protocols.znapzend import ZnapzendCleanup, ZnapzendConfig
+from sim.protocols.zrepl import ZreplAbstractions, ZreplConfig
 
 if TYPE_CHECKING:
     from sim.scenario import Scenario
@@ -104,3 +106,7 @@ register(ProtocolInfo("softlock_pending", SoftLockPending, SoftlockPendingConfig
                       "softlock plus locks on the scheduled PCPIs a destination has not received yet (closes gaps)"))
 register(ProtocolInfo("ceph", CephMirroring, CephConfig, "tab:gray",
                       "Ceph RBD mirror snapshots: peers unlink after syncing; past the cap a peer is unlinked"))
+register(ProtocolInfo("zrepl", ZreplAbstractions, ZreplConfig, "darkgoldenrod",
+                      "zrepl: step holds while sending, a replication cursor bookmark and last-received hold per job"))
+register(ProtocolInfo("syncoid", SyncoidRuns, SyncoidConfig, "tab:cyan",
+                      "syncoid: a sync snapshot per run, pruned after success; the target rolled back before receiving"))
