@@ -172,7 +172,8 @@ def test_compare_draws_one_bar_per_protocol_in_each_panel(runs):
     fig = plot_compare(summaries, "quickstart")
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
     assert titles == ["re-baselines", "premature deletions", "bytes sent", "lock space overhead", "max lag",
-                      "autodeletes", "failed writes (appliance full)", "bytes of failed writes", "gap PCPIs (history lost)"]
+                      "autodeletes", "failed writes (appliance full)", "bytes of failed writes", "gap PCPIs (history lost)",
+                      "re-baselines vs space held", "gap PCPIs (history lost) vs space held"]
     rebaselines = fig.axes[0]
     assert [t.get_text() for t in rebaselines.get_xticklabels()] == ["none", "softlock"]
     assert [b.get_height() for b in rebaselines.patches] == [1, 0]

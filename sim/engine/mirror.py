@@ -320,10 +320,11 @@ class MirrorRelationship:
             self._update_process.interrupt("defunct")
 
     def _lock_new_base(self, old: Pcpi | None, send: Pcpi) -> None:
-        """Hard-lock the new base on the source and release the old (where the storage system
-        protects bases: `DependencyStrategy.protects_base`), prune own mirror PCPIs."""
+        """Hard-lock the new base on the source and release the old (volume and qtree mirrors
+        always: SnapMirror does; a vault where the storage system protects bases:
+        `DependencyStrategy.protects_base`), prune own mirror PCPIs."""
         src, locks = self.source, self.services.locks
-        if self.services.strategy.protects_base:
+        if self.kind != "vault" or self.services.strategy.protects_base:
             if send.id in src.pcpis:
                 locks.set_hard(src, send.id, self.name)
             if old is not None and old.id != send.id:

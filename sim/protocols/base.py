@@ -71,9 +71,10 @@ class DependencyStrategy:
     forwards: ClassVar[bool] = False
     """Whether an intermediate system passes the locks it received on to its own source."""
     protects_base: ClassVar[bool] = True
-    """Whether the storage system hard-locks each relationship's base on its source (NetApp
-    SnapMirror and SnapVault do; ZFS and btrfs do not: a replication tool protects its base
-    itself, with holds, bookmarks or by what its cleanup spares, or not at all)."""
+    """Whether the storage system hard-locks each vault relationship's base on its source
+    (NetApp SnapVault does; ZFS and btrfs do not: a replication tool protects its base itself,
+    with holds, bookmarks or by what its cleanup spares, or not at all). Volume and qtree
+    mirrors are SnapMirror's: their bases are always hard-locked."""
 
     def __init__(self, name: str, services: Services, config: BaseModel):
         self.name = name
