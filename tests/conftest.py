@@ -18,7 +18,7 @@ from sim.engine.storage import Appliance, PcpiIds, StorageServices, Volume
 from sim.protocols.base import NoConfig, Services
 from sim.protocols.none import NoLocks
 from sim.retention.keep_n import KeepN
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario, ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
@@ -46,6 +46,15 @@ def chain_document(**overrides: Any) -> dict[str, Any]:
     }
     doc.update(overrides)
     return doc
+
+
+def assert_refused(path: Path, line: int, field: str, message: str) -> None:
+    """Loading the scenario at `path` is refused with a problem at `path:line` naming `field`
+    and saying `message`."""
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert any(p.startswith(f"{path}:{line}: {field}:") and message in p for p in error.value.problems), \
+        error.value.problems
 
 
 def rewrite_summary(folder: Path, summary: dict[str, Any]) -> None:

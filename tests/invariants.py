@@ -363,9 +363,37 @@ def check_link_bytes(scenario: Scenario | dict[str, Any], result: Results) -> No
     assert not wrong, "link bytes differ from the bytes of the transfers routed over them:\n  " + _first(wrong)
 
 
+def _peak_pcpis_problems(pcpis: pd.DataFrame, summary: dict[str, Any]) -> list[str]:
+    """`peak_pcpis` (per volume, and its maximum as the KPI) against the pcpis table. Within one
+    instant the table does not order arrivals and deletions, so the peak must lie between the
+    most PCPIs present once each instant's events are done and the most present if every
+    deletion of an instant came after its arrivals."""
+    problems = []
+    per_volume = summary["peak_pcpis"]
+    for volume, rows in pcpis.groupby("volume"):
+        changes: dict[float, list[int]] = {}
+        for arrived, deleted in zip(rows["arrived_s"], rows["deleted_s"]):
+            changes.setdefault(float(arrived), [0, 0])[0] += 1
+            if _present(deleted):
+                changes.setdefault(float(deleted), [0, 0])[1] += 1
+        present = low = high = 0
+        for when in sorted(changes):
+            arrivals, deletions = changes[when]
+            high = max(high, present + arrivals)
+            present += arrivals - deletions
+            low = max(low, present)
+        peak = per_volume.get(volume, 0)
+        if not low <= peak <= high:
+            problems.append(f"{volume}: peak_pcpis is {peak}, its pcpis rows give between {low} and {high}")
+    if summary["kpis"]["peak_pcpis"] != max(per_volume.values(), default=0):
+        problems.append(f"KPI peak_pcpis is {summary['kpis']['peak_pcpis']}, the volumes' peaks give "
+                        f"{max(per_volume.values(), default=0)}")
+    return problems
+
+
 def check_kpis_sum_their_tables(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """KPIs, and each relationship's entry in summary["relationships"], are the sums of the
-    rows they summarise."""
+    rows they summarise (`peak_pcpis`: the most rows of a volume present at once)."""
     s = as_scenario(scenario)
     summary, kpis = result.summary, result.summary["kpis"]
     transfers = result.tables["transfers"].assign(sent=lambda t: sent_bytes(t), done=lambda t: completed(t))
@@ -389,6 +417,7 @@ def check_kpis_sum_their_tables(scenario: Scenario | dict[str, Any], result: Res
         expected["hold_space_byte_hours"] = sum(summary["hold_space_byte_hours"].values())
     wrong = [f"KPI {name} is {kpis[name]!r}, its table gives {value!r}"
              for name, value in expected.items() if not _close(float(kpis[name]), float(value))]
+    wrong += _peak_pcpis_problems(pcpis, summary)
     names = set(relationships(s))
     assert set(summary["relationships"]) == names, (
         f"summary relationships {sorted(summary['relationships'])} are not the scenario's mirrors {sorted(names)}")

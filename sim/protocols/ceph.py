@@ -61,9 +61,8 @@ How it is modelled here:
   snapshots peers still need stay. `protects_base = False`: nothing else protects a peer's base.
 - Relationships that are not Ceph peers (volume and qtree mirrors in the same world, and any
   hop out of a read-only volume, which takes no mirror snapshot) keep what the engine gives
-  them: for volume and qtree mirrors, the storage system's hard lock on the base, which this
-  strategy reproduces as a veto (retention, rotation, rollback, autodelete short of `destroy`)
-  because `protects_base` is one switch for every relationship.
+  them: for volume and qtree mirrors, the storage system's hard lock on the base (the engine
+  keeps it whatever `protects_base` says, which concerns vaults only).
 
 What it leaves out: journal-based mirroring (a journal of writes replayed on the peer);
 non-primary images, demotion and promotion (the `PRIMARY_DEMOTED`/`NON_PRIMARY` states and
@@ -85,7 +84,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.engine.deletion import AUTODELETE, IMAGE, RETENTION, ROLLBACK, ROTATION
+from sim.engine.deletion import RETENTION, ROLLBACK, ROTATION
 from sim.protocols.base import DependencyStrategy
 
 if TYPE_CHECKING:
@@ -215,8 +214,4 @@ class CephMirroring(DependencyStrategy):
             peers = self._links.get(volume, {}).get(pcpi_id)
             if peers and any(not rel.defunct for rel in peers):
                 return True  # a mirror snapshot a peer still needs
-        if reason == IMAGE or (reason == AUTODELETE and volume.autodelete_commitment == "destroy"):
-            return False
-        # The storage system's hard lock on a volume or qtree mirror's base (not Ceph peers).
-        return any(rel.kind != "vault" and rel.base is not None and rel.base.id == pcpi_id
-                   for rel in volume.outgoing)
+        return False
