@@ -95,3 +95,27 @@ def test_every_registered_protocol_has_a_colour_of_its_own_and_a_description():
     infos = [protocol(name) for name in names()]
     assert len({info.colour for info in infos}) == len(infos)
     assert all(len(info.description.split()) >= 4 for info in infos)
+
+
+class KeepImages(DependencyStrategy):
+    """Vetoes only image updates' deletions: a read-only image keeps every PCPI it ever had."""
+
+    def vetoes(self, volume, pcpi_id, reason):
+        return reason == "mirror_image"
+
+
+def test_a_veto_holds_an_image_deletion_deferred_while_a_transfer_read_the_pcpi(make_scenario):
+    """B's image update finds B -> C reading the PCPI it removes; the deletion waits for the
+    read to end, and then asks the veto too."""
+    slow = chain_document(links=[{"between": ["A", "B"], "bandwidth": "1Gbit/s", "latency": "1ms"},
+                                 {"between": ["B", "C"], "bandwidth": "50Mbit/s", "latency": "1ms"}])
+    none = simulate(make_scenario({**slow, "protocol": "none"})).tables["pcpis"]
+    deferred = none[(none["reason"] == "mirror_image") & (none["volume"] == "B:/vol/v")
+                    & (none["deleted_s"] > none["arrived_s"]) & (none["deleted_s"] % 900 > 1)]
+    assert len(deferred) > 0  # deleted when a read ended, not at an image update (every 15 min)
+    register(ProtocolInfo("keep_images", KeepImages, NoConfig, "black", "vetoes image deletions"))
+    try:
+        kept = simulate(make_scenario({**slow, "protocol": "keep_images"})).tables["pcpis"]
+    finally:
+        unregister("keep_images")
+    assert (kept["reason"] == "mirror_image").sum() == 0

@@ -186,7 +186,8 @@ class Volume:
 
     def stop_reading(self, pcpi_ids: tuple[int, ...]) -> None:
         """A transfer stopped reading these PCPIs; an image update's deferred deletion of one
-        no longer read happens now."""
+        no longer read happens now, unless the dependency strategy vetoes it (then it waits
+        for the next image update, as any vetoed image deletion does)."""
         reading = self.reading
         for pcpi_id in pcpi_ids:
             count = reading.get(pcpi_id, 0)
@@ -195,7 +196,7 @@ class Volume:
                 continue
             reading.pop(pcpi_id, None)
             by = self._deferred.pop(pcpi_id, None)
-            if by is not None and pcpi_id in self.pcpis:
+            if by is not None and pcpi_id in self.pcpis and self.may_delete(pcpi_id, IMAGE):
                 self.delete_pcpi(pcpi_id, IMAGE, by)
         self._services.events.volume_changed(self)
 
