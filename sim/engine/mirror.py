@@ -211,7 +211,9 @@ class MirrorRelationship:
             size = src.size_bytes * share
             kind = "rebaseline" if self.baselined else "baseline"
         else:
-            size = share * min(src.size_bytes, send.cum_changed_bytes - base.cum_changed_bytes)
+            # A rolled-back source (syncoid's `zfs receive -F` on an intermediate) can send a PCPI
+            # whose content predates the base: the bytes differ either way.
+            size = share * min(src.size_bytes, abs(send.cum_changed_bytes - base.cum_changed_bytes))
             kind = "incremental"
         events.transfer_started(self.env.now, self, kind, size, base, send)
         reading = (send.id,) if base is None or base.id == send.id or base.id not in src.pcpis else (send.id, base.id)
