@@ -110,6 +110,10 @@ class Network:
         self.plan = plan
         self.links = [Link(link.index, link.name, link.bandwidth_bps, link.latency_s) for link in plan.links]
         self._paths: dict[tuple[str, str], tuple[Link, ...]] = {}
+        self._down_appliances: dict[str, simpy.Event] = {}
+        """Crashed appliances, each with the event its restart triggers."""
+        self._epochs: dict[str, int] = {}
+        """Crashes so far per appliance: a message whose end crashed while it travelled is lost."""
 
     def path(self, src: str, dst: str) -> tuple[Link, ...]:
         """Links along the lowest-latency route from appliance `src` to `dst` (cached)."""
@@ -237,18 +241,46 @@ class Network:
             if event is not None:
                 event.succeed()
 
+    # -- appliances that crash ------------------------------------------------------------
+
+    def appliance_up(self, name: str) -> bool:
+        return name not in self._down_appliances
+
+    def epoch(self, name: str) -> int:
+        """How many times appliance `name` has crashed so far."""
+        return self._epochs.get(name, 0)
+
+    def set_appliance_down(self, name: str) -> None:
+        """Appliance `name` crashed: nothing reaches it or leaves it until `set_appliance_up`."""
+        self._epochs[name] = self._epochs.get(name, 0) + 1
+        self._down_appliances[name] = self.env.event()
+
+    def set_appliance_up(self, name: str) -> None:
+        """Appliance `name` restarted."""
+        self._down_appliances.pop(name).succeed()
+
     # -- control messages -------------------------------------------------------------
 
     def wait_for_path(self, src: str, dst: str) -> Generator[simpy.Event, Any, None]:
-        """Process body: return once every link from `src` to `dst` is up."""
+        """Process body: return once both appliances are up and every link from `src` to
+        `dst` is up."""
         links = self.path(src, dst)
+        down_appliances = self._down_appliances
         while True:
+            restart = down_appliances.get(src) or down_appliances.get(dst)
+            if restart is not None:
+                yield restart
+                continue
             down = next((link for link in links if not link.up), None)
             if down is None:
                 return
             yield down._up_event
 
     def path_is_up(self, src: str, dst: str) -> bool:
+        """Whether both appliances are up and every link between them is."""
+        down_appliances = self._down_appliances
+        if down_appliances and (src in down_appliances or dst in down_appliances):
+            return False
         return all(link.up for link in self.path(src, dst))
 
     def transmit(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:

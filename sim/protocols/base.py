@@ -122,6 +122,12 @@ class DependencyStrategy:
         it receives (its PCPIs newer than the base are destroyed, reason `rollback`)."""
         return False
 
+    def appliance_crashed(self, appliance: str) -> None:
+        """Appliance `appliance` crashed: the strategy's volatile state there is lost."""
+
+    def appliance_restarted(self, appliance: str) -> None:
+        """Appliance `appliance` is back up, with its persistent state (PCPIs, received lock sets)."""
+
     def vetoes(self, volume: Volume, pcpi_id: int, reason: str) -> bool:
         """Whether the strategy forbids deleting the PCPI from the volume for `reason`
         (`retention`, `mirror_rotation`, `autodelete`, `mirror_image`, `rollback`)."""

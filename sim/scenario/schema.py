@@ -177,6 +177,8 @@ class ApplianceSpec(_Spec):
 
     capacity: Size
     """Live data plus snapshot space, e.g. `4TiB`."""
+    max_transfers: StrictInt | None = Field(default=None, ge=1, le=100_000)
+    """At most this many transfers to and from it at once; more wait in order (default: no limit)."""
 
 
 class OutageSpec(_Spec):
@@ -186,6 +188,15 @@ class OutageSpec(_Spec):
     """When the outage starts, after the start of the run."""
     for_: Duration = Field(alias="for")
     """How long it lasts."""
+
+
+class BandwidthChangeSpec(_Spec):
+    """From every firing of `schedule` on, the link's bandwidth is `bandwidth`."""
+
+    schedule: Cron
+    """When the change happens (UTC)."""
+    bandwidth: Rate
+    """The link's bandwidth from then on, e.g. `100Mbit/s`."""
 
 
 class LinkSpec(_Spec):
@@ -199,6 +210,9 @@ class LinkSpec(_Spec):
     """One way, e.g. `1ms` (or 0)."""
     outages: tuple[OutageSpec, ...] = ()
     """Windows during which the link carries nothing."""
+    bandwidth_schedule: tuple[BandwidthChangeSpec, ...] = ()
+    """Bandwidth changes on a schedule (throttled during business hours, say): from each firing
+    of an entry's `schedule` the link carries that entry's `bandwidth`, until another entry fires."""
 
 
 class QtreeSpec(_Spec):
@@ -288,6 +302,34 @@ class HoldSpec(_Spec):
     """How long after a PCPI appears the application releases it."""
 
 
+class BreakPolicySpec(_Spec):
+    """What happens to a transfer that breaks: its path goes down, one of its ends crashes, or
+    it does not fit on its destination.
+
+    `stall` (the default, SnapMirror over a broken link): a flow whose path goes down waits,
+    at zero rate, and goes on where it was when the path is back; a transfer whose end
+    crashed restarts from its checkpoint when the end is back, with no back-off; one that
+    did not fit fails, and the next scheduled update starts anew. `abort`: the transfer
+    fails and is retried from zero after a back-off (`retry_after`, times `backoff` per
+    attempt, at most `backoff_cap`), at most `attempts` times in all. `resume`: the same
+    retries, but a retry sends only what the destination had not received (the resumable
+    send token of ZFS, SnapMirror's checkpoint restart); a transfer that did not fit
+    restarts from zero. After the last attempt the update has failed: the next scheduled
+    update starts anew.
+    """
+
+    policy: Literal["stall", "abort", "resume"] = "stall"
+    """`stall`: wait where it is; `abort`: retry from zero after a back-off; `resume`: retry from the bytes received."""
+    retry_after: Duration = Field(default="1m", validate_default=True)
+    """The first back-off, from the break to the retry (`abort` and `resume`)."""
+    backoff: StrictFloat = Field(default=2.0, ge=1, le=100)
+    """Each further back-off is the previous one times this (1: constant)."""
+    backoff_cap: Duration = Field(default="1h", validate_default=True)
+    """The longest back-off."""
+    attempts: StrictInt = Field(default=10, ge=1, le=10_000)
+    """Attempts in all per update, the first included."""
+
+
 class MirrorSpec(_Spec):
     """An asynchronous mirror relationship from a source to a destination on another appliance.
 
@@ -315,6 +357,14 @@ class MirrorSpec(_Spec):
     """Vault only (required there): which received PCPIs the destination keeps, over all of them."""
     filter: Annotated[str, Field(min_length=1), AfterValidator(_check_regex)] | None = None
     """Vault only: a regular expression; only source PCPIs whose name it matches are sent."""
+    throttle: Rate | None = None
+    """The most this relationship's transfers may use, e.g. `50Mbit/s` (SnapMirror's throttle,
+    syncoid's `--target-bwlimit`); it shares links fairly below that."""
+    on_break: BreakPolicySpec = Field(default_factory=lambda: BreakPolicySpec())
+    """What a transfer does when its path goes down, an end crashes or its destination is full."""
+    autodelete: AutodeleteSpec | None = None
+    """Vault only: the destination's space-pressure deletion of its oldest PCPIs (it also runs
+    when a received transfer would not fit)."""
 
     @model_validator(mode="after")
     def _vault_settings(self) -> MirrorSpec:
@@ -322,6 +372,9 @@ class MirrorSpec(_Spec):
             raise ValueError("a vault mirror needs retention: what its destination keeps of what it receives")
         if self.type != "vault" and (self.retention is not None or self.filter is not None):
             raise ValueError(f"retention and filter are for vault mirrors; a {self.type} mirror replays its source")
+        if self.type != "vault" and self.autodelete is not None:
+            raise ValueError(f"autodelete on a destination is for vault mirrors; a {self.type} mirror's destination "
+                             f"is an image of its source")
         return self
 
     @property
@@ -338,6 +391,141 @@ class MirrorSpec(_Spec):
     def source_qtree(self) -> str | None:
         """The mirrored qtree's name, for a qtree mirror."""
         return self.source.rpartition("/")[2] if self.type == "qtree" else None
+
+
+class RepairSpec(_Spec):
+    """How long a random repair (or an extra delay) lasts around its mean.
+
+    `exponential` (memoryless); `weibull` with `shape` k (k > 1: repairs bunch around the
+    mean; k < 1: a long tail); `lognormal` with `shape` the standard deviation sigma of the
+    logarithm. The mean is always the given mean (MTTR), whatever the shape.
+    """
+
+    distribution: Literal["exponential", "weibull", "lognormal"] = "exponential"
+    """The distribution's family."""
+    shape: StrictFloat | None = Field(default=None, gt=0, le=20)
+    """Weibull: the shape k; lognormal: sigma of the logarithm (required for both)."""
+
+    @model_validator(mode="after")
+    def _shape_where_needed(self) -> RepairSpec:
+        if self.distribution != "exponential" and self.shape is None:
+            raise ValueError(f"a {self.distribution} distribution needs its shape")
+        if self.distribution == "exponential" and self.shape is not None:
+            raise ValueError("an exponential distribution has no shape")
+        return self
+
+
+class LinkFailureSpec(_Spec):
+    """Random failures of one link: up for an exponential time of mean `mtbf`, then down for a
+    repair time of mean `mttr` (its `repair` distribution), and so on. Its long-run
+    availability is MTBF / (MTBF + MTTR)."""
+
+    between: tuple[str, str]
+    """The link's two ends, as in `links`."""
+    mtbf: Duration
+    """Mean time between failures (the mean up time)."""
+    mttr: Duration
+    """Mean time to repair (the mean down time)."""
+    repair: RepairSpec = Field(default_factory=lambda: RepairSpec())
+    """The repair time's distribution (exponential by default)."""
+
+
+class ApplianceFaultSpec(_Spec):
+    """Crashes of one appliance: fixed windows and, with `mtbf` and `mttr`, random ones.
+
+    While it is down its transfers (to and from it) break, its snapshot and mirror-update
+    schedules do not fire (missed firings are counted), it sends and receives no message,
+    and messages in flight to or from it are lost. Its persistent state survives a crash:
+    PCPIs, the lock sets it received, the relationships' bases, holds. Its volatile state is
+    lost: messages in flight and the timers of leases it holds for others (on restart it
+    gives each lease it holds a full term from the restart).
+    """
+
+    crashes: tuple[OutageSpec, ...] = ()
+    """Windows during which it is down (`at`, `for`)."""
+    mtbf: Duration | None = None
+    """Mean time between random crashes (with `mttr`)."""
+    mttr: Duration | None = None
+    """Mean time to restart after a random crash (with `mtbf`)."""
+    repair: RepairSpec = Field(default_factory=lambda: RepairSpec())
+    """The restart time's distribution (exponential by default)."""
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> ApplianceFaultSpec:
+        if (self.mtbf is None) != (self.mttr is None):
+            raise ValueError("random crashes need both mtbf and mttr")
+        return self
+
+
+class DelaySpec(RepairSpec):
+    """An extra delay drawn per message, of mean `mean`."""
+
+    mean: Duration
+    """The mean extra delay."""
+
+
+class MessageFaultSpec(_Spec):
+    """Faults of the control messages (lock sets), each message drawn independently.
+
+    A lost message never arrives; a delayed one arrives that much later; a duplicated one
+    arrives twice (the copy after another extra delay); a reordered one is held back by
+    `reorder_delay`, so that messages sent after it can overtake it. Lock sets are
+    state-based (each replaces the sender's previous set, older sequence numbers ignored),
+    so they heal at the next exchange.
+    """
+
+    loss: StrictFloat = Field(default=0.0, ge=0, lt=1)
+    """Probability that a message is lost (less than 1)."""
+    delay: DelaySpec | None = None
+    """Extra delay added to every message."""
+    duplicate: StrictFloat = Field(default=0.0, ge=0, lt=1)
+    """Probability that a message arrives twice."""
+    reorder: StrictFloat = Field(default=0.0, ge=0, lt=1)
+    """Probability that a message is held back by `reorder_delay`."""
+    reorder_delay: Duration = Field(default="1m", validate_default=True)
+    """How long a reordered message is held back."""
+
+
+class RepointSpec(_Spec):
+    """At `at`, the mirror into `destination` takes `source` as its new source (a cascade
+    re-pointed around a system taken out). The old source releases what it kept for the
+    relationship (its base lock, the destination's soft locks, its mirror PCPIs); the next
+    update looks for a common base on the new source and re-baselines if there is none."""
+
+    destination: VolumeName
+    """The destination of a volume or vault mirror."""
+    source: VolumeName
+    """Its new source: a declared volume or another mirror's destination."""
+    at: Offset
+    """When, after the start of the run."""
+
+
+class ReleaseSpec(_Spec):
+    """At `at`, an administrator releases on its source what a retired destination left
+    locked (NetApp `snapmirror release`): the relationship's base lock, the destination's
+    soft locks and its mirror PCPIs."""
+
+    destination: VolumeName
+    """The destination of a mirror with `retire_at` at or before `at`."""
+    at: Offset
+    """When, after the start of the run."""
+
+
+class FaultsSpec(_Spec):
+    """Faults as they happen: random link failures, appliance crashes, control-message faults,
+    and cascade changes. Random processes draw from their own streams (named after the link,
+    the appliance or `messages`), so adding one leaves every other draw unchanged."""
+
+    links: tuple[LinkFailureSpec, ...] = ()
+    """Random failures per link (fixed windows are the links' `outages`)."""
+    appliances: dict[Name, ApplianceFaultSpec] = Field(default_factory=dict)
+    """Crashes per appliance."""
+    messages: MessageFaultSpec | None = None
+    """Faults of every control message."""
+    repoints: tuple[RepointSpec, ...] = ()
+    """Mirrors re-pointed to another source at a time."""
+    releases: tuple[ReleaseSpec, ...] = ()
+    """Administrators' releases of retired destinations' locks."""
 
 
 def _number_as_range(value: Any) -> Any:
@@ -442,6 +630,8 @@ class Scenario(_Spec):
     """Mirror relationships; chains and trees are mirrors whose source is another's destination."""
     holds: tuple[HoldSpec, ...] = ()
     """Applications that depend on PCPIs (backups, clones)."""
+    faults: FaultsSpec = Field(default_factory=lambda: FaultsSpec())
+    """Random link failures, appliance crashes, control-message faults and cascade changes."""
     expect: dict[Protocol, dict[KpiName, Bound]] = Field(default_factory=dict)
     """Outcome bounds per protocol, for `cascadesim check` (see `Bound`)."""
 
