@@ -107,6 +107,8 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
         cycle = " -> ".join(a for a, _ in nx.find_cycle(mirror_graph))
         problems.append((("mirrors",), f"mirror relationships form a cycle: {cycle}"))
 
+    problems += _fault_problems(s, plan)
+
     for name, volume_spec in s.volumes.items():
         auto = volume_spec.autodelete
         if auto is not None and auto.target is not None and auto.target > auto.trigger:
@@ -152,6 +154,66 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
     problems += _schedules_that_never_fire(s)
     if enforce_limits:
         problems += limit_problems(plan, planned_firings(s), mirrors_valid=structure_valid)
+    return problems
+
+
+def _fault_problems(s: Scenario, plan: Plan) -> list[tuple[Loc, str]]:
+    """The `faults` block's references (crashing appliances, re-pointed and released mirrors)
+    and a destination's autodelete bounds."""
+    problems: list[tuple[Loc, str]] = []
+    for i, mirror in enumerate(s.mirrors):
+        auto = mirror.autodelete
+        if auto is not None and auto.target is not None and auto.target > auto.trigger:
+            problems.append((("mirrors", i, "autodelete", "target"), "is larger than the trigger"))
+    for name, spec in s.faults.appliances.items():
+        if name not in s.appliances:
+            problems.append((("faults", "appliances", name), f"unknown appliance {name!r}"))
+        for j, window in enumerate(spec.crashes):
+            if window.at >= s.duration:
+                problems.append((("faults", "appliances", name, "crashes", j, "at"), "is after the end of the run"))
+    into = {mirror.destination_volume: (i, mirror) for i, mirror in enumerate(s.mirrors)}
+    edges = [(m.source_volume, m.destination_volume) for m in s.mirrors]
+    edges += [(change.source, change.destination) for change in s.faults.repoints]
+    reach = nx.DiGraph(edges)
+    for j, change in enumerate(s.faults.repoints):
+        loc: Loc = ("faults", "repoints", j)
+        if change.at >= s.duration:
+            problems.append(((*loc, "at"), "is after the end of the run"))
+        found = into.get(change.destination)
+        if found is None:
+            problems.append(((*loc, "destination"), f"{change.destination!r} is not a mirror destination"))
+            continue
+        i, mirror = found
+        if mirror.type == "qtree":
+            problems.append(((*loc, "destination"), "a qtree mirror cannot be re-pointed (its base is its source's "
+                                                     "qtree PCPI, which no other source has)"))
+        if mirror.retire_at is not None and mirror.retire_at <= change.at:
+            problems.append(((*loc, "at"), f"mirrors[{i}] is retired by then (retire_at)"))
+        src_app, dst_app = change.source.partition(":")[0], change.destination.partition(":")[0]
+        if change.source not in plan.volume_layout:
+            problems.append(((*loc, "source"), f"unknown volume {change.source!r} (not in `volumes`, not a mirror "
+                                                f"destination)"))
+        elif change.source == change.destination or nx.has_path(reach, change.destination, change.source):
+            problems.append(((*loc, "source"), f"{change.source!r} is downstream of {change.destination!r}: the "
+                                                f"mirrors would form a cycle"))
+        elif src_app == dst_app:
+            problems.append(((*loc, "source"), "source and destination are on the same appliance"))
+        elif plan.head(change.source) != plan.head(mirror.source_volume):
+            problems.append(((*loc, "source"), f"{change.source!r} does not hold the data of {change.destination!r}: "
+                                                f"re-point a destination to a volume of its own cascade (whose head is "
+                                                f"{plan.head(mirror.source_volume)!r})"))
+        elif src_app in plan.graph and dst_app in plan.graph and not nx.has_path(plan.graph, src_app, dst_app):
+            problems.append(((*loc, "source"), f"no network path from {src_app!r} to {dst_app!r}"))
+    for j, change in enumerate(s.faults.releases):
+        loc = ("faults", "releases", j)
+        if change.at >= s.duration:
+            problems.append(((*loc, "at"), "is after the end of the run"))
+        found = into.get(change.destination)
+        if found is None:
+            problems.append(((*loc, "destination"), f"{change.destination!r} is not a mirror destination"))
+        elif found[1].retire_at is None or found[1].retire_at > change.at:
+            problems.append(((*loc, "at"), f"mirrors[{found[0]}] is not retired by then: release what a retired "
+                                           f"destination left (give the mirror a retire_at at or before this)"))
     return problems
 
 
