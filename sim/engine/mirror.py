@@ -525,7 +525,8 @@ class MirrorRelationship:
         for the relationship (as `release` does); the next update looks for a common base on
         the new source (a volume mirror's PCPIs keep their ids down a lineage, so a
         destination re-pointed to its source's source usually finds one) and re-baselines
-        without one. A relationship whose old source was removed can update again."""
+        without one. A relationship whose old source was removed can update again. A
+        strategy that sends lock sets sends the destination's to the new source at once."""
         old = self.source
         self.break_transfer(REPOINTED)
         self._release_on(old)
@@ -534,8 +535,10 @@ class MirrorRelationship:
         self.source = new_source
         self.source_removed = False
         self.mirror_pcpis = {}
-        self.services.strategy.forget(self)
+        strategy = self.services.strategy
+        strategy.forget(self)
         self.services.events.relationship_repointed(self.env.now, self, old)
+        strategy.locks_changed(self.destination)  # a forwarding strategy tells the new source at once
         if self._cycle is None or not self._cycle.is_alive:
             self.start()
 
