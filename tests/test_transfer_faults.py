@@ -293,3 +293,21 @@ def test_faults_draw_from_their_own_streams(make_scenario):
     changed = [run.pcpis.query("volume == 'A:/vol/v'").sort_values("pcpi_id").changed_bytes.to_numpy()
                for run in runs]
     assert np.array_equal(*changed)
+
+
+# -- the library's fault scenarios -----------------------------------------------------------------
+
+def test_the_crashed_transfer_of_the_library_scenario_is_retried_once():
+    from conftest import SCENARIOS
+
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIOS / "appliance_crash_mid_transfer.yaml", overrides={"protocol": "softlock"})
+    transfers = simulate(scenario).transfers
+    crashed = transfers[(transfers.relationship == "B:/vol/db->C:/vol/db") & (transfers.attempts > 1)]
+    assert len(crashed) == 1
+    row = crashed.iloc[0]
+    # Started at day 2 06:00 (after the lock set exchange), broken by B's crash 2 minutes in, retried after B's restart.
+    assert row.start_s == pytest.approx(30 * 3600, abs=1) and row.end_s > (30 * 3600 + 120 + 5 * 3600)
+    assert bool(row.completed) and row.attempts == 2 and row.aborted_bytes > 0
+    assert row.sent_bytes == pytest.approx(row.bytes + row.aborted_bytes)
