@@ -311,3 +311,81 @@ def test_the_crashed_transfer_of_the_library_scenario_is_retried_once():
     assert row.start_s == pytest.approx(30 * 3600, abs=1) and row.end_s > (30 * 3600 + 120 + 5 * 3600)
     assert bool(row.completed) and row.attempts == 2 and row.aborted_bytes > 0
     assert row.sent_bytes == pytest.approx(row.bytes + row.aborted_bytes)
+
+
+# -- bad fault settings are refused where they are written ---------------------------------------
+
+FAULTY = """\
+name: faulty
+seed: 1
+duration: 2d
+appliances:
+  A: {capacity: 1TiB}
+  B: {capacity: 1TiB, max_transfers: 0}
+  C: {capacity: 1TiB}
+links:
+  - {between: [A, B], bandwidth: 1Gbit/s, latency: 1ms}
+  - {between: [B, C], bandwidth: 1Gbit/s, latency: 1ms}
+volumes:
+  A:/vol/v: {size: 10GiB, change_rate: 1GiB/h}
+mirrors:
+  - {source: A:/vol/v, destination: B:/vol/v, schedule: "0 * * * *", retire_at: 1d}
+  - source: B:/vol/v
+    destination: C:/vol/v
+    schedule: "0 * * * *"
+    on_break: {policy: retry}
+faults:
+  appliances:
+    D: {crashes: [{at: 1h, for: 1h}]}
+    C: {mtbf: 1d}
+  repoints:
+    - {destination: A:/vol/v, source: C:/vol/v, at: 1d}
+    - {destination: C:/vol/v, source: C:/vol/v, at: 1d}
+  releases:
+    - {destination: C:/vol/v, at: 1d}
+    - {destination: B:/vol/v, at: 12h}
+"""
+
+
+@pytest.mark.parametrize(("line", "field", "message"), [
+    (6, "appliances.B.max_transfers", "greater than or equal to 1"),
+    (18, "mirrors[1].on_break.policy", "'stall', 'abort' or 'resume'"),
+])
+def test_bad_fault_fields_are_refused_where_they_are_written(write_scenario, line, field, message):
+    from conftest import assert_refused
+
+    assert_refused(write_scenario(FAULTY), line, field, message)
+
+
+def well_formed(text):
+    """`text` with each field right on its own, so that the cross references are checked."""
+    return (text.replace("max_transfers: 0", "max_transfers: 1").replace("policy: retry", "policy: abort")
+            .replace("C: {mtbf: 1d}", "C: {mtbf: 1d, mttr: 1h}"))
+
+
+@pytest.mark.parametrize(("line", "field", "message"), [
+    (21, "faults.appliances.D", "unknown appliance 'D'"),
+    (24, "faults.repoints[0].destination", "'A:/vol/v' is not a mirror destination"),
+    (25, "faults.repoints[1].source", "is the destination itself"),
+    (27, "faults.releases[0].at", "mirrors[1] is not retired by then"),
+    (28, "faults.releases[1].at", "mirrors[0] is not retired by then"),
+])
+def test_bad_fault_references_are_refused_where_they_are_written(write_scenario, line, field, message):
+    from conftest import assert_refused
+
+    assert_refused(write_scenario(well_formed(FAULTY)), line, field, message)
+
+
+def test_random_crashes_need_both_mtbf_and_mttr(write_scenario):
+    from conftest import assert_refused
+
+    fixed = FAULTY.replace("max_transfers: 0", "max_transfers: 1").replace("policy: retry", "policy: abort")
+    assert_refused(write_scenario(fixed), 22, "faults.appliances.C", "random crashes need both mtbf and mttr")
+
+
+def test_a_re_point_to_a_volume_downstream_is_refused(write_scenario):
+    from conftest import assert_refused
+
+    fixed = well_formed(FAULTY).replace("{destination: C:/vol/v, source: C:/vol/v, at: 1d}",
+                                        "{destination: B:/vol/v, source: C:/vol/v, at: 12h}")
+    assert_refused(write_scenario(fixed), 25, "faults.repoints[1].source", "the mirrors would form a cycle")

@@ -193,7 +193,9 @@ def _fault_problems(s: Scenario, plan: Plan) -> list[tuple[Loc, str]]:
         if change.source not in plan.volume_layout:
             problems.append(((*loc, "source"), f"unknown volume {change.source!r} (not in `volumes`, not a mirror "
                                                 f"destination)"))
-        elif change.source == change.destination or nx.has_path(reach, change.destination, change.source):
+        elif change.source == change.destination:
+            problems.append(((*loc, "source"), "is the destination itself"))
+        elif nx.has_path(reach, change.destination, change.source):
             problems.append(((*loc, "source"), f"{change.source!r} is downstream of {change.destination!r}: the "
                                                 f"mirrors would form a cycle"))
         elif src_app == dst_app:
