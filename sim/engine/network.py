@@ -1,11 +1,13 @@
 """Links, fair-share flows and control messages over the topology graph.
 
 A bulk transfer is one `Flow` along a routed path. Concurrent flows share every link
-max-min fairly (progressive filling); allocations are recomputed only for the flows
-connected, through shared links, to the flow or link that changed, and only when a flow
-starts, ends, or a link goes down or up. A flow's completion is one timeout computed from
-its remaining bytes and rate; when its rate changes the old timeout is left in the heap
-and ignored (its version no longer matches).
+max-min fairly (progressive filling), and a flow may have a cap (a mirror's throttle): a flow
+whose cap is below its fair share gets its cap and the others share the rest (max-min
+fairness with demands). Allocations are recomputed only for the flows connected, through
+shared links, to the flow or link that changed, and only when a flow starts, ends, or a link
+goes down or up. A flow's completion is one timeout computed from its remaining bytes and
+rate; when its rate changes the old timeout is left in the heap and ignored (its version no
+longer matches).
 
 Each link integrates the rate allocated to its flows over time (its busy fraction, its
 utilisation per sampling interval and its peak), and counts the bytes of its flows exactly:
@@ -81,13 +83,16 @@ class Link:
 
 
 class Flow:
-    """Bytes in transit along a path; `done` fires when the last byte has been sent."""
+    """Bytes in transit along a path, at most `cap_bps` (None: no cap); `done` fires when the
+    last byte has been sent."""
 
-    __slots__ = ("links", "remaining_bytes", "rate_bps", "last_s", "version", "done", "size_bytes")
+    __slots__ = ("links", "remaining_bytes", "rate_bps", "last_s", "version", "done", "size_bytes", "cap_bps")
 
-    def __init__(self, links: tuple[Link, ...], size_bytes: float, done: simpy.Event, now: float):
+    def __init__(self, links: tuple[Link, ...], size_bytes: float, done: simpy.Event, now: float,
+                 cap_bps: float | None = None):
         self.links = links
         self.size_bytes = size_bytes
+        self.cap_bps = cap_bps
         self.remaining_bytes = size_bytes
         self.rate_bps = 0.0
         self.last_s = now
@@ -125,11 +130,12 @@ class Network:
 
     # -- bulk transfers -------------------------------------------------------------
 
-    def start_flow(self, src: str, dst: str, size_bytes: float) -> Flow:
-        """Start sending `size_bytes` from `src` to `dst`, sharing links fairly; `complete`
-        waits for it (a flow of no bytes has nothing to wait for)."""
+    def start_flow(self, src: str, dst: str, size_bytes: float, cap_bps: float | None = None) -> Flow:
+        """Start sending `size_bytes` from `src` to `dst`, sharing links fairly and never faster
+        than `cap_bps` (None: no cap); `complete` waits for it (a flow of no bytes has nothing
+        to wait for)."""
         links = self.path(src, dst)
-        flow = Flow(links, size_bytes, self.env.event(), self.env.now)
+        flow = Flow(links, size_bytes, self.env.event(), self.env.now, cap_bps)
         if size_bytes > 0:
             for link in links:
                 link.flows[flow] = None
@@ -173,7 +179,12 @@ class Network:
         self._reallocate(flow.links)
 
     def _reallocate(self, changed: Iterable[Link]) -> None:
-        """Max-min fair rates for every flow connected to the `changed` links."""
+        """Max-min fair rates, within their caps, for every flow connected to the `changed` links.
+
+        Progressive filling: repeatedly, the link with the smallest fair share (what it has left
+        over its flows without a rate yet) fixes that share for its flows, unless a flow without
+        a rate has a cap below that share: then that flow gets its cap first (capped flows are
+        taken in order of their caps)."""
         now = self.env.now
         links: dict[Link, None] = {}
         flows: dict[Flow, None] = {}
@@ -198,19 +209,23 @@ class Network:
             flow.last_s = now
         capacity = {link: (link.bandwidth_bps if link.up else 0.0) for link in links}
         unfrozen = {link: len(link.flows) for link in links}
+        capped = sorted((flow.cap_bps, i, flow) for i, flow in enumerate(flows) if flow.cap_bps is not None)
+        next_capped = 0
         rates: dict[Flow, float] = {}
         while len(rates) < len(flows):
             share, bottleneck = min(
                 (capacity[link] / count, link.index, link) for link, count in unfrozen.items() if count
             )[0::2]
             share = max(share, 0.0)
+            while next_capped < len(capped) and capped[next_capped][2] in rates:
+                next_capped += 1
+            if next_capped < len(capped) and capped[next_capped][0] < share:
+                cap, _, flow = capped[next_capped]
+                _fix_rate(flow, cap, rates, capacity, unfrozen)
+                continue
             for flow in bottleneck.flows:
-                if flow in rates:
-                    continue
-                rates[flow] = share
-                for link in flow.links:
-                    capacity[link] -= share
-                    unfrozen[link] -= 1
+                if flow not in rates:
+                    _fix_rate(flow, share, rates, capacity, unfrozen)
         for flow, rate in rates.items():
             flow.version += 1
             flow.rate_bps = rate
@@ -289,3 +304,12 @@ class Network:
         links = self.path(src, dst)
         if links:
             yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.bandwidth_bps for link in links))
+
+
+def _fix_rate(flow: Flow, rate: float, rates: dict[Flow, float], capacity: dict[Link, float],
+              unfrozen: dict[Link, int]) -> None:
+    """Progressive filling: give `flow` its final `rate`, taken from what each of its links has left."""
+    rates[flow] = rate
+    for link in flow.links:
+        capacity[link] -= rate
+        unfrozen[link] -= 1
