@@ -24,7 +24,7 @@ from sim.engine.faults import link_outage, retirement
 from sim.engine.holds import ApplicationHolds
 from sim.engine.lock_table import LockTable
 from sim.engine.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship, MirrorServices
-from sim.engine.network import Network
+from sim.engine.network import Network, bandwidth_changes
 from sim.engine.randomness import RandomStreams
 from sim.engine.snapshots import SnapshotPolicy
 from sim.engine.storage import Appliance, PcpiIds, StorageServices, Volume
@@ -138,6 +138,12 @@ class Model:
         for spec, link in zip(self.scenario.links, self.network.links):
             for outage in spec.outages:
                 env.process(link_outage(env, self.network, self.events, link, outage.at, outage.for_))
+        schedules = ScheduleBook(self.scenario.start_ts, self.scenario.duration)
+        for spec, link in zip(self.scenario.links, self.network.links):
+            if spec.bandwidth_schedule:
+                changes = bandwidth_changes((schedules.firings(change.schedule), change.bandwidth)
+                                            for change in spec.bandwidth_schedule)
+                env.process(self.network.follow_bandwidth_schedule(link, changes))
         if self.sampler is not None:
             env.process(self.sampler.sample())
 

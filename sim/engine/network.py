@@ -5,9 +5,14 @@ max-min fairly (progressive filling), and a flow may have a cap (a mirror's thro
 whose cap is below its fair share gets its cap and the others share the rest (max-min
 fairness with demands). Allocations are recomputed only for the flows connected, through
 shared links, to the flow or link that changed, and only when a flow starts, ends, or a link
-goes down or up. A flow's completion is one timeout computed from its remaining bytes and
-rate; when its rate changes the old timeout is left in the heap and ignored (its version no
-longer matches).
+goes down, comes up or changes its bandwidth. A flow's completion is one timeout computed
+from its remaining bytes and rate; when its rate changes the old timeout is left in the heap
+and ignored (its version no longer matches).
+
+A link has a nominal bandwidth (the scenario's `bandwidth`) and a current capacity, which a
+bandwidth schedule changes and which the allocator shares. Utilisation is always relative to
+the nominal bandwidth, so a link throttled to half its bandwidth and saturated is 50 % used
+(and one raised above it can exceed 100 %).
 
 Each link integrates the rate allocated to its flows over time (its busy fraction, its
 utilisation per sampling interval and its peak), and counts the bytes of its flows exactly:
@@ -19,7 +24,7 @@ path latency after the flow's bytes have been sent, so a transfer on an idle pat
 latency + bytes / bandwidth.
 
 Control messages (soft-lock sets) are small: they pay the path latency plus
-size / (narrowest bandwidth) and wait for every link of the path to be up, but do not
+size / (narrowest current capacity) and wait for every link of the path to be up, but do not
 take bandwidth from bulk flows.
 """
 
@@ -35,15 +40,19 @@ from sim.scenario.plan import Plan
 
 
 class Link:
-    """A bidirectional link with a fixed bandwidth, shared max-min fairly by its flows."""
+    """A bidirectional link, shared max-min fairly by its flows: its nominal bandwidth (what
+    utilisation is relative to) and its current capacity (what its flows share while it is up)."""
 
-    __slots__ = ("index", "name", "bandwidth_bps", "latency_s", "down_count", "flows", "_up_event",
+    __slots__ = ("index", "name", "bandwidth_bps", "capacity_bps", "latency_s", "down_count", "flows", "_up_event",
                  "bytes_carried", "rate_integral", "busy_s", "peak_rate_bps", "rate_bps", "_since_s")
 
     def __init__(self, index: int, name: str, bandwidth_bps: float, latency_s: float):
         self.index = index
         self.name = name
         self.bandwidth_bps = bandwidth_bps
+        """The scenario's `bandwidth`: the denominator of every utilisation."""
+        self.capacity_bps = bandwidth_bps
+        """What its flows share while it is up; a bandwidth schedule changes it."""
         self.latency_s = latency_s
         self.down_count = 0
         self.flows: dict[Flow, None] = {}
@@ -72,7 +81,8 @@ class Link:
         self._since_s = now
 
     def usage(self, end_s: float) -> dict[str, float]:
-        """Bytes carried, mean utilisation, busy fraction and peak utilisation over [0, end_s]."""
+        """Bytes carried, mean utilisation, busy fraction and peak utilisation over [0, end_s]
+        (utilisation relative to the nominal bandwidth)."""
         self.integrate(end_s)
         carried = self.bytes_carried + sum(flow.sent_bytes(end_s) for flow in self.flows)
         capacity = self.bandwidth_bps * end_s
@@ -207,7 +217,7 @@ class Network:
         for flow in flows:
             flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
             flow.last_s = now
-        capacity = {link: (link.bandwidth_bps if link.up else 0.0) for link in links}
+        capacity = {link: (link.capacity_bps if link.up else 0.0) for link in links}
         unfrozen = {link: len(link.flows) for link in links}
         capped = sorted((flow.cap_bps, i, flow) for i, flow in enumerate(flows) if flow.cap_bps is not None)
         next_capped = 0
@@ -238,7 +248,7 @@ class Network:
             if total > link.peak_rate_bps:
                 link.peak_rate_bps = total
 
-    # -- outages --------------------------------------------------------------------
+    # -- outages and bandwidth changes ------------------------------------------------
 
     def set_link_down(self, link: Link) -> None:
         """Start an outage on `link` (outages may overlap: each must be ended)."""
@@ -255,6 +265,21 @@ class Network:
             event, link._up_event = link._up_event, None
             if event is not None:
                 event.succeed()
+
+    def set_link_bandwidth(self, link: Link, bandwidth_bps: float) -> None:
+        """From now on `link` carries `bandwidth_bps` while it is up; its flows' rates follow."""
+        if bandwidth_bps == link.capacity_bps:
+            return
+        link.capacity_bps = bandwidth_bps
+        if link.up:
+            self._reallocate((link,))
+
+    def follow_bandwidth_schedule(self, link: Link,
+                                  changes: Iterable[tuple[float, float]]) -> Generator[simpy.Event, Any, None]:
+        """Process: at each (time, bandwidth) of `changes`, in time order, set `link`'s bandwidth."""
+        for at_s, bandwidth_bps in changes:
+            yield self.env.timeout(at_s - self.env.now)
+            self.set_link_bandwidth(link, bandwidth_bps)
 
     # -- appliances that crash ------------------------------------------------------------
 
@@ -300,10 +325,10 @@ class Network:
 
     def transmit(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:
         """Process body: carry a small control message over an up path, taking latency +
-        size / narrowest bandwidth (callers wait for the path first: `wait_for_path`)."""
+        size / narrowest current capacity (callers wait for the path first: `wait_for_path`)."""
         links = self.path(src, dst)
         if links:
-            yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.bandwidth_bps for link in links))
+            yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.capacity_bps for link in links))
 
 
 def _fix_rate(flow: Flow, rate: float, rates: dict[Flow, float], capacity: dict[Link, float],
@@ -313,3 +338,13 @@ def _fix_rate(flow: Flow, rate: float, rates: dict[Flow, float], capacity: dict[
     for link in flow.links:
         capacity[link] -= rate
         unfrozen[link] -= 1
+
+
+def bandwidth_changes(entries: Iterable[tuple[Iterable[float], float]]) -> list[tuple[float, float]]:
+    """A link's bandwidth schedule as (time, bandwidth) changes in time order, from each entry's
+    firing times and bandwidth; of entries that fire at the same instant, the later one wins."""
+    at: dict[float, float] = {}
+    for firings, bandwidth_bps in entries:
+        for t in firings:
+            at[t] = bandwidth_bps
+    return sorted(at.items())

@@ -4,7 +4,7 @@ Each limit is a clear error naming it; `--no-limits` (`enforce_limits=False`) li
 (with a warning). The costs are measured in `bench/` (see the README's Limits section):
 
 - schedule firings, counted exactly (`sim.scenario.schedule.count_firings`): every snapshot of every
-  volume of a policy and every mirror update is one;
+  volume of a policy, every mirror update and every scheduled bandwidth change is one;
 - lock records a forwarding protocol carries: an update's lock set travels from the
   destination up to the head of its volume-mirror lineage, and each set holds a lock for every
   dataset below that has data by then. The estimate follows each mirror from its first
@@ -33,7 +33,7 @@ MAX_DURATION_S = 10 * 365 * 86400.0
 MAX_SAMPLES = 2_000_000
 """Most time-series rows a run may produce (samples x sampled objects)."""
 MAX_SCHEDULED_FIRINGS = 1_000_000
-"""Most schedule firings (snapshots of each volume + mirror updates) a run may plan. The largest
+"""Most schedule firings (snapshots of each volume + mirror updates + bandwidth changes) a run may plan. The largest
 run it accepts, a fleet of 3-deep chains under `softlock`, was measured in `bench/` (README)."""
 MAX_LOCK_RECORDS = 10_000_000
 """Most lock records (records x hops) the forwarding protocols may carry, as `lock_records`
@@ -46,10 +46,13 @@ _EPSILON_S = 1e-3
 
 
 def schedules(s: Scenario) -> list[tuple[Loc, str, int]]:
-    """(location, cron expression, volumes it snapshots or 1 for a mirror) of every schedule."""
+    """(location, cron expression, volumes it snapshots or 1 for a mirror or a bandwidth change)
+    of every schedule."""
     found: list[tuple[Loc, str, int]] = [(("snapshot_policies", name, "schedule"), p.schedule, len(p.volumes))
                                          for name, p in s.snapshot_policies.items()]
     found += [(("mirrors", i, "schedule"), m.schedule, 1) for i, m in enumerate(s.mirrors)]
+    found += [(("links", i, "bandwidth_schedule", j, "schedule"), change.schedule, 1)
+              for i, link in enumerate(s.links) for j, change in enumerate(link.bandwidth_schedule)]
     return found
 
 
@@ -62,7 +65,7 @@ def first_firing(expr: str, after_ts: float) -> float | None:
 
 
 def planned_firings(s: Scenario) -> int:
-    """How many scheduled snapshots and mirror updates a run of `s` plans, exactly."""
+    """How many scheduled snapshots, mirror updates and bandwidth changes a run of `s` plans, exactly."""
     start, end = s.start_ts, s.start_ts + s.duration
     per_expr: dict[str, int] = {}
     total = 0
@@ -150,7 +153,9 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
         problems.append((("sample_interval",),
                          f"too fine: {rows:.3g} time-series rows (limit {MAX_SAMPLES:,}; {NO_LIMITS_HINT})"))
     if firings > MAX_SCHEDULED_FIRINGS:
-        problems.append((("duration",), f"plans {firings:,} scheduled snapshots and updates "
+        what = ("snapshots, updates and bandwidth changes" if any(link.bandwidth_schedule for link in s.links)
+                else "snapshots and updates")
+        problems.append((("duration",), f"plans {firings:,} scheduled {what} "
                                         f"(limit {MAX_SCHEDULED_FIRINGS:,}; {NO_LIMITS_HINT})"))
     elif mirrors_valid and _forwards(s.protocol):
         records = lock_records(plan)

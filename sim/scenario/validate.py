@@ -157,7 +157,8 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
 
 def _schedules_that_never_fire(s: Scenario) -> list[tuple[Loc, str]]:
     """A schedule with no firing in the run: a mirror that would never update, a policy that
-    would never take a PCPI (both most likely mistakes, so both are refused)."""
+    would never take a PCPI, a bandwidth change that would never happen (all most likely
+    mistakes, so all are refused)."""
     problems: list[tuple[Loc, str]] = []
     end = s.start_ts + s.duration
     for loc, expr, _count in schedules(s):
