@@ -20,7 +20,7 @@ import simpy
 from sim.engine.clock import WallClock
 from sim.engine.deletion import RETENTION, DeletionGate
 from sim.engine.events import DomainEvents
-from sim.engine.faults import link_outage, retirement
+from sim.engine.faults import link_outage, random_link_failures, retirement
 from sim.engine.holds import ApplicationHolds
 from sim.engine.lock_table import LockTable
 from sim.engine.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship, MirrorServices
@@ -62,7 +62,7 @@ class Model:
         env = self.env = simpy.Environment()
         events = self.events = DomainEvents()
         self.clock = WallClock(scenario.start_ts)
-        streams = RandomStreams(scenario.seed)
+        streams = self.streams = RandomStreams(scenario.seed)
         schedules = ScheduleBook(scenario.start_ts, scenario.duration)
         plan = self.plan = Plan(scenario)
         self.network = Network(env, plan)
@@ -138,6 +138,10 @@ class Model:
         for spec, link in zip(self.scenario.links, self.network.links):
             for outage in spec.outages:
                 env.process(link_outage(env, self.network, self.events, link, outage.at, outage.for_))
+        for failures in self.scenario.faults.links:
+            link = self.network.link_between(*failures.between)
+            rng = self.streams.stream(f"link-failures:{link.name}")
+            env.process(random_link_failures(env, self.network, self.events, link, rng, failures))
         schedules = ScheduleBook(self.scenario.start_ts, self.scenario.duration)
         for spec, link in zip(self.scenario.links, self.network.links):
             if spec.bandwidth_schedule:

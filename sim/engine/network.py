@@ -15,8 +15,9 @@ the nominal bandwidth, so a link throttled to half its bandwidth and saturated i
 (and one raised above it can exceed 100 %).
 
 Each link integrates the rate allocated to its flows over time (its busy fraction, its
-utilisation per sampling interval and its peak), and counts the bytes of its flows exactly:
-a finished flow's size, and what a running one has sent so far.
+utilisation per sampling interval and its peak), counts the bytes of its flows exactly (a
+finished flow's size, and what a running one has sent so far), and its time down exactly
+(its availability).
 
 A link in an outage has zero capacity: flows across it stall and resume where they were
 when the link returns (transfers are not aborted by outages). The last byte arrives one
@@ -44,7 +45,8 @@ class Link:
     utilisation is relative to) and its current capacity (what its flows share while it is up)."""
 
     __slots__ = ("index", "name", "bandwidth_bps", "capacity_bps", "latency_s", "down_count", "flows", "_up_event",
-                 "bytes_carried", "rate_integral", "busy_s", "peak_rate_bps", "rate_bps", "_since_s")
+                 "bytes_carried", "rate_integral", "busy_s", "peak_rate_bps", "rate_bps", "_since_s",
+                 "down_s", "down_since_s", "outages")
 
     def __init__(self, index: int, name: str, bandwidth_bps: float, latency_s: float):
         self.index = index
@@ -55,6 +57,7 @@ class Link:
         """What its flows share while it is up; a bandwidth schedule changes it."""
         self.latency_s = latency_s
         self.down_count = 0
+        """Outages in progress (fixed windows and random failures may overlap)."""
         self.flows: dict[Flow, None] = {}
         self._up_event: simpy.Event | None = None
         self.bytes_carried = 0.0
@@ -67,10 +70,20 @@ class Link:
         self.rate_bps = 0.0
         """Sum of the rates of its flows since `_since_s`."""
         self._since_s = 0.0
+        self.down_s = 0.0
+        """Time down in the down periods that have ended."""
+        self.down_since_s = 0.0
+        """When the current down period started (meaningful while it is down)."""
+        self.outages = 0
+        """Down periods started (overlapping outages make one)."""
 
     @property
     def up(self) -> bool:
         return self.down_count == 0
+
+    def down_time(self, now: float) -> float:
+        """Time down over [0, now], the current down period included."""
+        return self.down_s + (now - self.down_since_s if self.down_count else 0.0)
 
     def integrate(self, now: float) -> None:
         """Account the current rate from the last change up to `now`."""
@@ -81,15 +94,18 @@ class Link:
         self._since_s = now
 
     def usage(self, end_s: float) -> dict[str, float]:
-        """Bytes carried, mean utilisation, busy fraction and peak utilisation over [0, end_s]
-        (utilisation relative to the nominal bandwidth)."""
+        """Over [0, end_s]: bytes carried, mean utilisation, busy fraction and peak utilisation
+        (relative to the nominal bandwidth), availability (the fraction of the time it was up)
+        and outages (down periods started)."""
         self.integrate(end_s)
         carried = self.bytes_carried + sum(flow.sent_bytes(end_s) for flow in self.flows)
         capacity = self.bandwidth_bps * end_s
         return {"bytes": carried,
                 "mean_utilisation": carried / capacity if capacity > 0 else 0.0,
                 "busy_fraction": self.busy_s / end_s if end_s > 0 else 0.0,
-                "peak_utilisation": self.peak_rate_bps / self.bandwidth_bps}
+                "peak_utilisation": self.peak_rate_bps / self.bandwidth_bps,
+                "availability": 1.0 - self.down_time(end_s) / end_s if end_s > 0 else 1.0,
+                "outages": self.outages}
 
 
 class Flow:
@@ -124,6 +140,7 @@ class Network:
         self.env = env
         self.plan = plan
         self.links = [Link(link.index, link.name, link.bandwidth_bps, link.latency_s) for link in plan.links]
+        self._by_ends = {frozenset(planned.ends): self.links[planned.index] for planned in plan.links}
         self._paths: dict[tuple[str, str], tuple[Link, ...]] = {}
         self._down_appliances: dict[str, simpy.Event] = {}
         """Crashed appliances, each with the event its restart triggers."""
@@ -137,6 +154,10 @@ class Network:
         if links is None:
             links = self._paths[key] = tuple(self.links[i] for i in self.plan.route(src, dst))
         return links
+
+    def link_between(self, a: str, b: str) -> Link:
+        """The link whose ends are `a` and `b`, in either order."""
+        return self._by_ends[frozenset((a, b))]
 
     # -- bulk transfers -------------------------------------------------------------
 
@@ -254,6 +275,8 @@ class Network:
         """Start an outage on `link` (outages may overlap: each must be ended)."""
         link.down_count += 1
         if link.down_count == 1:
+            link.down_since_s = self.env.now
+            link.outages += 1
             link._up_event = self.env.event()
             self._reallocate((link,))
 
@@ -261,6 +284,7 @@ class Network:
         """End one outage on `link`; when none remain its flows resume."""
         link.down_count -= 1
         if link.down_count == 0:
+            link.down_s += self.env.now - link.down_since_s
             self._reallocate((link,))
             event, link._up_event = link._up_event, None
             if event is not None:

@@ -5,6 +5,8 @@ Each limit is a clear error naming it; `--no-limits` (`enforce_limits=False`) li
 
 - schedule firings, counted exactly (`sim.scenario.schedule.count_firings`): every snapshot of every
   volume of a policy, every mirror update and every scheduled bandwidth change is one;
+- random link failures, by their expected number (each failing link cycles through up and down
+  times of means `mtbf` and `mttr`), and no mean up or down time under a second;
 - lock records a forwarding protocol carries: an update's lock set travels from the
   destination up to the head of its volume-mirror lineage, and each set holds a lock for every
   dataset below that has data by then. The estimate follows each mirror from its first
@@ -42,6 +44,12 @@ MAX_BYTES = float(2**60)
 """Largest size, capacity, bandwidth (per second) or total change over the run (1 EiB).
 Bytes are floats: past this, one changed block would vanish in the rounding of the
 cumulative changed bytes that incremental transfers subtract."""
+MAX_LINK_FAILURES = 1_000_000
+"""Most random link failures a run may expect; each is a few events and a reallocation of the
+link's flows, like a schedule firing."""
+MIN_FAILURE_MEAN_S = 1.0
+"""Shortest `mtbf` or `mttr` of a random link failure: a link that flaps faster is more likely a
+unit mistake (`1s` for `1d`) than a scenario, and its failures would swamp the run."""
 _EPSILON_S = 1e-3
 
 
@@ -163,6 +171,7 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
             problems.append((("mirrors",), f"under {s.protocol}, lock sets would carry about {records:.3g} lock "
                                            f"records up the cascades (limit {MAX_LOCK_RECORDS:,}, a few minutes; "
                                            f"shorten the run or the chains; {NO_LIMITS_HINT})"))
+    problems += _link_failure_problems(s)
     sizes: list[tuple[Loc, float]] = [(("appliances", n, "capacity"), a.capacity) for n, a in s.appliances.items()]
     sizes += [(("links", i, "bandwidth"), link.bandwidth) for i, link in enumerate(s.links)]
     for name, v in s.volumes.items():
@@ -175,4 +184,25 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
             per = " per second" if loc[-1] == "bandwidth" else ""
             over = " over the run" if loc[-1] == "change_rate" else ""
             problems.append((loc, f"{what} the limit of 1 EiB{per}{over} ({NO_LIMITS_HINT})"))
+    return problems
+
+
+def expected_link_failures(s: Scenario) -> float:
+    """How many random link failures a run of `s` expects: each entry of `faults.links` cycles
+    through up and down times of means `mtbf` and `mttr`, about duration / (mtbf + mttr) times."""
+    return sum(s.duration / (failures.mtbf + failures.mttr) for failures in s.faults.links)
+
+
+def _link_failure_problems(s: Scenario) -> list[tuple[Loc, str]]:
+    """Random link failures that would flap faster than a second or fail too often in all."""
+    problems: list[tuple[Loc, str]] = []
+    for i, failures in enumerate(s.faults.links):
+        for field, mean_s in (("mtbf", failures.mtbf), ("mttr", failures.mttr)):
+            if mean_s < MIN_FAILURE_MEAN_S:
+                problems.append((("faults", "links", i, field),
+                                 f"shorter than the limit of {MIN_FAILURE_MEAN_S:g} s ({NO_LIMITS_HINT})"))
+    expected = expected_link_failures(s)
+    if expected > MAX_LINK_FAILURES:
+        problems.append((("faults", "links"), f"random link failures would fail links about {expected:.3g} times "
+                                              f"over the run (limit {MAX_LINK_FAILURES:,}; {NO_LIMITS_HINT})"))
     return problems
