@@ -174,6 +174,8 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
     problems += _link_failure_problems(s)
     sizes: list[tuple[Loc, float]] = [(("appliances", n, "capacity"), a.capacity) for n, a in s.appliances.items()]
     sizes += [(("links", i, "bandwidth"), link.bandwidth) for i, link in enumerate(s.links)]
+    sizes += [(("links", i, "bandwidth_schedule", j, "bandwidth"), change.bandwidth)
+              for i, link in enumerate(s.links) for j, change in enumerate(link.bandwidth_schedule)]
     for name, v in s.volumes.items():
         sizes += [(("volumes", name, "size"), v.size), (("volumes", name, "change_rate"), v.change_rate * s.duration)]
         if v.autodelete is not None:
