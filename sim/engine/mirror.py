@@ -355,7 +355,7 @@ class MirrorRelationship:
         while True:
             transfer.attempts += 1
             flow = transfer.flow = network.start_flow(self.source.appliance.name, self.destination.appliance.name,
-                                                      transfer.size - transfer.delivered_bytes)
+                                                      transfer.size - transfer.delivered_bytes, self.throttle_bps)
             try:
                 yield from network.complete(flow)
                 cause = None
