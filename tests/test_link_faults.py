@@ -15,7 +15,7 @@ from conftest import chain_document
 from sim.engine.model import Model, simulate
 from sim.engine.network import Flow, Network, bandwidth_changes
 from sim.scenario import Plan, Scenario
-from sim.scenario.limits import expected_link_failures, planned_firings
+from sim.scenario.limits import expected_random_failures, planned_firings
 from sim.scenario.schedule import ScheduleBook
 
 # -- networks of a tiny scenario -------------------------------------------------------------------
@@ -358,7 +358,8 @@ def test_transfers_stalled_by_random_failures_resume_and_every_byte_is_counted_o
 
 # -- limits ----------------------------------------------------------------------------------------
 
-def test_expected_failures_are_the_run_over_a_mean_cycle_summed_over_links(make_scenario):
+def test_expected_failures_are_the_run_over_a_mean_cycle_summed_over_links_and_appliances(make_scenario):
     doc = chain_document(duration="10d", faults={"links": [{"between": ["A", "B"], "mtbf": "20h", "mttr": "4h"},
-                                                           {"between": ["C", "B"], "mtbf": "1d", "mttr": "1d"}]})
-    assert expected_link_failures(make_scenario(doc)) == pytest.approx(10 + 5)
+                                                           {"between": ["C", "B"], "mtbf": "1d", "mttr": "1d"}],
+                                                 "appliances": {"C": {"mtbf": "4d", "mttr": "1d"}}})
+    assert expected_random_failures(make_scenario(doc)) == pytest.approx(10 + 5 + 2)

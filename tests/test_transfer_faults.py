@@ -389,3 +389,33 @@ def test_a_re_point_to_a_volume_downstream_is_refused(write_scenario):
     fixed = well_formed(FAULTY).replace("{destination: C:/vol/v, source: C:/vol/v, at: 1d}",
                                         "{destination: B:/vol/v, source: C:/vol/v, at: 12h}")
     assert_refused(write_scenario(fixed), 25, "faults.repoints[1].source", "the mirrors would form a cycle")
+
+
+def test_a_retry_sooner_than_a_second_is_refused(write_scenario):
+    from conftest import assert_refused
+
+    fixed = well_formed(FAULTY).replace("policy: abort}", "policy: abort, retry_after: 100ms}")
+    assert_refused(write_scenario(fixed), 18, "mirrors[1].on_break.retry_after", "shorter than the limit of 1 s")
+
+
+def test_attempts_under_random_link_failures_are_geometric(make_scenario):
+    """Under `abort`, an attempt of duration T on a link failing as a Poisson process of mean
+    MTBF succeeds with probability q = exp(-T/MTBF); a retry starts with the link up, so
+    attempts per transfer are geometric with mean 1/q (the expected retries are 1/q - 1)."""
+    mtbf, duration_s = 30.0, 10.0
+    doc = one_hop({"policy": "abort", "retry_after": "1s", "backoff": 1, "attempts": 10_000},
+                  duration="20d", faults={"links": [{"between": ["A", "B"], "mtbf": f"{mtbf:g}s", "mttr": "3s"}]})
+    doc["volumes"]["A:/vol/v"]["change_rate"] = "10GiB/h"
+    transfers = simulate(make_scenario(doc)).transfers
+    attempts = transfers[transfers.completed.astype(bool)].attempts.to_numpy(dtype=float)
+    q = math.exp(-duration_s / mtbf)
+    stderr = math.sqrt((1 - q) / q**2 / len(attempts))
+    assert len(attempts) > 400
+    assert abs(attempts.mean() - 1 / q) < 4 * stderr, (attempts.mean(), 1 / q, stderr)
+
+
+def test_a_throttled_mirror_sends_at_its_throttle(make_scenario):
+    doc = one_hop()
+    doc["mirrors"][0]["throttle"] = "256MiB/s"
+    row = baseline(simulate(make_scenario(doc)))
+    assert row.end_s == pytest.approx(10 * GiB / (256 * 2**20))

@@ -5,8 +5,9 @@ Each limit is a clear error naming it; `--no-limits` (`enforce_limits=False`) li
 
 - schedule firings, counted exactly (`sim.scenario.schedule.count_firings`): every snapshot of every
   volume of a policy, every mirror update and every scheduled bandwidth change is one;
-- random link failures, by their expected number (each failing link cycles through up and down
-  times of means `mtbf` and `mttr`), and no mean up or down time under a second;
+- random link failures and appliance crashes, by their expected number (each cycles through up
+  and down times of means `mtbf` and `mttr`), and no mean up or down time, and no retry
+  back-off, under a second;
 - lock records a forwarding protocol carries: an update's lock set travels from the
   destination up to the head of its volume-mirror lineage, and each set holds a lock for every
   dataset below that has data by then. The estimate follows each mirror from its first
@@ -44,12 +45,13 @@ MAX_BYTES = float(2**60)
 """Largest size, capacity, bandwidth (per second) or total change over the run (1 EiB).
 Bytes are floats: past this, one changed block would vanish in the rounding of the
 cumulative changed bytes that incremental transfers subtract."""
-MAX_LINK_FAILURES = 1_000_000
-"""Most random link failures a run may expect; each is a few events and a reallocation of the
-link's flows, like a schedule firing."""
+MAX_RANDOM_FAILURES = 1_000_000
+"""Most random link failures and appliance crashes a run may expect; each is a few events and
+a reallocation of flows, like a schedule firing."""
 MIN_FAILURE_MEAN_S = 1.0
-"""Shortest `mtbf` or `mttr` of a random link failure: a link that flaps faster is more likely a
-unit mistake (`1s` for `1d`) than a scenario, and its failures would swamp the run."""
+"""Shortest `mtbf` or `mttr` of a random link failure or crash, and shortest retry back-off: a
+link that flaps faster is more likely a unit mistake (`1s` for `1d`) than a scenario, and its
+failures (or a transfer's retries) would swamp the run."""
 _EPSILON_S = 1e-3
 
 
@@ -171,7 +173,7 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
             problems.append((("mirrors",), f"under {s.protocol}, lock sets would carry about {records:.3g} lock "
                                            f"records up the cascades (limit {MAX_LOCK_RECORDS:,}, a few minutes; "
                                            f"shorten the run or the chains; {NO_LIMITS_HINT})"))
-    problems += _link_failure_problems(s)
+    problems += _random_failure_problems(s)
     sizes: list[tuple[Loc, float]] = [(("appliances", n, "capacity"), a.capacity) for n, a in s.appliances.items()]
     sizes += [(("links", i, "bandwidth"), link.bandwidth) for i, link in enumerate(s.links)]
     sizes += [(("links", i, "bandwidth_schedule", j, "bandwidth"), change.bandwidth)
@@ -189,22 +191,32 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
     return problems
 
 
-def expected_link_failures(s: Scenario) -> float:
-    """How many random link failures a run of `s` expects: each entry of `faults.links` cycles
-    through up and down times of means `mtbf` and `mttr`, about duration / (mtbf + mttr) times."""
-    return sum(s.duration / (failures.mtbf + failures.mttr) for failures in s.faults.links)
+def expected_random_failures(s: Scenario) -> float:
+    """How many random link failures and appliance crashes a run of `s` expects: each entry
+    cycles through up and down times of means `mtbf` and `mttr`, about duration / (mtbf + mttr) times."""
+    cycles = [(failures.mtbf, failures.mttr) for failures in s.faults.links]
+    cycles += [(crashes.mtbf, crashes.mttr) for crashes in s.faults.appliances.values()
+               if crashes.mtbf is not None and crashes.mttr is not None]
+    return sum(s.duration / (mtbf + mttr) for mtbf, mttr in cycles)
 
 
-def _link_failure_problems(s: Scenario) -> list[tuple[Loc, str]]:
-    """Random link failures that would flap faster than a second or fail too often in all."""
+def _random_failure_problems(s: Scenario) -> list[tuple[Loc, str]]:
+    """Random link failures or crashes that would flap faster than a second or happen too often
+    in all, and retries sooner than a second after a break."""
     problems: list[tuple[Loc, str]] = []
+    means: list[tuple[Loc, float | None]] = []
     for i, failures in enumerate(s.faults.links):
-        for field, mean_s in (("mtbf", failures.mtbf), ("mttr", failures.mttr)):
-            if mean_s < MIN_FAILURE_MEAN_S:
-                problems.append((("faults", "links", i, field),
-                                 f"shorter than the limit of {MIN_FAILURE_MEAN_S:g} s ({NO_LIMITS_HINT})"))
-    expected = expected_link_failures(s)
-    if expected > MAX_LINK_FAILURES:
-        problems.append((("faults", "links"), f"random link failures would fail links about {expected:.3g} times "
-                                              f"over the run (limit {MAX_LINK_FAILURES:,}; {NO_LIMITS_HINT})"))
+        means += [(("faults", "links", i, "mtbf"), failures.mtbf), (("faults", "links", i, "mttr"), failures.mttr)]
+    for name, crashes in s.faults.appliances.items():
+        means += [(("faults", "appliances", name, "mtbf"), crashes.mtbf),
+                  (("faults", "appliances", name, "mttr"), crashes.mttr)]
+    means += [(("mirrors", i, "on_break", "retry_after"), mirror.on_break.retry_after)
+              for i, mirror in enumerate(s.mirrors) if mirror.on_break.policy != "stall"]
+    for loc, mean_s in means:
+        if mean_s is not None and mean_s < MIN_FAILURE_MEAN_S:
+            problems.append((loc, f"shorter than the limit of {MIN_FAILURE_MEAN_S:g} s ({NO_LIMITS_HINT})"))
+    expected = expected_random_failures(s)
+    if expected > MAX_RANDOM_FAILURES:
+        problems.append((("faults",), f"random link failures and crashes would happen about {expected:.3g} times "
+                                      f"over the run (limit {MAX_RANDOM_FAILURES:,}; {NO_LIMITS_HINT})"))
     return problems
