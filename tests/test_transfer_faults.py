@@ -419,3 +419,40 @@ def test_a_throttled_mirror_sends_at_its_throttle(make_scenario):
     doc["mirrors"][0]["throttle"] = "256MiB/s"
     row = baseline(simulate(make_scenario(doc)))
     assert row.end_s == pytest.approx(10 * GiB / (256 * 2**20))
+
+
+def test_the_link_failure_scenarios_availability_bounds_are_the_closed_form_interval():
+    """The `link_availability` bounds of scenarios/link_failures_depth4.yaml are the 99 %
+    confidence interval of the mean over 4 links x 20 seeds of an alternating renewal process
+    (exponential up times of mean u, repairs of mean d, over T, starting up): mean
+    A + (1 - A) / ((1/u + 1/d) T) with A = u / (u + d), standard deviation per link-run
+    sqrt(2 u^2 d^2 / ((u + d)^3 T)); the file rounds them outward to 4 decimals."""
+    from conftest import SCENARIOS
+
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIOS / "link_failures_depth4.yaml")
+    u, d, horizon = scenario.faults.links[0].mtbf, scenario.faults.links[0].mttr, scenario.duration
+    assert all((f.mtbf, f.mttr) == (u, d) for f in scenario.faults.links)
+    runs = len(scenario.faults.links) * scenario.expect["none"]["link_availability"].seeds
+    availability = u / (u + d)
+    centre = availability + (1 - availability) / ((1 / u + 1 / d) * horizon)
+    half = 2.576 * math.sqrt(2 * u**2 * d**2 / ((u + d) ** 3 * horizon) / runs)
+    for protocol in ("none", "softlock"):
+        mean = scenario.expect[protocol]["link_availability"].mean
+        assert mean.min == math.floor((centre - half) * 1e4) / 1e4
+        assert mean.max == math.ceil((centre + half) * 1e4) / 1e4
+
+
+def test_on_a_flaky_wan_abort_throws_bytes_away_and_lags_where_resume_does_not():
+    from conftest import SCENARIOS
+
+    from sim.scenario import load_scenario
+
+    summary = simulate(load_scenario(SCENARIOS / "flaky_wan_abort_vs_resume.yaml"), tables=False).summary
+    aborting, resuming = (summary["relationships"][f"A:/vol/db->{d}:/vol/db"] for d in "BC")
+    assert aborting["transfer_breaks"] > 10 and resuming["transfer_breaks"] > 10
+    assert resuming["aborted_bytes"] == 0 < aborting["aborted_bytes"]
+    assert aborting["bytes"] > resuming["bytes"]
+    assert aborting["max_lag_s"] > resuming["max_lag_s"]
+    assert aborting["mean_lag_s"] > resuming["mean_lag_s"]
