@@ -456,3 +456,22 @@ def test_on_a_flaky_wan_abort_throws_bytes_away_and_lags_where_resume_does_not()
     assert aborting["bytes"] > resuming["bytes"]
     assert aborting["max_lag_s"] > resuming["max_lag_s"]
     assert aborting["mean_lag_s"] > resuming["mean_lag_s"]
+
+
+def test_a_lock_set_built_while_a_transfer_runs_still_asks_for_the_destinations_own_base(make_scenario):
+    """If the transfer in flight is given up, the destination's next update starts from what
+    it has: a set built while the transfer runs (forwarded from downstream, say) pins the
+    image in flight and, with the same record as before the update, the destination's own
+    newest PCPI."""
+    doc = one_hop(duration="3h", protocol="softlock")
+    model = Model(make_scenario(doc))
+    model.start()
+    model.run(until_s=3599)  # the baseline is done, the second update (1 GiB, 1 s) not started
+    rel = model.relationships[0]
+    before = model.strategy.lock_set(rel)
+    model.run(until_s=3600.5)
+    assert rel.transfer is not None
+    during = model.strategy.lock_set(rel)
+    own = tuple(reversed(rel.destination.pcpis))
+    assert [lock.candidates for lock in during] == [tuple(reversed(rel.in_flight_image)), own]
+    assert during[1].created_s == before[0].created_s

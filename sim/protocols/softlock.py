@@ -38,6 +38,9 @@ class LockSetState:
     lock_sets_applied: int = 0
     own_lock_candidates: tuple[int, ...] = ()
     own_lock_created_s: float = 0.0
+    settled_candidates: tuple[int, ...] = ()
+    """The destination's own candidates in the last set built while no transfer ran."""
+    settled_created_s: float = 0.0
     handover_reads: tuple[int, ...] = ()
     """What the last transfer read, still asked for upstream until the destination's own
     lock set sent after it has reached the source."""
@@ -76,6 +79,13 @@ class SoftLockProtocol(DependencyStrategy):
         this system: the destination's lock then takes its place in one set, so the PCPI is
         never unlocked upstream in between (a hand-over without a gap).
 
+        While a transfer runs the destination depends on what it already has too: if the
+        transfer breaks and is given up, or does not fit, its next update starts from its own
+        base. So a set built while the transfer runs (forwarded from downstream, say) also
+        asks the source to keep the newest PCPI the destination has: the lock the set sent
+        before the update asked for, unchanged (claim 10's lock stays until claim 20's set,
+        after the update, replaces it).
+
         A vault destination's dependency, and its forwarding, are a volume destination's: it
         shares PCPIs (ids) with its source, and every PCPI it keeps could be a base.
 
@@ -97,6 +107,13 @@ class SoftLockProtocol(DependencyStrategy):
                 state.own_lock_candidates, state.own_lock_created_s = candidates, self.services.env.now
             locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
                                   state.own_lock_created_s, 1, candidates))
+        if rel.transfer is None:
+            state.settled_candidates, state.settled_created_s = candidates, state.own_lock_created_s
+        else:
+            fallback = tuple(reversed(rel.settled_base_ids()))
+            if fallback and fallback != candidates:
+                created = state.settled_created_s if fallback == state.settled_candidates else self.services.env.now
+                locks.append(SoftLock(fallback[0], lock_type, string, rel.destination_name, created, 1, fallback))
         if self.forwards and rel.kind != "qtree":
             shared = dst.pcpis
             for held in dst.locks.soft.values():
