@@ -51,11 +51,11 @@ def test_load_gives_back_the_summary_every_table_and_the_scenario(softlock_run, 
 
 def test_the_summary_says_first_which_schema_version_it_follows(softlock_run, written):
     assert list(softlock_run.summary)[0] == "schema_version"
-    assert json.loads((written / "summary.json").read_text())["schema_version"] == SCHEMA_VERSION == 2
+    assert json.loads((written / "summary.json").read_text())["schema_version"] == SCHEMA_VERSION == 3
 
 
 @pytest.mark.parametrize(("version", "said"), [(None, "has no schema_version"), (1, "has schema version 1"),
-                                                (3, "has schema version 3"), ("2", "has schema version '2'")])
+                                                (2, "has schema version 2"), ("3", "has schema version '3'")])
 def test_a_folder_of_a_schema_version_it_does_not_read_is_refused(written, tmp_path, version, said):
     folder = copy_of(written, tmp_path)
     summary = json.loads((folder / "summary.json").read_text())
@@ -64,7 +64,7 @@ def test_a_folder_of_a_schema_version_it_does_not_read_is_refused(written, tmp_p
     for read in (load, load_summary):
         with pytest.raises(ResultsError) as refused:
             read(folder)
-        assert str(refused.value).startswith(f"{folder / 'summary.json'} {said}; this cascadesim reads schema version 2 ")
+        assert str(refused.value).startswith(f"{folder / 'summary.json'} {said}; this cascadesim reads schema version 3 ")
 
 
 def test_load_accepts_the_summary_file_itself(written):

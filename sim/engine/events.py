@@ -61,11 +61,15 @@ class DomainEvents:
         """An update was due but did not start (still transferring, or a source with no PCPI)."""
         self.transfer_started: Signal[[float, MirrorRelationship, str, float, Pcpi | None, Pcpi]] = Signal()
         """A transfer started: its kind (baseline, incremental, rebaseline), bytes, base, PCPI sent."""
-        self.transfer_ended: Signal[[float, MirrorRelationship, float, float, str, Pcpi | None, Pcpi, bool]] = Signal()
-        """A transfer ended (start time, bytes sent, kind, base, PCPI sent, whether it was applied
-        at the destination: otherwise its relationship became defunct while it ran)."""
-        self.transfer_running: Signal[[float, MirrorRelationship, float, float, str, Pcpi | None, Pcpi]] = Signal()
-        """At the end of the run, a transfer still running (start time, bytes sent so far, ...)."""
+        self.transfer_ended: Signal[[float, MirrorRelationship, float, float, float, str, Pcpi | None, Pcpi, bool, int,
+                                     float]] = Signal()
+        """A transfer ended (start time, its bytes, bytes sent over all its attempts, kind, base,
+        PCPI sent, whether it was applied at the destination: otherwise its relationship became
+        defunct or was re-pointed, or its break policy gave up; attempts; bytes sent and thrown away)."""
+        self.transfer_running: Signal[[float, MirrorRelationship, float, float, float, str, Pcpi | None, Pcpi, int,
+                                       float]] = Signal()
+        """At the end of the run, a transfer still running (start time, its bytes, bytes sent so
+        far, kind, base, PCPI sent, attempts so far, bytes thrown away so far)."""
         self.destination_retired: Signal[[float, MirrorRelationship]] = Signal()
         self.source_removed: Signal[[float, MirrorRelationship]] = Signal()
         """A relationship's source volume was removed (it was a retired destination)."""
@@ -86,3 +90,20 @@ class DomainEvents:
         its last copy would have arrived."""
         self.link_down: Signal[[float, Link, float]] = Signal()
         self.link_up: Signal[[float, Link]] = Signal()
+        self.transfer_broken: Signal[[float, MirrorRelationship, str, int, float, float]] = Signal()
+        """A transfer attempt broke (cause `link_down`, `crash` or `no_space`; the attempt's
+        number; bytes it had sent; bytes the break threw away, to be sent again or never)."""
+        self.transfer_failed: Signal[[float, MirrorRelationship, str]] = Signal()
+        """A transfer's break policy gave up after its last break (its cause): it ends not applied."""
+        self.appliance_down: Signal[[float, str]] = Signal()
+        """An appliance crashed."""
+        self.appliance_up: Signal[[float, str]] = Signal()
+        """A crashed appliance restarted."""
+        self.firing_missed: Signal[[float, str, str]] = Signal()
+        """A scheduled snapshot or update did not fire because its appliance was down (what: the
+        policy and volume, or the relationship; the appliance)."""
+        self.relationship_repointed: Signal[[float, MirrorRelationship, Volume]] = Signal()
+        """A relationship took a new source (the old source given); its old source released what
+        it kept for it."""
+        self.relationship_released: Signal[[float, MirrorRelationship]] = Signal()
+        """An administrator released on its source what a retired relationship left locked."""

@@ -42,6 +42,7 @@ deletes its older ones that nothing locks.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ import simpy
 from sim.engine.deletion import RETENTION, RETIRED, ROLLBACK, ROTATION
 from sim.engine.network import Flow, Network
 from sim.engine.storage import Pcpi, Volume
+from sim.scenario.schema import BreakPolicySpec
 
 if TYPE_CHECKING:
     from sim.engine.deletion import DeletionGate
@@ -62,6 +64,44 @@ if TYPE_CHECKING:
 
 MIRROR_LABEL = "mirror"
 QTREE_MIRROR_LABEL = "qtree_mirror"
+
+LINK_DOWN = "link_down"
+"""A link of the transfer's path went down (breaks it under `abort` and `resume` only)."""
+CRASH = "crash"
+"""The transfer's source or destination appliance crashed."""
+NO_SPACE = "no_space"
+"""What arrived did not fit on the destination's appliance."""
+DEFUNCT = "defunct"
+"""The destination was retired, or the source removed: the transfer ends, not applied."""
+REPOINTED = "repointed"
+"""The relationship took another source: the transfer ends, not applied."""
+ENDS = (DEFUNCT, REPOINTED)
+"""Causes that end a transfer whatever its break policy."""
+
+Slots = tuple[tuple[simpy.Resource, Any], ...]
+"""Transfer slots held on appliances that limit concurrent transfers (resource, request)."""
+
+
+@dataclass(slots=True)
+class Transfer:
+    """One update's transfer, from its start to its end, across its attempts.
+
+    `sent_bytes`: what its finished attempts put on the wire; `delivered_bytes`: what the
+    destination holds of it (kept across a resumed attempt); `wasted_bytes`: what was sent
+    and thrown away (an aborted attempt, a transfer that did not fit, or one that ended
+    without being applied).
+    """
+
+    started_s: float
+    size: float
+    kind: str
+    base: Pcpi | None
+    send: Pcpi
+    flow: Flow | None = None
+    attempts: int = 0
+    sent_bytes: float = 0.0
+    delivered_bytes: float = 0.0
+    wasted_bytes: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +124,16 @@ class MirrorRelationship:
     `kind` is `volume`, `qtree` or `vault`; for a qtree mirror, `qtree_share` is the qtree's
     share of the source volume and `source_name`/`destination_name` are the qtree paths; a
     vault mirror has its destination's `retention` and an optional name `name_filter`.
+    `on_break` says what a transfer does when it breaks; `throttle_bps` caps its rate.
+    A relationship keeps its name when it is re-pointed to another source.
     """
 
     def __init__(self, services: MirrorServices, index: int, source: Volume, destination: Volume,
                  firings: tuple[float, ...], retire_at_s: float | None = None, *,
                  kind: str = "volume", source_name: str | None = None, destination_name: str | None = None,
                  qtree_share: float = 1.0, retention: RetentionRule | None = None,
-                 name_filter: re.Pattern[str] | None = None):
+                 name_filter: re.Pattern[str] | None = None, on_break: BreakPolicySpec | None = None,
+                 throttle_bps: float | None = None):
         self.services = services
         self.env = services.env
         self.retire_at_s = retire_at_s
@@ -119,22 +162,36 @@ class MirrorRelationship:
         self.transfer_reads: tuple[int, ...] = ()
         """Source PCPIs the running transfer reads (the sent PCPI and its base)."""
         self.transfer_started_s = 0.0
-        self.in_flight: tuple[float, float, str, Pcpi | None, Pcpi, Flow] | None = None
-        """The running transfer: start, bytes, kind, base, PCPI sent, its flow."""
+        self.transfer: Transfer | None = None
+        """The running transfer, from its start to its end, across its attempts."""
+        self.on_break = on_break if on_break is not None else BreakPolicySpec()
+        self.throttle_bps = throttle_bps
         self._update_process: simpy.Process | None = None
+        self._cycle: simpy.Process | None = None
 
     @property
     def defunct(self) -> bool:
         """Whether the relationship can no longer update."""
         return self.retired or self.source_removed
 
+    def start(self) -> None:
+        """Start the update cycle from now on (again, after a re-point revived the relationship)."""
+        self._cycle = self.env.process(self.update_cycle())
+
     def update_cycle(self) -> Generator[simpy.Event, Any, None]:
-        """Long-lived process: start an update at every scheduled firing."""
-        for at in self.firings:
+        """Long-lived process: start an update at every scheduled firing from now on (the
+        destination's schedule: a firing while the destination's appliance is down is
+        missed); it ends when the relationship is defunct."""
+        firings = self.firings
+        for at in firings[bisect.bisect_left(firings, self.env.now):]:
             if at > self.env.now:
                 yield self.env.timeout(at - self.env.now)
             if self.defunct:
                 return
+            destination = self.destination.appliance.name
+            if not self.services.network.appliance_up(destination):
+                self.services.events.firing_missed(self.env.now, self.name, destination)
+                continue
             if self.busy:
                 self.services.events.update_skipped(self.env.now, self, None)
                 continue
@@ -175,36 +232,19 @@ class MirrorRelationship:
     def update(self) -> Generator[simpy.Event, Any, None]:
         """One asynchronous mirror update, start to finish."""
         services = self.services
-        strategy, events, network = services.strategy, services.events, services.network
+        strategy, events = services.strategy, services.events
         yield from strategy.before_update(self)
-        src, dst = self.source, self.destination
-        if not network.path_is_up(dst.appliance.name, src.appliance.name):
-            yield from network.wait_for_path(dst.appliance.name, src.appliance.name)
+        slots = yield from self._ready_to_send()
         if self.defunct:
+            self._release(slots)
             self.busy = False
             return
-        if self.kind == "vault":
-            sync = strategy.sync_snapshot(self)
-            if sync is not None and src.pcpis:
-                newest = src.newest()
-                send = src.take_pcpi(sync[0], sync[1], data_s=None if src.writable else newest.data_s)  # type: ignore[union-attr]
-            else:
-                send = self._newest_to_vault()
-            if send is None or (self.base is not None and send.id <= self.base.id
-                                and send.id in self.destination.pcpis):
-                events.update_skipped(self.env.now, self, "nothing new to send")
-                self.busy = False
-                return
-        elif src.writable:
-            send = src.take_pcpi(f"mirror.{self.destination_name}.{self.updates_completed + 1}", MIRROR_LABEL)
-            self.mirror_pcpis[send.id] = None
-        else:
-            newest = src.newest()
-            if newest is None:  # the source has not been baselined itself yet
-                events.update_skipped(self.env.now, self, "source has no PCPI")
-                self.busy = False
-                return
-            send = newest
+        src, dst = self.source, self.destination
+        send = self._pcpi_to_send()
+        if send is None:
+            self._release(slots)
+            self.busy = False
+            return
         base = self.find_common_base()
         share = self.qtree_share
         if base is None:
@@ -231,50 +271,203 @@ class MirrorRelationship:
                     dst.delete_pcpi(pcpi_id, ROLLBACK, self.name)
         self.in_flight_image = image
         self.transfer_reads = reading
-        self.transfer_started_s = started = self.env.now
+        self.transfer_started_s = self.env.now
         src.autodelete()
         strategy.transfer_started(self)
-        flow = network.start_flow(src.appliance.name, dst.appliance.name, size)
-        self.in_flight = (started, size, kind, base, send, flow)
-        try:
-            yield from network.complete(flow)
-        except simpy.Interrupt:  # the destination, or the source, was removed (see `_abort`)
-            self.in_flight = None
-            if not flow.done.triggered:
-                network.cancel_flow(flow)
-            self.in_flight_image = None
-            self.transfer_reads = ()
+        transfer = self.transfer = Transfer(self.env.now, size, kind, base, send)
+        arrived = yield from self._send(transfer, slots)
+        self.transfer = None
+        self.in_flight_image = None
+        self.transfer_reads = ()
+        if not arrived:
             src.stop_reading(reading)
             strategy.transfer_ended(self, reading, applied=False)
-            events.transfer_ended(self.env.now, self, started, size, flow.sent_bytes(self.env.now), kind, base, send,
-                                  False)
+            events.transfer_ended(self.env.now, self, transfer.started_s, size, transfer.sent_bytes, kind, base, send,
+                                  False, transfer.attempts, transfer.wasted_bytes)
+            self.busy = False
             return
-        self.in_flight = None
+        self._apply(image, size, send)
+        old_base, self.base = self.base, send
+        src.stop_reading(reading)
+        self._lock_new_base(old_base, send)
+        strategy.transfer_ended(self, reading, applied=True)
+        self.baselined = True
+        self.updates_completed += 1
+        events.transfer_ended(self.env.now, self, transfer.started_s, size, transfer.sent_bytes, kind, base, send, True,
+                              transfer.attempts, transfer.wasted_bytes)
+        yield from strategy.after_update(self)
+        self.busy = False
+
+    def _pcpi_to_send(self) -> Pcpi | None:
+        """The PCPI this update sends (taking the mirror or sync PCPI where one is taken), or
+        None when the update is skipped (nothing new for a vault, a source not yet baselined)."""
+        strategy, events = self.services.strategy, self.services.events
+        src = self.source
+        if self.kind == "vault":
+            sync = strategy.sync_snapshot(self)
+            if sync is not None and src.pcpis:
+                newest = src.newest()
+                send = src.take_pcpi(sync[0], sync[1], data_s=None if src.writable else newest.data_s)  # type: ignore[union-attr]
+            else:
+                send = self._newest_to_vault()
+            if send is None or (self.base is not None and send.id <= self.base.id
+                                and send.id in self.destination.pcpis):
+                events.update_skipped(self.env.now, self, "nothing new to send")
+                return None
+            return send
+        if src.writable:
+            send = src.take_pcpi(f"mirror.{self.destination_name}.{self.updates_completed + 1}", MIRROR_LABEL)
+            self.mirror_pcpis[send.id] = None
+            return send
+        newest = src.newest()
+        if newest is None:  # the source has not been baselined itself yet
+            events.update_skipped(self.env.now, self, "source has no PCPI")
+        return newest
+
+    def _apply(self, image: dict[int, Pcpi], size: float, send: Pcpi) -> None:
+        """The transfer arrived (and fits): the destination applies it."""
+        dst = self.destination
         if self.kind == "volume":
             dst.apply_image(tuple(image.values()))
         elif self.kind == "vault":
             dst.receive(tuple(image.values()))
             self.in_flight_image = None  # received: what the vault keeps is its own PCPIs now
             assert self.retention is not None
-            for pcpi_id in self.retention.doomed(dst, dst.pcpis, services.gate, self.env.now):
+            for pcpi_id in self.retention.doomed(dst, dst.pcpis, self.services.gate, self.env.now):
                 dst.delete_pcpi(pcpi_id, RETENTION, self.name)
+            dst.autodelete()
         else:
             own = dst.take_pcpi(f"qtree_mirror.{self.source_name}.{self.updates_completed + 1}", QTREE_MIRROR_LABEL,
                                 received_bytes=size, data_s=send.data_s)
             for pcpi_id in [pid for pid in dst.by_label.get(QTREE_MIRROR_LABEL, ()) if pid != own.id]:
                 if dst.may_delete(pcpi_id, ROTATION):
                     dst.delete_pcpi(pcpi_id, ROTATION, self.name)
-        old_base, self.base = self.base, send
-        self.in_flight_image = None
-        self.transfer_reads = ()
-        src.stop_reading(reading)
-        self._lock_new_base(old_base, send)
-        strategy.transfer_ended(self, reading, applied=True)
-        self.baselined = True
-        self.updates_completed += 1
-        events.transfer_ended(self.env.now, self, started, size, size, kind, base, send, True)
-        yield from strategy.after_update(self)
-        self.busy = False
+
+    # -- sending, breaks and retries --------------------------------------------------------
+
+    def _send(self, transfer: Transfer, slots: Slots) -> Generator[simpy.Event, Any, bool]:
+        """Process body: get the transfer's bytes to the destination under the break policy;
+        True once they have arrived and fit, False when the transfer ends without being
+        applied (the relationship became defunct or was re-pointed, or the policy gave up)."""
+        policy = self.on_break
+        network, events = self.services.network, self.services.events
+        backoff = policy.retry_after
+        while True:
+            transfer.attempts += 1
+            flow = transfer.flow = network.start_flow(self.source.appliance.name, self.destination.appliance.name,
+                                                      transfer.size - transfer.delivered_bytes, self.throttle_bps)
+            try:
+                yield from network.complete(flow)
+                cause = None
+            except simpy.Interrupt as stop:
+                cause = stop.cause
+                if not flow.done.triggered:
+                    network.cancel_flow(flow)
+            sent = flow.sent_bytes(self.env.now)
+            transfer.flow = None
+            transfer.sent_bytes += sent
+            transfer.delivered_bytes += sent
+            if cause is None and self._room_for(transfer):
+                self._release(slots)
+                return True
+            if cause in ENDS:
+                self._release(slots)
+                transfer.wasted_bytes += transfer.delivered_bytes
+                return False
+            cause = cause or NO_SPACE
+            thrown = transfer.delivered_bytes if cause == NO_SPACE else sent if policy.policy == "abort" else 0.0
+            transfer.delivered_bytes -= thrown
+            transfer.wasted_bytes += thrown
+            events.transfer_broken(self.env.now, self, cause, transfer.attempts, sent, thrown)
+            self._release(slots)
+            stalls = policy.policy == "stall"
+            if (cause == NO_SPACE and stalls) or (not stalls and transfer.attempts >= policy.attempts):
+                transfer.wasted_bytes += transfer.delivered_bytes
+                events.transfer_failed(self.env.now, self, cause)
+                return False
+            try:
+                if not stalls:
+                    yield self.env.timeout(backoff)
+                    backoff = min(backoff * policy.backoff, policy.backoff_cap)
+                slots = yield from self._ready_to_send()
+            except simpy.Interrupt:  # only an end of the relationship interrupts a waiting retry
+                transfer.wasted_bytes += transfer.delivered_bytes
+                return False
+            if self.defunct:
+                self._release(slots)
+                transfer.wasted_bytes += transfer.delivered_bytes
+                return False
+
+    def _room_for(self, transfer: Transfer) -> bool:
+        """Whether what arrived fits on the destination's appliance; a vault destination with
+        autodelete first deletes its oldest PCPIs (never the base) to make room."""
+        dst = self.destination
+        image = tuple(self.in_flight_image.values()) if self.in_flight_image is not None else ()
+        if self.kind == "volume":
+            def growth() -> float:
+                return dst.growth_on_image(image)
+        elif self.kind == "vault":
+            def growth() -> float:
+                return dst.growth_on_receive(image)
+        else:
+            def growth() -> float:
+                return dst.growth_on_write(transfer.size)
+        if growth() <= dst.appliance.free_bytes:
+            return True
+        if self.kind == "vault":
+            spare = (transfer.base.id,) if transfer.base is not None else ()
+            dst.make_room(growth, spare, self.name)
+        return growth() <= dst.appliance.free_bytes
+
+    def _ready_to_send(self) -> Generator[simpy.Event, Any, Slots]:
+        """Process body: wait until both ends are up and reachable and, where the appliances
+        limit concurrent transfers, a slot is free on each; returns the slots held (none once
+        the relationship is defunct)."""
+        network = self.services.network
+        while True:
+            dst, src = self.destination.appliance.name, self.source.appliance.name
+            if not network.path_is_up(dst, src):
+                yield from network.wait_for_path(dst, src)
+            if self.defunct:
+                return ()
+            slots = yield from self._acquire_slots()
+            if self.defunct or network.path_is_up(dst, src):
+                return slots
+            self._release(slots)
+
+    def _acquire_slots(self) -> Generator[simpy.Event, Any, Slots]:
+        """Process body: a transfer slot on the source's and the destination's appliance, where
+        they limit concurrent transfers, taken in the order of the appliances' names (so two
+        transfers never wait for each other's slot), each queue first come, first served."""
+        held: list[tuple[simpy.Resource, simpy.resources.resource.Request]] = []
+        appliances = sorted({self.source.appliance, self.destination.appliance}, key=lambda a: a.name)
+        for appliance in appliances:
+            if appliance.transfer_slots is None:
+                continue
+            request = appliance.transfer_slots.request()
+            try:
+                yield request
+            except BaseException:
+                request.cancel()
+                self._release(tuple(held))
+                raise
+            held.append((appliance.transfer_slots, request))
+        return tuple(held)
+
+    @staticmethod
+    def _release(slots: Slots) -> None:
+        for resource, request in slots:
+            resource.release(request)
+
+    def break_transfer(self, cause: str) -> None:
+        """Break the running transfer attempt (`link_down`, `crash`), or end the transfer
+        (`defunct`, `repointed`) whatever it is doing; nothing happens without one."""
+        transfer = self.transfer
+        if transfer is None or self._update_process is None or not self._update_process.is_alive:
+            return
+        if transfer.flow is None and cause not in ENDS:
+            return  # waiting to retry: nothing in flight to break
+        self._update_process.interrupt(cause)
 
     def _sent_to_vault(self, pcpi: Pcpi) -> bool:
         """Whether a vault sends `pcpi`: every PCPI without a name filter (a replication tool
@@ -290,36 +483,78 @@ class MirrorRelationship:
 
     def report_in_flight(self, end_s: float) -> None:
         """At the end of the run: announce the transfer still running, with its bytes sent so far."""
-        if self.in_flight is None:
+        transfer = self.transfer
+        if transfer is None:
             return
-        started, size, kind, base, send, flow = self.in_flight
-        self.services.events.transfer_running(end_s, self, started, size, flow.sent_bytes(end_s), kind, base, send)
+        sent = transfer.sent_bytes + (transfer.flow.sent_bytes(end_s) if transfer.flow is not None else 0.0)
+        self.services.events.transfer_running(end_s, self, transfer.started_s, transfer.size, sent, transfer.kind,
+                                              transfer.base, transfer.send, transfer.attempts, transfer.wasted_bytes)
 
     def retire(self) -> None:
         """The destination is removed for good: its PCPIs go, and it tells nobody upstream.
 
         The source keeps the relationship's hard-locked base and whatever soft locks the
-        destination had sent, as a real source would until an administrator releases it.
-        Relationships out of the removed volume can no longer update either.
+        destination had sent, as a real source would until an administrator releases it
+        (`release`). Relationships out of the removed volume can no longer update either.
         """
         events = self.services.events
         self.retired = True
         events.destination_retired(self.env.now, self)
-        self._abort()
+        self.break_transfer(DEFUNCT)
         for out in self.destination.outgoing:
             if not out.defunct:
                 out.source_removed = True
                 events.source_removed(self.env.now, out)
-                out._abort()
+                out.break_transfer(DEFUNCT)
         for pcpi_id in list(self.destination.pcpis):
             self.destination.delete_pcpi(pcpi_id, RETIRED, self.name)
         for pcpi_id in list(self.destination.bookmarks):
             self.destination.destroy_bookmark(pcpi_id, self.name)
 
-    def _abort(self) -> None:
-        """Stop the running transfer, if one is: the relationship just became defunct."""
-        if self.in_flight is not None and self._update_process is not None:
-            self._update_process.interrupt("defunct")
+    def release(self) -> None:
+        """An administrator releases, on the source of this retired relationship, what it left
+        there (NetApp `snapmirror release`): its base lock, its destination's soft locks, its
+        mirror PCPIs. The source's own source then hears of the change (a forwarding strategy
+        sends its new set upstream)."""
+        self._release_on(self.source)
+        self.services.events.relationship_released(self.env.now, self)
+
+    def repoint(self, new_source: Volume) -> None:
+        """Take `new_source` as the source from now on (a cascade re-pointed around a system
+        taken out). A running transfer ends, not applied; the old source releases what it kept
+        for the relationship (as `release` does); the next update looks for a common base on
+        the new source (a volume mirror's PCPIs keep their ids down a lineage, so a
+        destination re-pointed to its source's source usually finds one) and re-baselines
+        without one. A relationship whose old source was removed can update again. A
+        strategy that sends lock sets sends the destination's to the new source at once."""
+        old = self.source
+        self.break_transfer(REPOINTED)
+        self._release_on(old)
+        old.outgoing.remove(self)
+        new_source.outgoing.append(self)
+        self.source = new_source
+        self.source_removed = False
+        self.mirror_pcpis = {}
+        strategy = self.services.strategy
+        strategy.forget(self)
+        self.services.events.relationship_repointed(self.env.now, self, old)
+        strategy.locks_changed(self.destination)  # a forwarding strategy tells the new source at once
+        if self._cycle is None or not self._cycle.is_alive:
+            self.start()
+
+    def _release_on(self, source: Volume) -> None:
+        """Release what `source` keeps for this relationship: hard locks it owns, soft locks
+        its destination sent, and the mirror PCPIs it took there (those nothing else keeps)."""
+        locks = self.services.locks
+        for pcpi_id in [pid for pid, owners in source.locks.hard.items() if self.name in owners]:
+            locks.release_hard(source, pcpi_id, self.name)
+        for key in list(locks.held_from(source, self.destination.name)):
+            locks.release_soft(source, self.destination.name, key, "released")
+        for pcpi_id in list(self.mirror_pcpis):
+            if pcpi_id in source.pcpis and source.may_delete(pcpi_id, ROTATION):
+                source.delete_pcpi(pcpi_id, ROTATION, self.name)
+        self.mirror_pcpis = {}
+        self.services.strategy.locks_changed(source)
 
     def _lock_new_base(self, old: Pcpi | None, send: Pcpi) -> None:
         """Hard-lock the new base on the source and release the old (volume and qtree mirrors

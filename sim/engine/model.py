@@ -17,19 +17,22 @@ import time
 import pandas as pd
 import simpy
 
+from sim.engine.cascade_changes import release, repoint
 from sim.engine.clock import WallClock
+from sim.engine.crashes import Crashes, break_on_link_down
 from sim.engine.deletion import RETENTION, DeletionGate
 from sim.engine.events import DomainEvents
-from sim.engine.faults import link_outage, retirement
+from sim.engine.faults import link_outage, random_link_failures, retirement
 from sim.engine.holds import ApplicationHolds
 from sim.engine.lock_table import LockTable
 from sim.engine.messages import message_faults
 from sim.engine.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship, MirrorServices
-from sim.engine.network import Network
+from sim.engine.network import Network, bandwidth_changes
 from sim.engine.randomness import RandomStreams
 from sim.engine.snapshots import SnapshotPolicy
-from sim.engine.storage import Appliance, PcpiIds, StorageServices, Volume
+from sim.engine.storage import Appliance, PcpiIds, StorageServices, Volume, configure_autodelete
 from sim.observe.collectors import RunTables
+from sim.observe.fault_log import FaultLog
 from sim.observe.gaps import GapWatch
 from sim.observe.lock_space import LockSpaceMeter
 from sim.observe.lock_traffic import LockTraffic
@@ -63,8 +66,8 @@ class Model:
         env = self.env = simpy.Environment()
         events = self.events = DomainEvents()
         self.clock = WallClock(scenario.start_ts)
-        streams = RandomStreams(scenario.seed)
-        schedules = ScheduleBook(scenario.start_ts, scenario.duration)
+        streams = self.streams = RandomStreams(scenario.seed)
+        schedules = self.schedules = ScheduleBook(scenario.start_ts, scenario.duration)
         plan = self.plan = Plan(scenario)
         self.network = Network(env, plan)
         self.locks = LockTable(env, events)
@@ -75,17 +78,16 @@ class Model:
                                       strategy_config(scenario))
         gate = DeletionGate(self.strategy)
         storage = StorageServices(env, events, self.locks, gate, PcpiIds())
-        self.appliances = {name: Appliance(name, spec.capacity) for name, spec in sorted(scenario.appliances.items())}
+        self.appliances = {name: Appliance(name, spec.capacity, None if spec.max_transfers is None
+                                           else simpy.Resource(env, spec.max_transfers))
+                           for name, spec in sorted(scenario.appliances.items())}
         self.volumes: dict[str, Volume] = {}
         for name, spec in scenario.volumes.items():
             volume = self.volumes[name] = Volume(
                 name, self.appliances[name.partition(":")[0]], spec.size, storage, writable=True,
                 change_rate_bps=spec.change_rate, change_cv=spec.change_variability, rng=streams.stream(name))
             if spec.autodelete is not None:
-                volume.autodelete_commitment = spec.autodelete.commitment
-                volume.autodelete_trigger_bytes = spec.autodelete.trigger
-                volume.autodelete_target_bytes = (spec.autodelete.target if spec.autodelete.target is not None
-                                                  else spec.autodelete.trigger)
+                configure_autodelete(volume, spec.autodelete)
         mirror_services = MirrorServices(env, self.network, self.strategy, self.locks, events, gate)
         self.relationships: list[MirrorRelationship] = []
         retention: dict[str, dict[str | None, list[RetentionRule]]] = {}
@@ -98,10 +100,13 @@ class Model:
             vault_rule = build_retention(spec.retention, scenario.start_ts) if spec.retention is not None else None
             if vault_rule is not None:
                 retention[spec.destination_volume] = {None: [vault_rule]}
+            if spec.autodelete is not None:
+                configure_autodelete(destination, spec.autodelete)
             rel = MirrorRelationship(mirror_services, index, source, destination, schedules.firings(spec.schedule),
                                      spec.retire_at, kind=spec.type, source_name=spec.source,
                                      destination_name=spec.destination, qtree_share=share,
-                                     retention=vault_rule, name_filter=re.compile(spec.filter) if spec.filter else None)
+                                     retention=vault_rule, name_filter=re.compile(spec.filter) if spec.filter else None,
+                                     on_break=spec.on_break, throttle_bps=spec.throttle)
             source.outgoing.append(rel)
             destination.incoming = rel
             self.relationships.append(rel)
@@ -111,13 +116,17 @@ class Model:
             for volume_name in spec.volumes:
                 retention.setdefault(volume_name, {}).setdefault(spec.label, []).append(rule)
             self.policies.append(SnapshotPolicy(env, self.clock, gate, name, spec.label, rule,
-                                                [self.volumes[v] for v in spec.volumes], schedules.firings(spec.schedule)))
+                                                [self.volumes[v] for v in spec.volumes], schedules.firings(spec.schedule),
+                                                self.network.appliance_up, events))
+        self.crashes = Crashes(env, self.network, events, self.strategy, self.relationships)
+        events.link_down.subscribe(break_on_link_down(self.relationships))
         self.holds = ApplicationHolds(env, self.locks, self.strategy, scenario.holds, events)
         self.oracle = Oracle(events)
         self.stats = MirrorStats(events, self.relationships)
         self.traffic = LockTraffic(events, sorted(scenario.appliances))
         self.pressure = SpacePressure(events)
         self.pile_up = PileUp(events)
+        self.fault_log = FaultLog(events, sorted(scenario.appliances))
         self.gap_watch = GapWatch(events, plan, self.volumes)
         rotated = {rel.destination.name: QTREE_MIRROR_LABEL for rel in self.relationships if rel.kind == "qtree"}
         strategy = self.strategy
@@ -134,15 +143,42 @@ class Model:
         for policy in self.policies:
             env.process(policy.take_scheduled_pcpis())
         for rel in self.relationships:
-            env.process(rel.update_cycle())
+            rel.start()
         for rel in self.relationships:
             if rel.retire_at_s is not None:
                 env.process(retirement(env, rel, rel.retire_at_s))
         for spec, link in zip(self.scenario.links, self.network.links):
             for outage in spec.outages:
                 env.process(link_outage(env, self.network, self.events, link, outage.at, outage.for_))
+        self._start_faults()
         if self.sampler is not None:
             env.process(self.sampler.sample())
+
+    def _start_faults(self) -> None:
+        """Start the processes of the scenario's faults: random link failures and bandwidth
+        schedules, appliance crashes (scheduled and random), each random process drawing from
+        its own stream, and cascade changes."""
+        env, faults = self.env, self.scenario.faults
+        for failures in faults.links:
+            link = self.network.link_between(*failures.between)
+            rng = self.streams.stream(f"link-failures:{link.name}")
+            env.process(random_link_failures(env, self.network, self.events, link, rng, failures))
+        for spec, link in zip(self.scenario.links, self.network.links):
+            if spec.bandwidth_schedule:
+                changes = bandwidth_changes((self.schedules.firings(change.schedule), change.bandwidth)
+                                            for change in spec.bandwidth_schedule)
+                env.process(self.network.follow_bandwidth_schedule(link, changes))
+        for name, spec in sorted(faults.appliances.items()):
+            for window in spec.crashes:
+                env.process(self.crashes.window(name, window.at, window.for_))
+            if spec.mtbf is not None:
+                env.process(self.crashes.random(name, spec, self.streams.stream(f"appliance-crashes:{name}"),
+                                                self.scenario.duration))
+        by_destination = {rel.destination_name: rel for rel in self.relationships}
+        for change in faults.repoints:
+            env.process(repoint(env, by_destination[change.destination], self.volumes[change.source], change.at))
+        for change in faults.releases:
+            env.process(release(env, by_destination[change.destination], change.at))
 
     def run(self, until_s: float | None = None) -> None:
         """Process every event before the end of the run (or `until_s`), counting them.
@@ -184,7 +220,8 @@ class Model:
             frames = {**self.tables.frames(), "timeseries": self.sampler.timeseries.to_frame()}
         summary = build_summary(self.scenario, end, self.events_processed, wall_seconds, self.relationships, volumes,
                                 self.network.links, self.oracle, self.stats, self.traffic, self.lock_space,
-                                self.gap_watch, self.pressure, self.pile_up)
+                                self.gap_watch, self.pressure, self.pile_up, self.fault_log,
+                                list(self.appliances.values()))
         return Results.of_run(self.scenario, summary, frames)
 
 

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
 
 from sim.engine.clock import WallClock
 from sim.engine.deletion import RETENTION, DeletionGate
+from sim.engine.events import DomainEvents
 from sim.engine.storage import Volume
 from sim.retention.base import RetentionRule
 
 
 class SnapshotPolicy:
     """Takes a PCPI labelled `label` on each volume at every firing, then deletes what its
-    retention rule lets go; on a volume with autodelete, space pressure may delete more."""
+    retention rule lets go; on a volume with autodelete, space pressure may delete more. A
+    volume whose appliance is down (`is_up` says) misses the firing."""
 
     def __init__(self, env: simpy.Environment, clock: WallClock, gate: DeletionGate, name: str, label: str,
-                 retention: RetentionRule, volumes: list[Volume], firings: tuple[float, ...]):
+                 retention: RetentionRule, volumes: list[Volume], firings: tuple[float, ...],
+                 is_up: Callable[[str], bool], events: DomainEvents):
+        self.is_up = is_up
+        self.events = events
         self.env = env
         self.clock = clock
         self.gate = gate
@@ -35,6 +40,9 @@ class SnapshotPolicy:
             if at > env.now:
                 yield env.timeout(at - env.now)
             for volume in self.volumes:
+                if not self.is_up(volume.appliance.name):
+                    self.events.firing_missed(env.now, f"{self.name} on {volume.name}", volume.appliance.name)
+                    continue
                 volume.take_pcpi(f"{self.label}.{self.clock.stamp(at)}", self.label)
                 for pcpi_id in self.retention.doomed(volume, volume.by_label.get(self.label, {}), self.gate, env.now):
                     volume.delete_pcpi(pcpi_id, RETENTION, self.name)

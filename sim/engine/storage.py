@@ -26,7 +26,7 @@ strategy's veto. A vetoed image deletion waits for the next image update.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,7 @@ from sim.engine.lock_table import LockTable, VolumeLocks
 if TYPE_CHECKING:
     from sim.engine.events import DomainEvents
     from sim.engine.mirror import MirrorRelationship
+    from sim.scenario.schema import AutodeleteSpec
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,15 +64,25 @@ class Pcpi:
 
 
 class Appliance:
-    """A storage system: capacity shared by its volumes' live data and snapshot space."""
+    """A storage system: capacity shared by its volumes' live data and snapshot space, and,
+    where it limits them, slots for concurrent transfers (to and from it)."""
 
-    __slots__ = ("name", "capacity_bytes", "used_bytes", "volumes")
+    __slots__ = ("name", "capacity_bytes", "used_bytes", "peak_used_bytes", "volumes", "transfer_slots")
 
-    def __init__(self, name: str, capacity_bytes: float):
+    def __init__(self, name: str, capacity_bytes: float, transfer_slots: simpy.Resource | None = None):
         self.name = name
         self.capacity_bytes = capacity_bytes
         self.used_bytes = 0.0
+        self.peak_used_bytes = 0.0
+        """The most it has held at once (its high-water mark)."""
         self.volumes: list[Volume] = []
+        self.transfer_slots = transfer_slots
+
+    def use(self, delta_bytes: float) -> None:
+        """Its use grows (or shrinks) by `delta_bytes`."""
+        used = self.used_bytes = self.used_bytes + delta_bytes
+        if used > self.peak_used_bytes:
+            self.peak_used_bytes = used
 
     @property
     def free_bytes(self) -> float:
@@ -155,7 +166,7 @@ class Volume:
         """Bookmarks by PCPI id, oldest first: zero-space records of PCPIs (present or deleted)
         from which a vault's incremental send can still start (ZFS `zfs bookmark`)."""
         appliance.volumes.append(self)
-        appliance.used_bytes += size_bytes
+        appliance.use(size_bytes)
 
     # -- state -------------------------------------------------------------------------
 
@@ -226,7 +237,7 @@ class Volume:
                 self.failed_writes += 1
                 self.failed_write_bytes += changed - free
                 changed = free
-            self.appliance.used_bytes += changed
+            self.appliance.use(changed)
         self.cum_changed_bytes += changed
         self._interval_start_s = now
         self._rate_bps = self._draw_rate()
@@ -250,7 +261,7 @@ class Volume:
             label_set.pop(pcpi_id, None)
         if not self.writable and self.pcpis:
             self.cum_changed_bytes = self.newest().cum_changed_bytes  # type: ignore[union-attr]
-        self.appliance.used_bytes += self.snapshot_space_bytes - before
+        self.appliance.use(self.snapshot_space_bytes - before)
         self._deferred.pop(pcpi_id, None)
         now = services.env.now
         if reason == AUTODELETE:
@@ -282,10 +293,49 @@ class Volume:
                 arrived.append(pcpi)
         if image:
             self.cum_changed_bytes = image[-1].cum_changed_bytes
-        self.appliance.used_bytes += self.snapshot_space_bytes - before
+        self.appliance.use(self.snapshot_space_bytes - before)
         services.events.volume_changed(self)
         for pcpi in arrived:
             services.events.pcpi_arrived(now, self, pcpi)
+
+    # -- room for what arrives ------------------------------------------------------------
+
+    def growth_on_image(self, image: tuple[Pcpi, ...]) -> float:
+        """Bytes `apply_image(image)` would add to the appliance's use now: the snapshot space
+        from the oldest PCPI it would keep (one the image has, or one it cannot delete yet:
+        busy, locked or vetoed) to the image's newest."""
+        if not image:
+            return 0.0
+        keep = {pcpi.id for pcpi in image}
+        oldest = next((self.pcpis[pid] for pid in self.pcpis
+                       if pid in keep or pid in self.reading or not self.may_delete(pid, IMAGE)), image[0])
+        return image[-1].cum_changed_bytes - oldest.cum_changed_bytes - self.snapshot_space_bytes
+
+    def growth_on_receive(self, received: tuple[Pcpi, ...]) -> float:
+        """Bytes `receive(received)` would add to the appliance's use now (before the vault's
+        retention runs)."""
+        if not received:
+            return 0.0
+        ids = sorted({*self.pcpis, *(pcpi.id for pcpi in received)})
+        by_id = {**{pcpi.id: pcpi for pcpi in received}, **self.pcpis}
+        return by_id[ids[-1]].cum_changed_bytes - by_id[ids[0]].cum_changed_bytes - self.snapshot_space_bytes
+
+    def growth_on_write(self, changed_bytes: float) -> float:
+        """Bytes a PCPI closing an interval that wrote `changed_bytes` would add (a qtree
+        destination's own PCPI after a transfer): held in snapshot space once a PCPI exists."""
+        return changed_bytes if self.pcpis else 0.0
+
+    def make_room(self, growth: Callable[[], float], spare: tuple[int, ...], by: str) -> None:
+        """Autodelete on a destination that what arrived does not fit: its oldest PCPIs go
+        (as its commitment allows, never those in `spare`) until `growth()` fits or nothing
+        more may go. Without autodelete nothing goes."""
+        if self.autodelete_commitment is None:
+            return
+        while len(self.pcpis) > 1 and growth() > self.appliance.free_bytes:
+            oldest = next(iter(self.pcpis))
+            if oldest in spare or not self.may_delete(oldest, AUTODELETE):
+                return
+            self.delete_pcpi(oldest, AUTODELETE, f"autodelete ({self.autodelete_commitment}) for {by}")
 
     # -- bookmarks -----------------------------------------------------------------------
 
@@ -325,7 +375,7 @@ class Volume:
             self.by_label = {label: dict(sorted(members.items())) for label, members in self.by_label.items()}
         if self.pcpis:
             self.cum_changed_bytes = self.newest().cum_changed_bytes  # type: ignore[union-attr]
-        self.appliance.used_bytes += self.snapshot_space_bytes - before
+        self.appliance.use(self.snapshot_space_bytes - before)
         services.events.volume_changed(self)
         for pcpi in arrived:
             services.events.pcpi_arrived(now, self, pcpi)
@@ -346,3 +396,10 @@ class Volume:
             self.delete_pcpi(oldest, AUTODELETE, f"autodelete ({self.autodelete_commitment})")
             deleted += 1
         return deleted
+
+
+def configure_autodelete(volume: Volume, spec: AutodeleteSpec) -> None:
+    """Give `volume` the space-pressure deletion the scenario declares for it."""
+    volume.autodelete_commitment = spec.commitment
+    volume.autodelete_trigger_bytes = spec.trigger
+    volume.autodelete_target_bytes = spec.target if spec.target is not None else spec.trigger

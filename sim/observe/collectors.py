@@ -42,6 +42,8 @@ class TransferRow(NamedTuple):
     pcpi_id: int
     completed: bool
     aborted: bool
+    attempts: int
+    aborted_bytes: float
 
 
 class PcpiRow(NamedTuple):
@@ -106,12 +108,20 @@ class RunTables:
         self.pcpis: Collector[PcpiRow] = Collector(PcpiRow)
         self.locks: Collector[LockRow] = Collector(LockRow)
         self._premature: set[tuple[str, int]] = set()
+        self._oracle = oracle
         events.update_skipped.subscribe(self.update_skipped)
         events.autodeleted.subscribe(self.autodeleted)
         oracle.premature.subscribe(self.premature)
         events.pcpi_deleted.subscribe(self.pcpi_deleted)
         events.transfer_ended.subscribe(self.transfer_ended)
         events.transfer_running.subscribe(self.transfer_running)
+        for signal, handler in ((events.transfer_broken, self.transfer_broken),
+                                (events.transfer_failed, self.transfer_failed),
+                                (events.appliance_down, self.appliance_down), (events.appliance_up, self.appliance_up),
+                                (events.firing_missed, self.firing_missed),
+                                (events.relationship_repointed, self.relationship_repointed),
+                                (events.relationship_released, self.relationship_released)):
+            signal.subscribe(handler)  # type: ignore[attr-defined]
         events.destination_retired.subscribe(self.destination_retired)
         events.source_removed.subscribe(self.source_removed)
         events.hard_lock_released.subscribe(self.hard_lock_released)
@@ -155,16 +165,44 @@ class RunTables:
     # -- transfers ---------------------------------------------------------------------------
 
     def transfer_ended(self, now: float, rel: MirrorRelationship, start_s: float, size: float, sent_bytes: float,
-                       kind: str, base: Pcpi | None, send: Pcpi, applied: bool) -> None:
+                       kind: str, base: Pcpi | None, send: Pcpi, applied: bool, attempts: int,
+                       wasted_bytes: float) -> None:
         if applied and kind == "rebaseline":
             self.events.rows.append(EventRow(now, "rebaseline", rel.name, send.id, size, None))
         self.transfers.rows.append(TransferRow(rel.name, start_s, now, size, sent_bytes, kind,
-                                               base.id if base else None, send.id, applied, not applied))
+                                               base.id if base else None, send.id, applied, not applied, attempts,
+                                               wasted_bytes))
 
     def transfer_running(self, _now: float, rel: MirrorRelationship, start_s: float, size: float, sent_bytes: float,
-                         kind: str, base: Pcpi | None, send: Pcpi) -> None:
+                         kind: str, base: Pcpi | None, send: Pcpi, attempts: int, wasted_bytes: float) -> None:
         self.transfers.rows.append(TransferRow(rel.name, start_s, None, size, sent_bytes, kind,
-                                               base.id if base else None, send.id, False, False))
+                                               base.id if base else None, send.id, False, False, attempts,
+                                               wasted_bytes))
+
+    def transfer_broken(self, now: float, rel: MirrorRelationship, cause: str, attempt: int, sent_bytes: float,
+                        thrown_bytes: float) -> None:
+        self.events.rows.append(EventRow(now, "transfer_broken", rel.name, None, thrown_bytes,
+                                         f"{cause}, attempt {attempt}, {sent_bytes:.0f} bytes sent"))
+
+    def transfer_failed(self, now: float, rel: MirrorRelationship, cause: str) -> None:
+        self.events.rows.append(EventRow(now, "transfer_failed", rel.name, None, None, cause))
+
+    def appliance_down(self, now: float, appliance: str) -> None:
+        self.events.rows.append(EventRow(now, "appliance_down", appliance, None, None, None))
+
+    def appliance_up(self, now: float, appliance: str) -> None:
+        self.events.rows.append(EventRow(now, "appliance_up", appliance, None, None, None))
+
+    def firing_missed(self, now: float, what: str, appliance: str) -> None:
+        self.events.rows.append(EventRow(now, "firing_missed", what, None, None, appliance))
+
+    def relationship_repointed(self, now: float, rel: MirrorRelationship, old: Volume) -> None:
+        self.events.rows.append(EventRow(now, "repointed", rel.name, None, None,
+                                         f"from {old.name} to {rel.source.name}"
+                                         f"{'' if rel not in self._oracle.cut else ', no common base'}"))
+
+    def relationship_released(self, now: float, rel: MirrorRelationship) -> None:
+        self.events.rows.append(EventRow(now, "released", rel.name, None, None, rel.source.name))
 
     # -- PCPIs -------------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ class GapWatch:
             self._deleted_at_head.setdefault(volume.name, []).append((pcpi.id, now, pcpi.name))
 
     def transfer_ended(self, now: float, rel: MirrorRelationship, _start_s: float, _size: float, _sent: float,
-                       _kind: str, _base: Pcpi | None, _send: Pcpi, applied: bool) -> None:
+                       _kind: str, _base: Pcpi | None, _send: Pcpi, applied: bool, *_outcome: object) -> None:
         if applied and rel not in self._first_update_s:
             self._first_update_s[rel] = now
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Unit = Literal["count", "bytes", "byte_hours", "seconds"]
+Unit = Literal["count", "bytes", "byte_hours", "seconds", "fraction"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,19 @@ KPIS: tuple[Kpi, ...] = (
         label="gap PCPIs (history lost)"),
     Kpi("peak_pcpis", "count", "the most PCPIs any one volume held at once (a pile-up when cleanup stops)",
         label="peak PCPIs on a volume"),
+    Kpi("transfer_breaks", "count",
+        "transfer attempts broken: a link down (under abort or resume), a crashed end, or no room at the destination",
+        label="transfer breaks"),
+    Kpi("aborted_bytes", "bytes",
+        "bytes sent and thrown away: attempts that restart from zero, transfers that did not fit or were never applied",
+        label="bytes thrown away"),
+    Kpi("failed_transfers", "count", "transfers whose break policy gave up (attempts used up, or no room under stall)",
+        alarm=True, label="failed transfers"),
+    Kpi("no_space_breaks", "count", "transfers that arrived at a destination appliance without room for them",
+        alarm=True),
+    Kpi("missed_firings", "count", "snapshot and update firings missed because their appliance was down"),
+    Kpi("link_availability", "fraction", "the fraction of the run the links were up, averaged over the links",
+        higher_is_worse=False),
 )
 """Every KPI, in the order summary.json and the tables list them."""
 

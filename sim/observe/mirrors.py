@@ -27,6 +27,10 @@ class MirrorRecord:
     rebaselines: int = 0
     rebaseline_bytes: float = 0.0
     bytes_sent: float = 0.0
+    breaks: int = 0
+    no_space_breaks: int = 0
+    wasted_bytes: float = 0.0
+    failed: int = 0
     retired: bool = False
     first_update_s: float | None = None
     lag_since_s: float = 0.0
@@ -48,6 +52,8 @@ class MirrorStats:
         events.transfer_started.subscribe(self.transfer_started)
         events.transfer_ended.subscribe(self.transfer_ended)
         events.transfer_running.subscribe(self.transfer_running)
+        events.transfer_broken.subscribe(self.transfer_broken)
+        events.transfer_failed.subscribe(self.transfer_failed)
         events.destination_retired.subscribe(self.destination_retired)
 
     def update_skipped(self, _now: float, rel: MirrorRelationship, _why: str | None) -> None:
@@ -61,9 +67,11 @@ class MirrorStats:
             record.rebaseline_bytes += size
 
     def transfer_ended(self, now: float, rel: MirrorRelationship, _start_s: float, _size: float, sent_bytes: float,
-                       _kind: str, _base: Pcpi | None, send: Pcpi, applied: bool) -> None:
+                       _kind: str, _base: Pcpi | None, send: Pcpi, applied: bool, _attempts: int,
+                       wasted_bytes: float) -> None:
         record = self.records[rel]
         record.bytes_sent += sent_bytes
+        record.wasted_bytes += wasted_bytes
         if not applied:
             return
         record.lag_area += record.lag_area_until(now)
@@ -75,8 +83,21 @@ class MirrorStats:
             record.first_update_s = now
 
     def transfer_running(self, _now: float, rel: MirrorRelationship, _start_s: float, _size: float,
-                         sent_bytes: float, *_transfer: object) -> None:
-        self.records[rel].bytes_sent += sent_bytes
+                         sent_bytes: float, _kind: str, _base: Pcpi | None, _send: Pcpi, _attempts: int,
+                         wasted_bytes: float) -> None:
+        record = self.records[rel]
+        record.bytes_sent += sent_bytes
+        record.wasted_bytes += wasted_bytes
+
+    def transfer_broken(self, _now: float, rel: MirrorRelationship, cause: str, _attempt: int, _sent: float,
+                        _thrown: float) -> None:
+        record = self.records[rel]
+        record.breaks += 1
+        if cause == "no_space":
+            record.no_space_breaks += 1
+
+    def transfer_failed(self, _now: float, rel: MirrorRelationship, _cause: str) -> None:
+        self.records[rel].failed += 1
 
     def destination_retired(self, _now: float, rel: MirrorRelationship) -> None:
         self.records[rel].retired = True

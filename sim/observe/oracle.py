@@ -70,6 +70,14 @@ def broken_by(volume: Volume, pcpi: Pcpi, lost: set[MirrorRelationship]) -> list
     return broken
 
 
+def has_usable_base(rel: MirrorRelationship) -> bool:
+    """Whether the source of volume or vault relationship `rel` has (or, for a vault, bookmarks)
+    a PCPI its destination has: a base for its next transfer."""
+    source = rel.source.pcpis
+    bookmarks = rel.source.bookmarks if rel.kind == "vault" else {}
+    return any(candidate in source or candidate in bookmarks for candidate in rel.destination.pcpis)
+
+
 class Oracle:
     """Blames premature deletions as they happen (`premature` fires once per deletion that
     broke something, with the relationships it broke) and knows, per relationship, whether
@@ -83,16 +91,23 @@ class Oracle:
         """Premature deletions blamed on each relationship."""
         self.lost: set[MirrorRelationship] = set()
         """Relationships whose base is lost and whose next transfer has not started yet."""
+        self.cut: set[MirrorRelationship] = set()
+        """Relationships re-pointed to a source without a usable base, whose next transfer (a
+        re-baseline no deletion caused) has not started yet."""
+        self._unbreakable: set[MirrorRelationship] = set()
+        """`lost` and `cut` together: relationships no deletion can break now."""
         events.pcpi_deleted.subscribe(self.pcpi_deleted)
+        events.relationship_repointed.subscribe(self.relationship_repointed)
         events.bookmark_destroyed.subscribe(self.bookmark_destroyed)
         events.transfer_started.subscribe(self.transfer_started)
 
     def pcpi_deleted(self, now: float, volume: Volume, pcpi: Pcpi, _reason: str, _by: str) -> None:
-        broken = broken_by(volume, pcpi, self.lost)
+        broken = broken_by(volume, pcpi, self._unbreakable)
         if broken:
             self.deletions += 1
             for rel in broken:
                 self.lost.add(rel)
+                self._unbreakable.add(rel)
                 self.blamed[rel] = self.blamed.get(rel, 0) + 1
             self.premature(now, volume, pcpi, broken)
 
@@ -103,3 +118,16 @@ class Oracle:
 
     def transfer_started(self, _now: float, rel: MirrorRelationship, *_transfer: object) -> None:
         self.lost.discard(rel)
+        self.cut.discard(rel)
+        self._unbreakable.discard(rel)
+
+    def relationship_repointed(self, _now: float, rel: MirrorRelationship, _old: Volume) -> None:
+        """A re-pointed relationship starts afresh on its new source: a base lost on the old
+        one no longer matters, and without a usable base on the new one its next transfer
+        re-baselines because of the re-point, not of a deletion (nothing is blamed)."""
+        self.lost.discard(rel)
+        self.cut.discard(rel)
+        self._unbreakable.discard(rel)
+        if rel.baselined and not has_usable_base(rel):
+            self.cut.add(rel)
+            self._unbreakable.add(rel)

@@ -11,7 +11,8 @@ from sim.results.layout import SCHEMA_VERSION
 if TYPE_CHECKING:
     from sim.engine.mirror import MirrorRelationship
     from sim.engine.network import Link
-    from sim.engine.storage import Volume
+    from sim.engine.storage import Appliance, Volume
+    from sim.observe.fault_log import FaultLog
     from sim.observe.gaps import GapWatch
     from sim.observe.lock_space import LockSpaceMeter
     from sim.observe.lock_traffic import LockTraffic
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 def build_summary(scenario: Scenario, end: float, events_processed: int, wall_seconds: float,
                   relationships: list[MirrorRelationship], volumes: list[Volume], links: list[Link],
                   oracle: Oracle, stats: MirrorStats, traffic: LockTraffic, meter: LockSpaceMeter,
-                  gap_watch: GapWatch, pressure: SpacePressure, pile_up: PileUp) -> dict[str, Any]:
+                  gap_watch: GapWatch, pressure: SpacePressure, pile_up: PileUp, fault_log: FaultLog,
+                  appliances: list[Appliance]) -> dict[str, Any]:
     """The summary of a finished run (`end` is its duration)."""
     gaps = gap_watch.gaps(relationships)
     per_relationship = {}
@@ -41,10 +43,14 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
             "premature_deletions": oracle.blamed.get(rel, 0),
             "base_lost_pending": rel in oracle.lost,
             "bytes": record.bytes_sent,
+            "transfer_breaks": record.breaks,
+            "aborted_bytes": record.wasted_bytes,
+            "failed_transfers": record.failed,
             "mean_lag_s": mean_lag,
             "max_lag_s": peak_lag,
         }
     records = [stats.records[rel] for rel in relationships]
+    link_usage = {link.name: link.usage(end) for link in links}
     lock_byte_h = {name: level.integral_until(end) / 3600 for name, level in sorted(meter.lock_levels.items())}
     hold_byte_h = {name: level.integral_until(end) / 3600 for name, level in sorted(meter.hold_levels.items())}
     measured = {
@@ -66,6 +72,13 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
         "autodeletes": pressure.autodeletes,
         "gap_pcpis": len(set().union(*gaps.values())) if gaps else 0,
         "peak_pcpis": max(pile_up.peak.values(), default=0),
+        "transfer_breaks": sum(r.breaks for r in records),
+        "aborted_bytes": sum(r.wasted_bytes for r in records),
+        "failed_transfers": sum(r.failed for r in records),
+        "no_space_breaks": sum(r.no_space_breaks for r in records),
+        "missed_firings": fault_log.missed_firings,
+        "link_availability": (sum(usage["availability"] for usage in link_usage.values()) / len(link_usage)
+                              if link_usage else 1.0),
     }
     assert set(measured) == set(NAMES), "every registered KPI is measured, and only those"
     return {
@@ -87,5 +100,12 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
         "gap_pcpis": {name: len(ids) for name, ids in gaps.items()},
         "peak_pcpis": dict(sorted(pile_up.peak.items())),
         "relationships": per_relationship,
-        "links": {link.name: link.usage(end) for link in links},
+        "appliances": {appliance.name: {
+            "capacity_bytes": appliance.capacity_bytes,
+            "used_bytes": appliance.used_bytes,
+            "peak_used_bytes": appliance.peak_used_bytes,
+            "crashes": fault_log.downtime[appliance.name].crashes,
+            "availability": 1.0 - fault_log.downtime[appliance.name].until(end) / end if end > 0 else 1.0,
+        } for appliance in appliances},
+        "links": link_usage,
     }

@@ -95,6 +95,10 @@ class DependencyStrategy:
             state = self._states[rel] = self.new_state(rel)
         return state
 
+    def forget(self, rel: MirrorRelationship) -> None:
+        """Drop the strategy's state for `rel` (it was re-pointed: it starts afresh)."""
+        self._states.pop(rel, None)
+
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         """Runs at the destination before an update's transfer starts."""
         return

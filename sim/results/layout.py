@@ -6,7 +6,7 @@ README's "A run's results folder" describes every file.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The version of the results schema: the keys of summary.json and the columns of the tables.
 Every summary says which one it follows (`schema_version`, its first key). Raise it with any
 change a reader can see (a key or column added, removed, renamed or given another meaning), and

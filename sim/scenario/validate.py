@@ -3,9 +3,10 @@
 Protocol settings that their protocol's config model accepts, names that must be unique,
 references that must resolve (link ends, volumes' appliances, mirror
 sources and destinations, policies' and holds' volumes), a network path between each mirror's
-ends, no cycle of mirrors, volumes that fit their appliances, schedules that fire within the
-run, and the run limits (`sim.scenario.limits`). Each problem is a field's location and a
-message; `sim.scenario.load` turns them into `file:line: field: message`.
+ends, no cycle of mirrors, volumes that fit their appliances, random link failures on declared
+links, schedules that fire within the run, and the run limits (`sim.scenario.limits`). Each
+problem is a field's location and a message; `sim.scenario.load` turns them into
+`file:line: field: message`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
         for j, outage in enumerate(link.outages):
             if outage.at >= s.duration:
                 problems.append((("links", i, "outages", j, "at"), "starts after the end of the run"))
+    problems += _link_failure_problems(s)
 
     for name, volume in s.volumes.items():
         appliance = name.partition(":")[0]
@@ -107,6 +109,8 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
         cycle = " -> ".join(a for a, _ in nx.find_cycle(mirror_graph))
         problems.append((("mirrors",), f"mirror relationships form a cycle: {cycle}"))
 
+    problems += _fault_problems(s, plan)
+
     for name, volume_spec in s.volumes.items():
         auto = volume_spec.autodelete
         if auto is not None and auto.target is not None and auto.target > auto.trigger:
@@ -155,9 +159,91 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
     return problems
 
 
+def _fault_problems(s: Scenario, plan: Plan) -> list[tuple[Loc, str]]:
+    """The `faults` block's references (crashing appliances, re-pointed and released mirrors)
+    and a destination's autodelete bounds."""
+    problems: list[tuple[Loc, str]] = []
+    for i, mirror in enumerate(s.mirrors):
+        auto = mirror.autodelete
+        if auto is not None and auto.target is not None and auto.target > auto.trigger:
+            problems.append((("mirrors", i, "autodelete", "target"), "is larger than the trigger"))
+    for name, spec in s.faults.appliances.items():
+        if name not in s.appliances:
+            problems.append((("faults", "appliances", name), f"unknown appliance {name!r}"))
+        for j, window in enumerate(spec.crashes):
+            if window.at >= s.duration:
+                problems.append((("faults", "appliances", name, "crashes", j, "at"), "is after the end of the run"))
+    into = {mirror.destination_volume: (i, mirror) for i, mirror in enumerate(s.mirrors)}
+    edges = [(m.source_volume, m.destination_volume) for m in s.mirrors]
+    edges += [(change.source, change.destination) for change in s.faults.repoints]
+    reach = nx.DiGraph(edges)
+    for j, change in enumerate(s.faults.repoints):
+        loc: Loc = ("faults", "repoints", j)
+        if change.at >= s.duration:
+            problems.append(((*loc, "at"), "is after the end of the run"))
+        found = into.get(change.destination)
+        if found is None:
+            problems.append(((*loc, "destination"), f"{change.destination!r} is not a mirror destination"))
+            continue
+        i, mirror = found
+        if mirror.type == "qtree":
+            problems.append(((*loc, "destination"), "a qtree mirror cannot be re-pointed (its base is its source's "
+                                                     "qtree PCPI, which no other source has)"))
+        if mirror.retire_at is not None and mirror.retire_at <= change.at:
+            problems.append(((*loc, "at"), f"mirrors[{i}] is retired by then (retire_at)"))
+        src_app, dst_app = change.source.partition(":")[0], change.destination.partition(":")[0]
+        if change.source not in plan.volume_layout:
+            problems.append(((*loc, "source"), f"unknown volume {change.source!r} (not in `volumes`, not a mirror "
+                                                f"destination)"))
+        elif change.source == change.destination:
+            problems.append(((*loc, "source"), "is the destination itself"))
+        elif nx.has_path(reach, change.destination, change.source):
+            problems.append(((*loc, "source"), f"{change.source!r} is downstream of {change.destination!r}: the "
+                                                f"mirrors would form a cycle"))
+        elif src_app == dst_app:
+            problems.append(((*loc, "source"), "source and destination are on the same appliance"))
+        elif plan.head(change.source) != plan.head(mirror.source_volume):
+            problems.append(((*loc, "source"), f"{change.source!r} does not hold the data of {change.destination!r}: "
+                                                f"re-point a destination to a volume of its own cascade (whose head is "
+                                                f"{plan.head(mirror.source_volume)!r})"))
+        elif src_app in plan.graph and dst_app in plan.graph and not nx.has_path(plan.graph, src_app, dst_app):
+            problems.append(((*loc, "source"), f"no network path from {src_app!r} to {dst_app!r}"))
+    for j, change in enumerate(s.faults.releases):
+        loc = ("faults", "releases", j)
+        if change.at >= s.duration:
+            problems.append(((*loc, "at"), "is after the end of the run"))
+        found = into.get(change.destination)
+        if found is None:
+            problems.append(((*loc, "destination"), f"{change.destination!r} is not a mirror destination"))
+        elif found[1].retire_at is None or found[1].retire_at > change.at:
+            problems.append(((*loc, "at"), f"mirrors[{found[0]}] is not retired by then: release what a retired "
+                                           f"destination left (give the mirror a retire_at at or before this)"))
+    return problems
+
+
+def _link_failure_problems(s: Scenario) -> list[tuple[Loc, str]]:
+    """Each entry of `faults.links` names a declared link (its ends in either order), and at
+    most one entry names a link: a link's failures draw from one stream named after it."""
+    declared = {frozenset(link.between): f"{link.between[0]}-{link.between[1]}" for link in s.links}
+    problems: list[tuple[Loc, str]] = []
+    first: dict[frozenset[str], int] = {}
+    for i, failures in enumerate(s.faults.links):
+        a, b = failures.between
+        ends = frozenset((a, b))
+        if ends not in declared:
+            problems.append((("faults", "links", i, "between"), f"no link between {a!r} and {b!r} in `links`"))
+        elif ends in first:
+            problems.append((("faults", "links", i, "between"),
+                             f"link {declared[ends]} already fails randomly by faults.links[{first[ends]}]; "
+                             f"give one entry per link"))
+        first.setdefault(ends, i)
+    return problems
+
+
 def _schedules_that_never_fire(s: Scenario) -> list[tuple[Loc, str]]:
     """A schedule with no firing in the run: a mirror that would never update, a policy that
-    would never take a PCPI (both most likely mistakes, so both are refused)."""
+    would never take a PCPI, a bandwidth change that would never happen (all most likely
+    mistakes, so all are refused)."""
     problems: list[tuple[Loc, str]] = []
     end = s.start_ts + s.duration
     for loc, expr, _count in schedules(s):
