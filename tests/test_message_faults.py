@@ -212,6 +212,29 @@ def test_duplicated_late_and_reordered_sets_change_nothing_at_the_source():
         assert len(applied) < len(arrived)
 
 
+def test_a_late_set_for_the_old_source_of_a_repointed_relationship_is_not_applied_at_the_new_one(make_scenario):
+    # C is re-pointed from B to A at 1d02h05m, just after its update at 1d02h; sets take 30
+    # minutes more on average, so C's sets to B are still in flight. None of them is applied
+    # at A: C's sets to A start again from sequence 1 and keep arriving.
+    repoint_s = DAY + 2 * HOUR + 5 * 60
+    scenario = with_messages(make_scenario(chain_document(
+        protocol="softlock", duration="3d",
+        links=[{"between": ["A", "B"], "bandwidth": "1Gbit/s", "latency": "1ms"},
+               {"between": ["B", "C"], "bandwidth": "1Gbit/s", "latency": "1ms"},
+               {"between": ["A", "C"], "bandwidth": "1Gbit/s", "latency": "5ms"}],
+        faults={"repoints": [{"destination": "C:/vol/v", "source": "A:/vol/v", "at": "1d2h5m"}]})),
+        delay={"mean": "30m"})
+    model, messages = recorded_run(scenario)
+    tail = model.relationships[1]
+    sent_to_b = {seq for t, rel, seq, _locks in messages.sent if rel == tail.name and t < repoint_s}
+    late = [seq for t, rel, seq in messages.arrived
+            if rel == tail.name and repoint_s < t < repoint_s + 3 * HOUR and seq in sent_to_b]
+    assert late  # in flight across the re-point ...
+    applied_at_a = [seq for t, rel, seq in messages.applied if rel == tail.name and t > repoint_s]
+    assert applied_at_a[:3] == [1, 2, 3]  # ... and not applied: A gets C's sets from the first
+    assert len(applied_at_a) > 20
+
+
 # -- crashes lose what is in flight --------------------------------------------------------
 
 

@@ -52,12 +52,14 @@ ON_TIME = (0.0,)
 
 @dataclass(slots=True)
 class LockSetInFlight:
-    """One lock set on the wire: what it carries, its ends and their crash counts when it
-    left, how many of its copies still travel, and whether one of them arrived."""
+    """One lock set on the wire: what it carries, the source volume it is addressed to, its
+    ends and their crash counts when it left, how many of its copies still travel, and
+    whether one of them arrived."""
 
     rel: MirrorRelationship
     locks: list[SoftLock]
     sequence: int
+    source: Volume
     sender: str
     receiver: str
     epochs: tuple[int, int]
@@ -181,7 +183,7 @@ class SoftLockProtocol(DependencyStrategy):
         services.events.lock_set_sent(services.env.now, sender, size)
         state.lock_sets_sent += 1
         copies = ON_TIME if services.messages is None else services.messages.copies()
-        flight = LockSetInFlight(rel, locks, state.lock_sets_sent, sender, receiver,
+        flight = LockSetInFlight(rel, locks, state.lock_sets_sent, rel.source, sender, receiver,
                                  (network.epoch(sender), network.epoch(receiver)), len(copies))
         yield from network.transmit(sender, receiver, size)
         if not copies:
@@ -195,7 +197,9 @@ class SoftLockProtocol(DependencyStrategy):
     def copy_arrived(self, flight: LockSetInFlight, _event: simpy.Event | None = None) -> None:
         """A copy of a lock set reaches the source. A crash loses what is in flight: the copy
         is applied only if neither end crashed since the set left and the receiver is up;
-        then only if no newer set was applied first."""
+        then only if no newer set was applied first, and only if the relationship still has
+        that source (one re-pointed since starts its sequence afresh with its new source, and
+        the old source holds nothing for it any more)."""
         flight.copies_left -= 1
         network = self.services.network
         survived = ((network.epoch(flight.sender), network.epoch(flight.receiver)) == flight.epochs
@@ -204,7 +208,7 @@ class SoftLockProtocol(DependencyStrategy):
             flight.arrived = True
             rel = flight.rel
             state = self.state_of(rel)
-            if flight.sequence > state.lock_sets_applied and not rel.defunct:
+            if flight.sequence > state.lock_sets_applied and not rel.defunct and rel.source is flight.source:
                 state.lock_sets_applied = flight.sequence
                 self.receive_lock_set(rel, flight.locks, flight.sequence)
         elif flight.copies_left == 0 and not flight.arrived:
