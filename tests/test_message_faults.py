@@ -16,8 +16,8 @@ probability p:
   down, which changes only when the tail updates) takes a geometric number of exchanges to
   get through, of mean 1 / (1 - p).
 
-Lease holders that crash are tested by calling the strategy's crash hooks on a running model
-(the crash process calls them, and tells the network).
+Crashes are the scenario's own crash windows (`faults.appliances`): the crash process tells
+the network and calls the strategy's crash hooks.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sim.engine.messages import MessageFaults
 from sim.engine.model import Model, simulate
 from sim.engine.randomness import RandomStreams
 from sim.scenario import Scenario, load_scenario
-from sim.scenario.schema import DelaySpec, MessageFaultSpec
+from sim.scenario.schema import ApplianceFaultSpec, DelaySpec, MessageFaultSpec, OutageSpec
 
 LIBRARY = SCENARIOS / "lock_message_loss.yaml"
 HOUR, DAY = 3600.0, 86400.0
@@ -238,24 +238,18 @@ def test_a_late_set_for_the_old_source_of_a_repointed_relationship_is_not_applie
 # -- crashes lose what is in flight --------------------------------------------------------
 
 
-def crash(model: Model, appliance: str, at_s: float, for_s: float):
-    """Process body: `appliance` crashes at `at_s` and restarts `for_s` later, the network
-    and the strategy told, as the crash process tells them."""
-    yield model.env.timeout(at_s)
-    model.network.set_appliance_down(appliance)
-    model.strategy.appliance_crashed(appliance)
-    yield model.env.timeout(for_s)
-    model.network.set_appliance_up(appliance)
-    model.strategy.appliance_restarted(appliance)
+def with_crash(scenario: Scenario, appliance: str, at_s: float, for_s: float) -> Scenario:
+    """`scenario` with `appliance` down from `at_s` for `for_s` (a crash window)."""
+    crashes = {appliance: ApplianceFaultSpec(crashes=(OutageSpec(at=f"{at_s}s", for_=f"{for_s}s"),))}
+    return scenario.model_copy(update={"faults": scenario.faults.model_copy(update={"appliances": crashes})})
 
 
 @pytest.mark.parametrize("crashed", ["A", "B"])
 def test_a_crash_of_either_end_loses_the_sets_in_flight(make_scenario, crashed):
     # Extra delays of 5 minutes on average keep sets in flight; A (the receiver) or B (the
     # sender) is down for 10 seconds just after B sent its set before the 3:30 update.
-    model = Model(single_hop(make_scenario, delay={"mean": "5m"}))
+    model = Model(with_crash(single_hop(make_scenario, delay={"mean": "5m"}), crashed, 12_600.5, 10))
     messages = Messages(model)
-    model.env.process(crash(model, crashed, 12_600.5, 10))
     model.start()
     model.run(12_600.5)
     state = model.strategy.state_of(model.relationships[0])
@@ -360,10 +354,10 @@ RETIRE_S, LEASE_S = 2 * DAY, 12 * HOUR
 def retired_under_lease(crash_s: float | None = None, down_s: float = 0.0) -> tuple[Model, list[int]]:
     """destination_retired under `lease`, B down from `crash_s` for `down_s`, run to the end;
     and the PCPIs B held locked for C just before it restarted."""
-    model = Model(load_scenario(RETIRED).model_copy(update={"protocol": "lease"}))
+    scenario = load_scenario(RETIRED).model_copy(update={"protocol": "lease"})
+    model = Model(scenario if crash_s is None else with_crash(scenario, "B", crash_s, down_s))
     held_at_restart: list[int] = []
     if crash_s is not None:
-        model.env.process(crash(model, "B", crash_s, down_s))
         model.env.timeout(crash_s + down_s).callbacks.insert(0, lambda _event: held_at_restart.extend(
             key[0] for key in model.locks.held_from(model.volumes["B:/vol/home"], "C:/vol/home")))
     model.start()
