@@ -25,6 +25,7 @@ from sim.engine.events import DomainEvents
 from sim.engine.faults import link_outage, random_link_failures, retirement
 from sim.engine.holds import ApplicationHolds
 from sim.engine.lock_table import LockTable
+from sim.engine.messages import message_faults
 from sim.engine.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship, MirrorServices
 from sim.engine.network import Network, bandwidth_changes
 from sim.engine.randomness import RandomStreams
@@ -71,8 +72,10 @@ class Model:
         self.network = Network(env, plan)
         self.locks = LockTable(env, events)
         info = protocol(scenario.protocol)
+        messages = message_faults(scenario.faults.messages, streams)
         self.strategy = info.strategy(info.name, Services(env, self.network, self.locks, events,
-                                                          scenario.lock_record_bytes), strategy_config(scenario))
+                                                          scenario.lock_record_bytes, messages),
+                                      strategy_config(scenario))
         gate = DeletionGate(self.strategy)
         storage = StorageServices(env, events, self.locks, gate, PcpiIds())
         self.appliances = {name: Appliance(name, spec.capacity, None if spec.max_transfers is None

@@ -92,6 +92,7 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
         "kpis": {name: measured[name] for name in NAMES},
         "lock_messages_sent": {name: {"messages": traffic.messages[name], "bytes": traffic.message_bytes[name]}
                                for name in traffic.messages},
+        "lock_messages_lost": dict(traffic.lost),
         "lock_space_byte_hours": lock_byte_h,
         "lock_space_peak_bytes": {name: level.peak for name, level in sorted(meter.lock_levels.items())},
         "hold_space_byte_hours": hold_byte_h,
