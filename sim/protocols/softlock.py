@@ -94,8 +94,10 @@ class SoftLockProtocol(DependencyStrategy):
         it alone arrives too late. The head pins the newest PCPI of the tail it still has.
 
         An intermediate also depends on the PCPIs its own running transfers read: a lock
-        for each goes up while the transfer runs, unless the set already pins that PCPI for
-        that destination (without it, a qtree transfer's PCPI could be rotated away upstream
+        for each goes up while the transfer runs (its candidates: the PCPI read, then every
+        older PCPI of the image its destination receives that this system still has, so that
+        the request speaks for the destination as its own set would, even once the PCPI read
+        is gone here), unless the set already pins that PCPI for that destination (without it, a qtree transfer's PCPI could be rotated away upstream
         before its destination's lock arrives). When the transfer ends the request stays in
         the set until the destination's own lock set, sent after the transfer, has reached
         this system: the destination's lock then takes its place in one set, so the PCPI is
@@ -147,11 +149,17 @@ class SoftLockProtocol(DependencyStrategy):
             for out in dst.outgoing:
                 if out.defunct:
                     continue
-                for pcpi_id in out.transfer_reads + self.state_of(out).handover_reads:
-                    if pcpi_id in dst.pcpis and (pcpi_id, out.destination_name) not in listed:
-                        listed.add((pcpi_id, out.destination_name))
-                        locks.append(SoftLock(pcpi_id, "destination_path", f"transfer {out.name} in progress",
-                                              out.destination_name, out.transfer_started_s, 1, (pcpi_id,)))
+                reads = out.transfer_reads + self.state_of(out).handover_reads
+                if not reads:
+                    continue
+                fallback = () if out.kind == "qtree" else tuple(
+                    c for c in reversed(out.held_base_ids()) if c in dst.pcpis)
+                for pcpi_id in reads:
+                    candidates = ((pcpi_id,) if pcpi_id in dst.pcpis else ()) + tuple(c for c in fallback if c < pcpi_id)
+                    if candidates and (candidates[0], out.destination_name) not in listed:
+                        listed.add((candidates[0], out.destination_name))
+                        locks.append(SoftLock(candidates[0], "destination_path", f"transfer {out.name} in progress",
+                                              out.destination_name, out.transfer_started_s, 1, candidates))
         return locks
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
