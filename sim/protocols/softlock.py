@@ -97,8 +97,9 @@ class SoftLockProtocol(DependencyStrategy):
         for each goes up while the transfer runs (its candidates: the PCPI read, then every
         older PCPI of the image its destination receives that this system still has, so that
         the request speaks for the destination as its own set would, even once the PCPI read
-        is gone here), unless the set already pins that PCPI for that destination (without it, a qtree transfer's PCPI could be rotated away upstream
-        before its destination's lock arrives). When the transfer ends the request stays in
+        is gone here), unless the set already pins that PCPI for that destination (without
+        it, a qtree transfer's PCPI could be rotated away upstream before its destination's
+        lock arrives). When the transfer ends the request stays in
         the set until the destination's own lock set, sent after the transfer, has reached
         this system: the destination's lock then takes its place in one set, so the PCPI is
         never unlocked upstream in between (a hand-over without a gap).
