@@ -20,7 +20,8 @@ finished flow's size, and what a running one has sent so far), and its time down
 (its availability).
 
 A link in an outage has zero capacity: flows across it stall and resume where they were
-when the link returns (transfers are not aborted by outages). The last byte arrives one
+when the link returns (a mirror that would rather break its transfer and retry cancels its
+flow: `sim.engine.crashes.break_on_link_down`). The last byte arrives one
 path latency after the flow's bytes have been sent, so a transfer on an idle path takes
 latency + bytes / bandwidth.
 
