@@ -475,3 +475,17 @@ def test_a_lock_set_built_while_a_transfer_runs_still_asks_for_the_destinations_
     own = tuple(reversed(rel.destination.pcpis))
     assert [lock.candidates for lock in during] == [tuple(reversed(rel.in_flight_image)), own]
     assert during[1].created_s == before[0].created_s
+
+
+def test_a_crash_of_an_appliance_a_route_passes_through_breaks_the_transfer(make_scenario):
+    """A -> B routed through appliance X: X's crash stops the transfer as an end's would."""
+    doc = one_hop(faults={"appliances": {"X": {"crashes": [{"at": "4s", "for": "20s"}]}}})
+    doc["appliances"]["X"] = {"capacity": "1TiB"}
+    doc["links"] = [{"between": ["A", "X"], "bandwidth": "1GiB/s", "latency": 0},
+                    {"between": ["X", "B"], "bandwidth": "1GiB/s", "latency": 0}]
+    result = simulate(make_scenario(doc))
+    row = baseline(result)
+    # Stall: resumes from its checkpoint at X's restart (24 s) with 6 GiB to go.
+    assert row.end_s == pytest.approx(30.0)
+    assert (row.attempts, row.aborted_bytes, row.sent_bytes) == (2, 0.0, pytest.approx(10 * GiB))
+    assert result.summary["links"]["A-X"]["bytes"] == pytest.approx(10 * GiB)

@@ -2,7 +2,7 @@
 that go down under a relationship whose policy is to abort or resume rather than stall.
 
 An appliance crash (a scheduled window, or random with MTBF/MTTR drawn from the appliance's
-own stream) takes the appliance off the network: paths to and from it are down, its
+own stream) takes the appliance off the network: paths to, from and through it are down, its
 schedules miss their firings, every transfer attempt to or from it breaks (retried as its
 relationship's break policy says once the appliance is back), and the dependency strategy
 loses its volatile state there. Persistent state (PCPIs, received lock sets, relationship
@@ -43,12 +43,13 @@ class Crashes:
         """Per appliance, how many crash windows it is in now."""
 
     def crash(self, appliance: str) -> None:
-        """`appliance` goes down: transfer attempts to and from it break."""
-        self.network.set_appliance_down(appliance)
+        """`appliance` goes down: transfer attempts to and from it, or routed through it, break."""
+        network = self.network
+        network.set_appliance_down(appliance)
         self.events.appliance_down(self.env.now, appliance)
         self.strategy.appliance_crashed(appliance)
         for rel in self.relationships:
-            if appliance in (rel.source.appliance.name, rel.destination.appliance.name):
+            if appliance in network.nodes_on(rel.source.appliance.name, rel.destination.appliance.name):
                 rel.break_transfer(CRASH)
 
     def restart(self, appliance: str) -> None:

@@ -143,6 +143,7 @@ class Network:
         self.links = [Link(link.index, link.name, link.bandwidth_bps, link.latency_s) for link in plan.links]
         self._by_ends = {frozenset(planned.ends): self.links[planned.index] for planned in plan.links}
         self._paths: dict[tuple[str, str], tuple[Link, ...]] = {}
+        self._nodes: dict[tuple[str, str], tuple[str, ...]] = {}
         self._down_appliances: dict[str, simpy.Event] = {}
         """Crashed appliances, each with the event its restart triggers."""
         self._epochs: dict[str, int] = {}
@@ -155,6 +156,18 @@ class Network:
         if links is None:
             links = self._paths[key] = tuple(self.links[i] for i in self.plan.route(src, dst))
         return links
+
+    def nodes_on(self, src: str, dst: str) -> tuple[str, ...]:
+        """The appliances and routers along the route from `src` to `dst`, both ends included (cached)."""
+        key = (src, dst)
+        nodes = self._nodes.get(key)
+        if nodes is None:
+            found = [src]
+            for index in self.plan.route(src, dst):
+                a, b = self.plan.links[index].ends
+                found.append(b if a == found[-1] else a)
+            nodes = self._nodes[key] = tuple(found)
+        return nodes
 
     def link_between(self, a: str, b: str) -> Link:
         """The link whose ends are `a` and `b`, in either order."""
@@ -327,12 +340,13 @@ class Network:
     # -- control messages -------------------------------------------------------------
 
     def wait_for_path(self, src: str, dst: str) -> Generator[simpy.Event, Any, None]:
-        """Process body: return once both appliances are up and every link from `src` to
-        `dst` is up."""
+        """Process body: return once every appliance on the route from `src` to `dst` (both
+        ends, and any it passes through) and every link of it is up."""
         links = self.path(src, dst)
         down_appliances = self._down_appliances
         while True:
-            restart = down_appliances.get(src) or down_appliances.get(dst)
+            restart = next((down_appliances[node] for node in self.nodes_on(src, dst) if node in down_appliances),
+                           None) if down_appliances else None
             if restart is not None:
                 yield restart
                 continue
@@ -342,9 +356,10 @@ class Network:
             yield down._up_event
 
     def path_is_up(self, src: str, dst: str) -> bool:
-        """Whether both appliances are up and every link between them is."""
+        """Whether every appliance on the route (both ends, and any it passes through) and
+        every link of it is up."""
         down_appliances = self._down_appliances
-        if down_appliances and (src in down_appliances or dst in down_appliances):
+        if down_appliances and any(node in down_appliances for node in self.nodes_on(src, dst)):
             return False
         return all(link.up for link in self.path(src, dst))
 
