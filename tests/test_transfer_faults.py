@@ -342,7 +342,7 @@ faults:
     - {destination: A:/vol/v, source: C:/vol/v, at: 1d}
     - {destination: C:/vol/v, source: C:/vol/v, at: 1d}
   releases:
-    - {destination: C:/vol/v, at: 1d}
+    - {destination: C:/vol/v, at: 12h}
     - {destination: B:/vol/v, at: 12h}
 """
 
@@ -367,8 +367,8 @@ def well_formed(text):
     (21, "faults.appliances.D", "unknown appliance 'D'"),
     (24, "faults.repoints[0].destination", "'A:/vol/v' is not a mirror destination"),
     (25, "faults.repoints[1].source", "is the destination itself"),
-    (27, "faults.releases[0].at", "mirrors[1] is not retired by then"),
-    (28, "faults.releases[1].at", "mirrors[0] is not retired by then"),
+    (27, "faults.releases[0].at", "mirrors[1] is neither retired nor re-pointed by then"),
+    (28, "faults.releases[1].at", "mirrors[0] is neither retired nor re-pointed by then"),
 ])
 def test_bad_fault_references_are_refused_where_they_are_written(write_scenario, line, field, message):
     from conftest import assert_refused
@@ -489,3 +489,77 @@ def test_a_crash_of_an_appliance_a_route_passes_through_breaks_the_transfer(make
     assert row.end_s == pytest.approx(30.0)
     assert (row.attempts, row.aborted_bytes, row.sent_bytes) == (2, 0.0, pytest.approx(10 * GiB))
     assert result.summary["links"]["A-X"]["bytes"] == pytest.approx(10 * GiB)
+
+
+# -- found by review: each a run that failed or misbehaved before its fix -----------------------------
+
+def test_a_crash_while_a_transfer_of_no_bytes_crosses_the_latency_breaks_it_cleanly(make_scenario):
+    """B has nothing new since C's last update: C's 45-minute transfer sends 0 bytes and waits
+    out the 2 s latency, when C crashes (the flow was never on its links: nothing to cancel)."""
+    doc = chain_document(duration="2h",
+                         links=[{"between": ["A", "B"], "bandwidth": "1Gbit/s", "latency": "1ms"},
+                                {"between": ["B", "C"], "bandwidth": "1Gbit/s", "latency": "2s"}],
+                         mirrors=[{"source": "A:/vol/v", "destination": "B:/vol/v", "schedule": "0 */2 * * *"},
+                                  {"source": "B:/vol/v", "destination": "C:/vol/v", "schedule": "*/15 * * * *"}],
+                         faults={"appliances": {"C": {"crashes": [{"at": "45m1s", "for": "1m"}]}}})
+    kpis = simulate(make_scenario(doc)).summary["kpis"]
+    assert (kpis["transfer_breaks"], kpis["aborted_bytes"], kpis["failed_transfers"]) == (1, 0.0, 0)
+
+
+def test_a_re_point_reaches_an_update_waiting_for_its_old_source(make_scenario):
+    """B is taken out (down for good) at 1h50m; C's 2h update waits for B; C is re-pointed to A
+    at 2h10m: the waiting update starts over against A instead of waiting for B forever."""
+    doc = chain_document(duration="1d", faults={
+        "appliances": {"B": {"crashes": [{"at": "1h50m", "for": "30d"}]}},
+        "repoints": [{"destination": "C:/vol/v", "source": "A:/vol/v", "at": "2h10m"}]})
+    doc["links"].append({"between": ["A", "C"], "bandwidth": "1Gbit/s", "latency": "1ms"})
+    result = simulate(make_scenario(doc))
+    after = result.transfers[(result.transfers.relationship == "B:/vol/v->C:/vol/v")
+                             & (result.transfers.start_s >= 2 * 3600 + 600)]
+    assert after.start_s.iloc[0] == pytest.approx(2 * 3600 + 600, abs=1)
+    assert len(after) == 11 and after.completed.astype(bool).all()
+
+
+def test_a_re_pointed_update_waiting_for_slots_takes_its_new_sources_slot(make_scenario):
+    """A and C allow one transfer each. C's update queues for C's slot behind a 1 TiB baseline
+    into C, and is re-pointed from B to A meanwhile: it then waits for A's slot too, so no two
+    transfers ever read A at once."""
+    doc = chain_document(
+        duration="8h",
+        appliances={"A": {"capacity": "10TiB", "max_transfers": 1}, "B": {"capacity": "10TiB"},
+                    "C": {"capacity": "10TiB", "max_transfers": 1}},
+        volumes={"A:/vol/v": {"size": "100GiB", "change_rate": "1GiB/h"},
+                 "A:/vol/w": {"size": "1TiB", "change_rate": "1GiB/h"}},
+        mirrors=[{"source": "A:/vol/v", "destination": "B:/vol/v", "schedule": "*/15 * * * *"},
+                 {"source": "B:/vol/v", "destination": "C:/vol/v", "schedule": "1 */2 * * *"},
+                 {"source": "A:/vol/w", "destination": "C:/vol/w", "schedule": "0 2 * * *"}],
+        faults={"repoints": [{"destination": "C:/vol/v", "source": "A:/vol/v", "at": "2h5m"}]})
+    doc["links"].append({"between": ["A", "C"], "bandwidth": "1Gbit/s", "latency": "1ms"})
+    transfers = simulate(make_scenario(doc)).transfers
+    reads_a = transfers[transfers.relationship.str.startswith("A:")
+                        | ((transfers.relationship == "B:/vol/v->C:/vol/v") & (transfers.start_s > 2 * 3600 + 300))]
+    spans = sorted(zip(reads_a.start_s, reads_a.end_s.fillna(np.inf)))
+    assert all(later_start >= end - 1e-9 for (_s, end), (later_start, _e) in zip(spans, spans[1:]))
+
+
+def test_a_re_point_leaves_the_old_source_its_locks_and_mirror_pcpis_until_a_release(make_scenario):
+    """X re-pointed from A to B (its sibling) while its transfer runs: A keeps X's mirror
+    PCPIs (told nothing) until an administrator releases them, and nothing is blamed twice."""
+    doc = chain_document(
+        duration="1d", snapshot_policies={},
+        appliances={name: {"capacity": "10TiB"} for name in "ABX"},
+        links=[{"between": [a, b], "bandwidth": "1Gbit/s", "latency": "1ms"} for a, b in ("AB", "AX", "BX")],
+        mirrors=[{"source": "A:/vol/v", "destination": "B:/vol/v", "schedule": "*/15 * * * *"},
+                 {"source": "A:/vol/v", "destination": "X:/vol/v", "schedule": "0 */2 * * *"}],
+        faults={"repoints": [{"destination": "X:/vol/v", "source": "B:/vol/v", "at": "2h0m5s"}]})
+    kept = Model(make_scenario(doc))
+    kept.start()
+    kept.run()
+    assert any(p.name.startswith("mirror.X:") for p in kept.volumes["A:/vol/v"].pcpis.values())
+    doc["faults"]["releases"] = [{"destination": "X:/vol/v", "at": "3h"}]
+    released = Model(make_scenario(doc))
+    released.start()
+    released.run()
+    assert not any(p.name.startswith("mirror.X:") for p in released.volumes["A:/vol/v"].pcpis.values())
+    kpis = simulate(make_scenario(doc)).summary["kpis"]
+    assert kpis["premature_deletions"] == kpis["rebaselines"] + kpis["bases_lost_pending"]

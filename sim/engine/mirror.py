@@ -168,6 +168,10 @@ class MirrorRelationship:
         self.throttle_bps = throttle_bps
         self._update_process: simpy.Process | None = None
         self._cycle: simpy.Process | None = None
+        self._waiting = False
+        """The update is waiting to start its transfer (its before-update step, its path, slots)."""
+        self.former_sources: dict[Volume, dict[int, None]] = {}
+        """Sources it was re-pointed away from, with the mirror PCPIs it left on each, until released."""
 
     @property
     def defunct(self) -> bool:
@@ -240,8 +244,7 @@ class MirrorRelationship:
         """One asynchronous mirror update, start to finish."""
         services = self.services
         strategy, events = services.strategy, services.events
-        yield from strategy.before_update(self)
-        slots = yield from self._ready_to_send()
+        slots = yield from self._prepare()
         if self.defunct:
             self._release(slots)
             self.busy = False
@@ -304,6 +307,27 @@ class MirrorRelationship:
                               transfer.attempts, transfer.wasted_bytes)
         yield from strategy.after_update(self)
         self.busy = False
+
+    def _prepare(self) -> Generator[simpy.Event, Any, Slots]:
+        """Process body: the strategy's before-update step, then wait until the transfer can
+        start (`_ready_to_send`). A re-point meanwhile cuts the before-update step short (the
+        destination's set went to the new source at the re-point) and restarts the wait with
+        the new source; the end of the relationship stops it. Returns the slots held."""
+        self._waiting = True
+        try:
+            try:
+                yield from self.services.strategy.before_update(self)
+            except simpy.Interrupt as stop:
+                if stop.cause != REPOINTED:
+                    return ()
+            while True:
+                try:
+                    return (yield from self._ready_to_send())
+                except simpy.Interrupt as stop:
+                    if stop.cause != REPOINTED:
+                        return ()
+        finally:
+            self._waiting = False
 
     def _pcpi_to_send(self) -> Pcpi | None:
         """The PCPI this update sends (taking the mirror or sync PCPI where one is taken), or
@@ -428,8 +452,8 @@ class MirrorRelationship:
 
     def _ready_to_send(self) -> Generator[simpy.Event, Any, Slots]:
         """Process body: wait until both ends are up and reachable and, where the appliances
-        limit concurrent transfers, a slot is free on each; returns the slots held (none once
-        the relationship is defunct)."""
+        limit concurrent transfers, a slot is free on each; returns the slots held (the
+        caller releases them, also when the relationship turned defunct meanwhile)."""
         network = self.services.network
         while True:
             dst, src = self.destination.appliance.name, self.source.appliance.name
@@ -455,7 +479,10 @@ class MirrorRelationship:
             try:
                 yield request
             except BaseException:
-                request.cancel()
+                if request.triggered:
+                    appliance.transfer_slots.release(request)
+                else:
+                    request.cancel()
                 self._release(tuple(held))
                 raise
             held.append((appliance.transfer_slots, request))
@@ -468,13 +495,19 @@ class MirrorRelationship:
 
     def break_transfer(self, cause: str) -> None:
         """Break the running transfer attempt (`link_down`, `crash`), or end the transfer
-        (`defunct`, `repointed`) whatever it is doing; nothing happens without one."""
+        (`defunct`, `repointed`) whatever it is doing, or the wait of an update to start one
+        (`defunct`, `repointed`); nothing happens otherwise."""
+        process = self._update_process
+        if process is None or not process.is_alive:
+            return
         transfer = self.transfer
-        if transfer is None or self._update_process is None or not self._update_process.is_alive:
+        if transfer is None:
+            if self._waiting and cause in ENDS:
+                process.interrupt(cause)
             return
         if transfer.flow is None and cause not in ENDS:
             return  # waiting to retry: nothing in flight to break
-        self._update_process.interrupt(cause)
+        process.interrupt(cause)
 
     def _sent_to_vault(self, pcpi: Pcpi) -> bool:
         """Whether a vault sends `pcpi`: every PCPI without a name filter (a replication tool
@@ -519,29 +552,41 @@ class MirrorRelationship:
             self.destination.destroy_bookmark(pcpi_id, self.name)
 
     def release(self) -> None:
-        """An administrator releases, on the source of this retired relationship, what it left
-        there (NetApp `snapmirror release`): its base lock, its destination's soft locks, its
-        mirror PCPIs. The source's own source then hears of the change (a forwarding strategy
-        sends its new set upstream)."""
-        self._release_on(self.source)
+        """An administrator releases (NetApp `snapmirror release`) what this relationship left
+        on the sources it no longer uses: those it was re-pointed away from and, once it is
+        retired, its last: its base lock, its destination's soft locks, its mirror PCPIs.
+        Each such source's own source then hears of the change (a forwarding strategy sends
+        its new set upstream)."""
+        left = list(self.former_sources.items())
+        if self.retired:
+            left.append((self.source, self.mirror_pcpis))
+        for source, mirror_pcpis in left:
+            self._release_on(source, mirror_pcpis)
+        self.former_sources = {}
+        if self.retired:
+            self.mirror_pcpis = {}
         self.services.events.relationship_released(self.env.now, self)
 
     def repoint(self, new_source: Volume) -> None:
         """Take `new_source` as the source from now on (a cascade re-pointed around a system
-        taken out). A running transfer ends, not applied; the old source releases what it kept
-        for the relationship (as `release` does); the next update looks for a common base on
-        the new source (a volume mirror's PCPIs keep their ids down a lineage, so a
-        destination re-pointed to its source's source usually finds one) and re-baselines
-        without one. A relationship whose old source was removed can update again. A
-        strategy that sends lock sets sends the destination's to the new source at once."""
+        taken out). A running transfer, or an update waiting to start one, ends, not applied.
+        The old source is told nothing, as with a retired destination: it keeps the
+        relationship's base lock, the destination's soft locks (and, under a forwarding
+        strategy, forwards them) and its mirror PCPIs until an administrator releases them
+        (`release`); a strategy that sends lock sets sends the destination's to the new
+        source at once. The next update looks for a common base on the new source (a volume
+        mirror's PCPIs keep their ids down a lineage, so a destination re-pointed to its
+        source's source usually finds one) and re-baselines without one. A relationship
+        whose old source was removed can update again."""
         old = self.source
         self.break_transfer(REPOINTED)
-        self._release_on(old)
         old.outgoing.remove(self)
         new_source.outgoing.append(self)
+        left = self.former_sources.setdefault(old, {})
+        left.update(self.mirror_pcpis)
+        self.mirror_pcpis = self.former_sources.pop(new_source, {})
         self.source = new_source
         self.source_removed = False
-        self.mirror_pcpis = {}
         strategy = self.services.strategy
         strategy.forget(self)
         self.services.events.relationship_repointed(self.env.now, self, old)
@@ -549,18 +594,18 @@ class MirrorRelationship:
         if self._cycle is None or not self._cycle.is_alive:
             self.start()
 
-    def _release_on(self, source: Volume) -> None:
+    def _release_on(self, source: Volume, mirror_pcpis: dict[int, None]) -> None:
         """Release what `source` keeps for this relationship: hard locks it owns, soft locks
-        its destination sent, and the mirror PCPIs it took there (those nothing else keeps)."""
+        its destination sent, and `mirror_pcpis`, the mirror PCPIs it took there (those
+        nothing else keeps)."""
         locks = self.services.locks
         for pcpi_id in [pid for pid, owners in source.locks.hard.items() if self.name in owners]:
             locks.release_hard(source, pcpi_id, self.name)
         for key in list(locks.held_from(source, self.destination.name)):
             locks.release_soft(source, self.destination.name, key, "released")
-        for pcpi_id in list(self.mirror_pcpis):
+        for pcpi_id in list(mirror_pcpis):
             if pcpi_id in source.pcpis and source.may_delete(pcpi_id, ROTATION):
                 source.delete_pcpi(pcpi_id, ROTATION, self.name)
-        self.mirror_pcpis = {}
         self.services.strategy.locks_changed(source)
 
     def _lock_new_base(self, old: Pcpi | None, send: Pcpi) -> None:

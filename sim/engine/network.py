@@ -203,6 +203,8 @@ class Network:
     def cancel_flow(self, flow: Flow) -> None:
         """Stop a running flow where it is (its transfer was aborted); its links' other
         flows share what it leaves."""
+        if flow.size_bytes <= 0:
+            return  # never on its links: nothing to stop
         now = self.env.now
         flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
         flow.last_s = now

@@ -137,7 +137,9 @@ class Oracle:
         destination with what it had; while it ran, the source could delete all of that (an
         intermediate replays its own source's deletions, hard lock or not) without breaking
         anything, as the image in flight held a base. Then the base is lost now, by the
-        failure: no deletion is blamed, the relationship is lost until its next transfer."""
+        failure: no deletion is blamed, the relationship is lost until its next transfer. A
+        re-baseline given up leaves the relationship without a base as before, and says so
+        the same way (its next transfer is a re-baseline again)."""
         if applied or rel.defunct or not rel.baselined or rel in self._unbreakable:
             return
         if not any(candidate in rel.source.pcpis or (rel.kind == "vault" and candidate in rel.source.bookmarks)

@@ -488,9 +488,10 @@ class MessageFaultSpec(_Spec):
 
 class RepointSpec(_Spec):
     """At `at`, the mirror into `destination` takes `source` as its new source (a cascade
-    re-pointed around a system taken out). The old source releases what it kept for the
-    relationship (its base lock, the destination's soft locks, its mirror PCPIs); the next
-    update looks for a common base on the new source and re-baselines if there is none."""
+    re-pointed around a system taken out). The old source keeps what it kept for the
+    relationship (its base lock, the destination's soft locks, its mirror PCPIs) until a
+    release; the next update looks for a common base on the new source and re-baselines if
+    there is none."""
 
     destination: VolumeName
     """The destination of a volume or vault mirror."""
@@ -501,12 +502,12 @@ class RepointSpec(_Spec):
 
 
 class ReleaseSpec(_Spec):
-    """At `at`, an administrator releases on its source what a retired destination left
-    locked (NetApp `snapmirror release`): the relationship's base lock, the destination's
-    soft locks and its mirror PCPIs."""
+    """At `at`, an administrator releases what a relationship left on the sources it no longer
+    uses (NetApp `snapmirror release`): those it was re-pointed away from, and its last once
+    it is retired: its base lock, its destination's soft locks and its mirror PCPIs."""
 
     destination: VolumeName
-    """The destination of a mirror with `retire_at` at or before `at`."""
+    """The destination of a mirror retired (`retire_at`) or re-pointed at or before `at`."""
     at: Offset
     """When, after the start of the run."""
 
@@ -525,7 +526,7 @@ class FaultsSpec(_Spec):
     repoints: tuple[RepointSpec, ...] = ()
     """Mirrors re-pointed to another source at a time."""
     releases: tuple[ReleaseSpec, ...] = ()
-    """Administrators' releases of retired destinations' locks."""
+    """Administrators' releases of what retired or re-pointed relationships left on their sources."""
 
 
 def _number_as_range(value: Any) -> Any:

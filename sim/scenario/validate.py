@@ -215,9 +215,10 @@ def _fault_problems(s: Scenario, plan: Plan) -> list[tuple[Loc, str]]:
         found = into.get(change.destination)
         if found is None:
             problems.append(((*loc, "destination"), f"{change.destination!r} is not a mirror destination"))
-        elif found[1].retire_at is None or found[1].retire_at > change.at:
-            problems.append(((*loc, "at"), f"mirrors[{found[0]}] is not retired by then: release what a retired "
-                                           f"destination left (give the mirror a retire_at at or before this)"))
+        elif ((found[1].retire_at is None or found[1].retire_at > change.at)
+              and not any(r.destination == change.destination and r.at <= change.at for r in s.faults.repoints)):
+            problems.append(((*loc, "at"), f"mirrors[{found[0]}] is neither retired nor re-pointed by then: a release "
+                                           f"frees what a relationship left on a source it no longer uses"))
     return problems
 
 
