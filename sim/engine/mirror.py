@@ -461,6 +461,8 @@ class MirrorRelationship:
                 yield from network.wait_for_path(dst, src)
             if self.defunct:
                 return ()
+            if self.source.appliance.transfer_slots is None and self.destination.appliance.transfer_slots is None:
+                return ()
             slots = yield from self._acquire_slots()
             if self.defunct or network.path_is_up(dst, src):
                 return slots
