@@ -44,8 +44,10 @@ def test_values_read_in_their_units(name, value, text):
 
 
 def test_every_kpi_reads_in_the_unit_the_registry_gives_it():
-    by_unit = {"count": "7,200", "bytes": "7.03 KiB", "byte_hours": "7.03 KiB·h", "seconds": "2 h"}
+    by_unit = {"count": "7,200", "bytes": "7.03 KiB", "byte_hours": "7.03 KiB·h", "seconds": "2 h",
+               "fraction": "720000.000%"}
     assert {kpi.name: format_kpi(kpi.name, 7200) for kpi in REGISTRY} == {kpi.name: by_unit[kpi.unit] for kpi in REGISTRY}
+    assert format_kpi("link_availability", 0.95) == "95.000%"
     with pytest.raises(KeyError):
         format_kpi("lock_space_peak", 1.0)  # not a KPI: no unit guessed from the name
 

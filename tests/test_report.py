@@ -76,18 +76,20 @@ def test_topology_arrows_are_red_only_for_the_relationship_that_rebaselined(runs
 def test_topology_labels_links_with_bandwidth(runs):
     texts = [t.get_text() for t in plot_topology(runs["none"]).axes[0].texts]
     assert any(t.startswith("10 Gbit/s, 1 ms\nused ") for t in texts)
-    assert any(t.startswith("1 Gbit/s, 30 ms\nused ") and t.endswith("\n1 outage") for t in texts)
+    assert any(t.startswith("1 Gbit/s, 30 ms\nused ") and "\n1 outage, up " in t for t in texts)
     assert "/vol/db: 1 re-baseline" in texts
 
 
 def test_topology_shows_each_links_exact_utilisation_and_busy_fraction(runs):
     base = runs["none"]
-    usage = {"A-B": {"bytes": 1.0, "mean_utilisation": 0.4, "busy_fraction": 0.5, "peak_utilisation": 1.0},
-             "B-C": {"bytes": 1.0, "mean_utilisation": 0.01234, "busy_fraction": 1.0, "peak_utilisation": 1.0}}
+    usage = {"A-B": {"bytes": 1.0, "mean_utilisation": 0.4, "busy_fraction": 0.5, "peak_utilisation": 1.0,
+                     "availability": 1.0, "outages": 0},
+             "B-C": {"bytes": 1.0, "mean_utilisation": 0.01234, "busy_fraction": 1.0, "peak_utilisation": 1.0,
+                     "availability": 0.875, "outages": 1}}
     texts = [t.get_text() for t in plot_topology(Results({**base.summary, "links": usage}, base.tables,
                                                           base.scenario)).axes[0].texts]
     assert "10 Gbit/s, 1 ms\nused 40.0%, busy 50.0%" in texts
-    assert "1 Gbit/s, 30 ms\nused 1.2%, busy 100.0%\n1 outage" in texts
+    assert "1 Gbit/s, 30 ms\nused 1.2%, busy 100.0%\n1 outage, up 87.5%" in texts
 
 
 def test_timeline_marks_the_premature_deletion_and_shows_who_locked_what(runs):

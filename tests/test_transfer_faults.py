@@ -293,3 +293,185 @@ def test_faults_draw_from_their_own_streams(make_scenario):
     changed = [run.pcpis.query("volume == 'A:/vol/v'").sort_values("pcpi_id").changed_bytes.to_numpy()
                for run in runs]
     assert np.array_equal(*changed)
+
+
+# -- the library's fault scenarios -----------------------------------------------------------------
+
+def test_the_crashed_transfer_of_the_library_scenario_is_retried_once():
+    from conftest import SCENARIOS
+
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIOS / "appliance_crash_mid_transfer.yaml", overrides={"protocol": "softlock"})
+    transfers = simulate(scenario).transfers
+    crashed = transfers[(transfers.relationship == "B:/vol/db->C:/vol/db") & (transfers.attempts > 1)]
+    assert len(crashed) == 1
+    row = crashed.iloc[0]
+    # Started at day 2 06:00 (after the lock set exchange), broken by B's crash 2 minutes in, retried after B's restart.
+    assert row.start_s == pytest.approx(30 * 3600, abs=1) and row.end_s > (30 * 3600 + 120 + 5 * 3600)
+    assert bool(row.completed) and row.attempts == 2 and row.aborted_bytes > 0
+    assert row.sent_bytes == pytest.approx(row.bytes + row.aborted_bytes)
+
+
+# -- bad fault settings are refused where they are written ---------------------------------------
+
+FAULTY = """\
+name: faulty
+seed: 1
+duration: 2d
+appliances:
+  A: {capacity: 1TiB}
+  B: {capacity: 1TiB, max_transfers: 0}
+  C: {capacity: 1TiB}
+links:
+  - {between: [A, B], bandwidth: 1Gbit/s, latency: 1ms}
+  - {between: [B, C], bandwidth: 1Gbit/s, latency: 1ms}
+volumes:
+  A:/vol/v: {size: 10GiB, change_rate: 1GiB/h}
+mirrors:
+  - {source: A:/vol/v, destination: B:/vol/v, schedule: "0 * * * *", retire_at: 1d}
+  - source: B:/vol/v
+    destination: C:/vol/v
+    schedule: "0 * * * *"
+    on_break: {policy: retry}
+faults:
+  appliances:
+    D: {crashes: [{at: 1h, for: 1h}]}
+    C: {mtbf: 1d}
+  repoints:
+    - {destination: A:/vol/v, source: C:/vol/v, at: 1d}
+    - {destination: C:/vol/v, source: C:/vol/v, at: 1d}
+  releases:
+    - {destination: C:/vol/v, at: 1d}
+    - {destination: B:/vol/v, at: 12h}
+"""
+
+
+@pytest.mark.parametrize(("line", "field", "message"), [
+    (6, "appliances.B.max_transfers", "greater than or equal to 1"),
+    (18, "mirrors[1].on_break.policy", "'stall', 'abort' or 'resume'"),
+])
+def test_bad_fault_fields_are_refused_where_they_are_written(write_scenario, line, field, message):
+    from conftest import assert_refused
+
+    assert_refused(write_scenario(FAULTY), line, field, message)
+
+
+def well_formed(text):
+    """`text` with each field right on its own, so that the cross references are checked."""
+    return (text.replace("max_transfers: 0", "max_transfers: 1").replace("policy: retry", "policy: abort")
+            .replace("C: {mtbf: 1d}", "C: {mtbf: 1d, mttr: 1h}"))
+
+
+@pytest.mark.parametrize(("line", "field", "message"), [
+    (21, "faults.appliances.D", "unknown appliance 'D'"),
+    (24, "faults.repoints[0].destination", "'A:/vol/v' is not a mirror destination"),
+    (25, "faults.repoints[1].source", "is the destination itself"),
+    (27, "faults.releases[0].at", "mirrors[1] is not retired by then"),
+    (28, "faults.releases[1].at", "mirrors[0] is not retired by then"),
+])
+def test_bad_fault_references_are_refused_where_they_are_written(write_scenario, line, field, message):
+    from conftest import assert_refused
+
+    assert_refused(write_scenario(well_formed(FAULTY)), line, field, message)
+
+
+def test_random_crashes_need_both_mtbf_and_mttr(write_scenario):
+    from conftest import assert_refused
+
+    fixed = FAULTY.replace("max_transfers: 0", "max_transfers: 1").replace("policy: retry", "policy: abort")
+    assert_refused(write_scenario(fixed), 22, "faults.appliances.C", "random crashes need both mtbf and mttr")
+
+
+def test_a_re_point_to_a_volume_downstream_is_refused(write_scenario):
+    from conftest import assert_refused
+
+    fixed = well_formed(FAULTY).replace("{destination: C:/vol/v, source: C:/vol/v, at: 1d}",
+                                        "{destination: B:/vol/v, source: C:/vol/v, at: 12h}")
+    assert_refused(write_scenario(fixed), 25, "faults.repoints[1].source", "the mirrors would form a cycle")
+
+
+def test_a_retry_sooner_than_a_second_is_refused(write_scenario):
+    from conftest import assert_refused
+
+    fixed = well_formed(FAULTY).replace("policy: abort}", "policy: abort, retry_after: 100ms}")
+    assert_refused(write_scenario(fixed), 18, "mirrors[1].on_break.retry_after", "shorter than the limit of 1 s")
+
+
+def test_attempts_under_random_link_failures_are_geometric(make_scenario):
+    """Under `abort`, an attempt of duration T on a link failing as a Poisson process of mean
+    MTBF succeeds with probability q = exp(-T/MTBF); a retry starts with the link up, so
+    attempts per transfer are geometric with mean 1/q (the expected retries are 1/q - 1)."""
+    mtbf, duration_s = 30.0, 10.0
+    doc = one_hop({"policy": "abort", "retry_after": "1s", "backoff": 1, "attempts": 10_000},
+                  duration="20d", faults={"links": [{"between": ["A", "B"], "mtbf": f"{mtbf:g}s", "mttr": "3s"}]})
+    doc["volumes"]["A:/vol/v"]["change_rate"] = "10GiB/h"
+    transfers = simulate(make_scenario(doc)).transfers
+    attempts = transfers[transfers.completed.astype(bool)].attempts.to_numpy(dtype=float)
+    q = math.exp(-duration_s / mtbf)
+    stderr = math.sqrt((1 - q) / q**2 / len(attempts))
+    assert len(attempts) > 400
+    assert abs(attempts.mean() - 1 / q) < 4 * stderr, (attempts.mean(), 1 / q, stderr)
+
+
+def test_a_throttled_mirror_sends_at_its_throttle(make_scenario):
+    doc = one_hop()
+    doc["mirrors"][0]["throttle"] = "256MiB/s"
+    row = baseline(simulate(make_scenario(doc)))
+    assert row.end_s == pytest.approx(10 * GiB / (256 * 2**20))
+
+
+def test_the_link_failure_scenarios_availability_bounds_are_the_closed_form_interval():
+    """The `link_availability` bounds of scenarios/link_failures_depth4.yaml are the 99 %
+    confidence interval of the mean over 4 links x 20 seeds of an alternating renewal process
+    (exponential up times of mean u, repairs of mean d, over T, starting up): mean
+    A + (1 - A) / ((1/u + 1/d) T) with A = u / (u + d), standard deviation per link-run
+    sqrt(2 u^2 d^2 / ((u + d)^3 T)); the file rounds them outward to 4 decimals."""
+    from conftest import SCENARIOS
+
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(SCENARIOS / "link_failures_depth4.yaml")
+    u, d, horizon = scenario.faults.links[0].mtbf, scenario.faults.links[0].mttr, scenario.duration
+    assert all((f.mtbf, f.mttr) == (u, d) for f in scenario.faults.links)
+    runs = len(scenario.faults.links) * scenario.expect["none"]["link_availability"].seeds
+    availability = u / (u + d)
+    centre = availability + (1 - availability) / ((1 / u + 1 / d) * horizon)
+    half = 2.576 * math.sqrt(2 * u**2 * d**2 / ((u + d) ** 3 * horizon) / runs)
+    for protocol in ("none", "softlock"):
+        mean = scenario.expect[protocol]["link_availability"].mean
+        assert mean.min == math.floor((centre - half) * 1e4) / 1e4
+        assert mean.max == math.ceil((centre + half) * 1e4) / 1e4
+
+
+def test_on_a_flaky_wan_abort_throws_bytes_away_and_lags_where_resume_does_not():
+    from conftest import SCENARIOS
+
+    from sim.scenario import load_scenario
+
+    summary = simulate(load_scenario(SCENARIOS / "flaky_wan_abort_vs_resume.yaml"), tables=False).summary
+    aborting, resuming = (summary["relationships"][f"A:/vol/db->{d}:/vol/db"] for d in "BC")
+    assert aborting["transfer_breaks"] > 10 and resuming["transfer_breaks"] > 10
+    assert resuming["aborted_bytes"] == 0 < aborting["aborted_bytes"]
+    assert aborting["bytes"] > resuming["bytes"]
+    assert aborting["max_lag_s"] > resuming["max_lag_s"]
+    assert aborting["mean_lag_s"] > resuming["mean_lag_s"]
+
+
+def test_a_lock_set_built_while_a_transfer_runs_still_asks_for_the_destinations_own_base(make_scenario):
+    """If the transfer in flight is given up, the destination's next update starts from what
+    it has: a set built while the transfer runs (forwarded from downstream, say) pins the
+    image in flight and, with the same record as before the update, the destination's own
+    newest PCPI."""
+    doc = one_hop(duration="3h", protocol="softlock")
+    model = Model(make_scenario(doc))
+    model.start()
+    model.run(until_s=3599)  # the baseline is done, the second update (1 GiB, 1 s) not started
+    rel = model.relationships[0]
+    before = model.strategy.lock_set(rel)
+    model.run(until_s=3600.5)
+    assert rel.transfer is not None
+    during = model.strategy.lock_set(rel)
+    own = tuple(reversed(rel.destination.pcpis))
+    assert [lock.candidates for lock in during] == [tuple(reversed(rel.in_flight_image)), own]
+    assert during[1].created_s == before[0].created_s

@@ -84,6 +84,10 @@ class DomainEvents:
         the run for a lock still in force then)."""
         self.lock_set_sent: Signal[[float, str, float]] = Signal()
         """A lock set left an appliance (its bytes on the wire)."""
+        self.lock_set_lost: Signal[[float, str, str]] = Signal()
+        """A lock set the appliance sent never arrived, no copy of it (why: `loss`, a message
+        fault, or `crash`, its sender or receiver crashed while it travelled); emitted when
+        its last copy would have arrived."""
         self.link_down: Signal[[float, Link, float]] = Signal()
         self.link_up: Signal[[float, Link]] = Signal()
         self.transfer_broken: Signal[[float, MirrorRelationship, str, int, float, float]] = Signal()

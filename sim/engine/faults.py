@@ -1,4 +1,5 @@
-"""Faults scheduled by the scenario: link outage windows and destinations retired for good."""
+"""Faults of the scenario: link outage windows, random link failures and destinations retired
+for good."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from sim.engine.durations import exponential, repair_time
+
 if TYPE_CHECKING:
+    import numpy as np
+
     from sim.engine.events import DomainEvents
     from sim.engine.mirror import MirrorRelationship
     from sim.engine.network import Link, Network
+    from sim.scenario.schema import LinkFailureSpec
 
 
 def link_outage(env: simpy.Environment, network: Network, events: DomainEvents, link: Link,
@@ -22,6 +28,22 @@ def link_outage(env: simpy.Environment, network: Network, events: DomainEvents, 
     yield env.timeout(for_s)
     network.set_link_up(link)
     events.link_up(env.now, link)
+
+
+def random_link_failures(env: simpy.Environment, network: Network, events: DomainEvents, link: Link,
+                         rng: np.random.Generator, spec: LinkFailureSpec) -> Generator[simpy.Event, Any, None]:
+    """Process: `link` fails and is repaired again and again until the run ends: up for an
+    exponential time of mean `spec.mtbf`, then down for a repair time of mean `spec.mttr` (of
+    the `spec.repair` family). Every draw comes from `rng`, the link's own stream; a failure may
+    overlap an outage window (the link is up again when both are over)."""
+    while True:
+        yield env.timeout(exponential(rng, spec.mtbf))
+        repair_s = repair_time(rng, spec.mttr, spec.repair)
+        network.set_link_down(link)
+        events.link_down(env.now, link, repair_s)
+        yield env.timeout(repair_s)
+        network.set_link_up(link)
+        events.link_up(env.now, link)
 
 
 def retirement(env: simpy.Environment, rel: MirrorRelationship, at_s: float) -> Generator[simpy.Event, Any, None]:

@@ -229,6 +229,13 @@ class MirrorRelationship:
             return self.in_flight_image
         return {self.base.id: None} if self.base is not None else {}
 
+    def settled_base_ids(self) -> dict[int, object]:
+        """The source PCPIs the destination could use as a base without the transfer in flight
+        (what it has: its PCPIs, or a qtree's last source PCPI transferred), oldest first."""
+        if self.kind != "qtree":
+            return self.destination.pcpis
+        return {self.base.id: None} if self.base is not None else {}
+
     def update(self) -> Generator[simpy.Event, Any, None]:
         """One asynchronous mirror update, start to finish."""
         services = self.services
@@ -355,7 +362,7 @@ class MirrorRelationship:
         while True:
             transfer.attempts += 1
             flow = transfer.flow = network.start_flow(self.source.appliance.name, self.destination.appliance.name,
-                                                      transfer.size - transfer.delivered_bytes)
+                                                      transfer.size - transfer.delivered_bytes, self.throttle_bps)
             try:
                 yield from network.complete(flow)
                 cause = None

@@ -22,11 +22,12 @@ from sim.engine.clock import WallClock
 from sim.engine.crashes import Crashes, break_on_link_down
 from sim.engine.deletion import RETENTION, DeletionGate
 from sim.engine.events import DomainEvents
-from sim.engine.faults import link_outage, retirement
+from sim.engine.faults import link_outage, random_link_failures, retirement
 from sim.engine.holds import ApplicationHolds
 from sim.engine.lock_table import LockTable
+from sim.engine.messages import message_faults
 from sim.engine.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship, MirrorServices
-from sim.engine.network import Network
+from sim.engine.network import Network, bandwidth_changes
 from sim.engine.randomness import RandomStreams
 from sim.engine.snapshots import SnapshotPolicy
 from sim.engine.storage import Appliance, PcpiIds, StorageServices, Volume, configure_autodelete
@@ -65,14 +66,16 @@ class Model:
         env = self.env = simpy.Environment()
         events = self.events = DomainEvents()
         self.clock = WallClock(scenario.start_ts)
-        streams = RandomStreams(scenario.seed)
-        schedules = ScheduleBook(scenario.start_ts, scenario.duration)
+        streams = self.streams = RandomStreams(scenario.seed)
+        schedules = self.schedules = ScheduleBook(scenario.start_ts, scenario.duration)
         plan = self.plan = Plan(scenario)
         self.network = Network(env, plan)
         self.locks = LockTable(env, events)
         info = protocol(scenario.protocol)
+        messages = message_faults(scenario.faults.messages, streams)
         self.strategy = info.strategy(info.name, Services(env, self.network, self.locks, events,
-                                                          scenario.lock_record_bytes), strategy_config(scenario))
+                                                          scenario.lock_record_bytes, messages),
+                                      strategy_config(scenario))
         gate = DeletionGate(self.strategy)
         storage = StorageServices(env, events, self.locks, gate, PcpiIds())
         self.appliances = {name: Appliance(name, spec.capacity, None if spec.max_transfers is None
@@ -115,7 +118,6 @@ class Model:
             self.policies.append(SnapshotPolicy(env, self.clock, gate, name, spec.label, rule,
                                                 [self.volumes[v] for v in spec.volumes], schedules.firings(spec.schedule),
                                                 self.network.appliance_up, events))
-        self.streams = streams
         self.crashes = Crashes(env, self.network, events, self.strategy, self.relationships)
         events.link_down.subscribe(break_on_link_down(self.relationships))
         self.holds = ApplicationHolds(env, self.locks, self.strategy, scenario.holds, events)
@@ -153,9 +155,19 @@ class Model:
             env.process(self.sampler.sample())
 
     def _start_faults(self) -> None:
-        """Start the processes of the scenario's `faults` block: appliance crashes (scheduled
-        and random, each appliance drawing from its own stream) and cascade changes."""
+        """Start the processes of the scenario's faults: random link failures and bandwidth
+        schedules, appliance crashes (scheduled and random), each random process drawing from
+        its own stream, and cascade changes."""
         env, faults = self.env, self.scenario.faults
+        for failures in faults.links:
+            link = self.network.link_between(*failures.between)
+            rng = self.streams.stream(f"link-failures:{link.name}")
+            env.process(random_link_failures(env, self.network, self.events, link, rng, failures))
+        for spec, link in zip(self.scenario.links, self.network.links):
+            if spec.bandwidth_schedule:
+                changes = bandwidth_changes((self.schedules.firings(change.schedule), change.bandwidth)
+                                            for change in spec.bandwidth_schedule)
+                env.process(self.network.follow_bandwidth_schedule(link, changes))
         for name, spec in sorted(faults.appliances.items()):
             for window in spec.crashes:
                 env.process(self.crashes.window(name, window.at, window.for_))

@@ -1,15 +1,23 @@
 """Links, fair-share flows and control messages over the topology graph.
 
 A bulk transfer is one `Flow` along a routed path. Concurrent flows share every link
-max-min fairly (progressive filling); allocations are recomputed only for the flows
-connected, through shared links, to the flow or link that changed, and only when a flow
-starts, ends, or a link goes down or up. A flow's completion is one timeout computed from
-its remaining bytes and rate; when its rate changes the old timeout is left in the heap
+max-min fairly (progressive filling), and a flow may have a cap (a mirror's throttle): a flow
+whose cap is below its fair share gets its cap and the others share the rest (max-min
+fairness with demands). Allocations are recomputed only for the flows connected, through
+shared links, to the flow or link that changed, and only when a flow starts, ends, or a link
+goes down, comes up or changes its bandwidth. A flow's completion is one timeout computed
+from its remaining bytes and rate; when its rate changes the old timeout is left in the heap
 and ignored (its version no longer matches).
 
+A link has a nominal bandwidth (the scenario's `bandwidth`) and a current capacity, which a
+bandwidth schedule changes and which the allocator shares. Utilisation is always relative to
+the nominal bandwidth, so a link throttled to half its bandwidth and saturated is 50 % used
+(and one raised above it can exceed 100 %).
+
 Each link integrates the rate allocated to its flows over time (its busy fraction, its
-utilisation per sampling interval and its peak), and counts the bytes of its flows exactly:
-a finished flow's size, and what a running one has sent so far.
+utilisation per sampling interval and its peak), counts the bytes of its flows exactly (a
+finished flow's size, and what a running one has sent so far), and its time down exactly
+(its availability).
 
 A link in an outage has zero capacity: flows across it stall and resume where they were
 when the link returns (transfers are not aborted by outages). The last byte arrives one
@@ -17,7 +25,7 @@ path latency after the flow's bytes have been sent, so a transfer on an idle pat
 latency + bytes / bandwidth.
 
 Control messages (soft-lock sets) are small: they pay the path latency plus
-size / (narrowest bandwidth) and wait for every link of the path to be up, but do not
+size / (narrowest current capacity) and wait for every link of the path to be up, but do not
 take bandwidth from bulk flows.
 """
 
@@ -33,17 +41,23 @@ from sim.scenario.plan import Plan
 
 
 class Link:
-    """A bidirectional link with a fixed bandwidth, shared max-min fairly by its flows."""
+    """A bidirectional link, shared max-min fairly by its flows: its nominal bandwidth (what
+    utilisation is relative to) and its current capacity (what its flows share while it is up)."""
 
-    __slots__ = ("index", "name", "bandwidth_bps", "latency_s", "down_count", "flows", "_up_event",
-                 "bytes_carried", "rate_integral", "busy_s", "peak_rate_bps", "rate_bps", "_since_s")
+    __slots__ = ("index", "name", "bandwidth_bps", "capacity_bps", "latency_s", "down_count", "flows", "_up_event",
+                 "bytes_carried", "rate_integral", "busy_s", "peak_rate_bps", "rate_bps", "_since_s",
+                 "down_s", "down_since_s", "outages")
 
     def __init__(self, index: int, name: str, bandwidth_bps: float, latency_s: float):
         self.index = index
         self.name = name
         self.bandwidth_bps = bandwidth_bps
+        """The scenario's `bandwidth`: the denominator of every utilisation."""
+        self.capacity_bps = bandwidth_bps
+        """What its flows share while it is up; a bandwidth schedule changes it."""
         self.latency_s = latency_s
         self.down_count = 0
+        """Outages in progress (fixed windows and random failures may overlap)."""
         self.flows: dict[Flow, None] = {}
         self._up_event: simpy.Event | None = None
         self.bytes_carried = 0.0
@@ -56,10 +70,20 @@ class Link:
         self.rate_bps = 0.0
         """Sum of the rates of its flows since `_since_s`."""
         self._since_s = 0.0
+        self.down_s = 0.0
+        """Time down in the down periods that have ended."""
+        self.down_since_s = 0.0
+        """When the current down period started (meaningful while it is down)."""
+        self.outages = 0
+        """Down periods started (overlapping outages make one)."""
 
     @property
     def up(self) -> bool:
         return self.down_count == 0
+
+    def down_time(self, now: float) -> float:
+        """Time down over [0, now], the current down period included."""
+        return self.down_s + (now - self.down_since_s if self.down_count else 0.0)
 
     def integrate(self, now: float) -> None:
         """Account the current rate from the last change up to `now`."""
@@ -70,24 +94,31 @@ class Link:
         self._since_s = now
 
     def usage(self, end_s: float) -> dict[str, float]:
-        """Bytes carried, mean utilisation, busy fraction and peak utilisation over [0, end_s]."""
+        """Over [0, end_s]: bytes carried, mean utilisation, busy fraction and peak utilisation
+        (relative to the nominal bandwidth), availability (the fraction of the time it was up)
+        and outages (down periods started)."""
         self.integrate(end_s)
         carried = self.bytes_carried + sum(flow.sent_bytes(end_s) for flow in self.flows)
         capacity = self.bandwidth_bps * end_s
         return {"bytes": carried,
                 "mean_utilisation": carried / capacity if capacity > 0 else 0.0,
                 "busy_fraction": self.busy_s / end_s if end_s > 0 else 0.0,
-                "peak_utilisation": self.peak_rate_bps / self.bandwidth_bps}
+                "peak_utilisation": self.peak_rate_bps / self.bandwidth_bps,
+                "availability": 1.0 - self.down_time(end_s) / end_s if end_s > 0 else 1.0,
+                "outages": self.outages}
 
 
 class Flow:
-    """Bytes in transit along a path; `done` fires when the last byte has been sent."""
+    """Bytes in transit along a path, at most `cap_bps` (None: no cap); `done` fires when the
+    last byte has been sent."""
 
-    __slots__ = ("links", "remaining_bytes", "rate_bps", "last_s", "version", "done", "size_bytes")
+    __slots__ = ("links", "remaining_bytes", "rate_bps", "last_s", "version", "done", "size_bytes", "cap_bps")
 
-    def __init__(self, links: tuple[Link, ...], size_bytes: float, done: simpy.Event, now: float):
+    def __init__(self, links: tuple[Link, ...], size_bytes: float, done: simpy.Event, now: float,
+                 cap_bps: float | None = None):
         self.links = links
         self.size_bytes = size_bytes
+        self.cap_bps = cap_bps
         self.remaining_bytes = size_bytes
         self.rate_bps = 0.0
         self.last_s = now
@@ -109,6 +140,7 @@ class Network:
         self.env = env
         self.plan = plan
         self.links = [Link(link.index, link.name, link.bandwidth_bps, link.latency_s) for link in plan.links]
+        self._by_ends = {frozenset(planned.ends): self.links[planned.index] for planned in plan.links}
         self._paths: dict[tuple[str, str], tuple[Link, ...]] = {}
         self._down_appliances: dict[str, simpy.Event] = {}
         """Crashed appliances, each with the event its restart triggers."""
@@ -123,13 +155,18 @@ class Network:
             links = self._paths[key] = tuple(self.links[i] for i in self.plan.route(src, dst))
         return links
 
+    def link_between(self, a: str, b: str) -> Link:
+        """The link whose ends are `a` and `b`, in either order."""
+        return self._by_ends[frozenset((a, b))]
+
     # -- bulk transfers -------------------------------------------------------------
 
-    def start_flow(self, src: str, dst: str, size_bytes: float) -> Flow:
-        """Start sending `size_bytes` from `src` to `dst`, sharing links fairly; `complete`
-        waits for it (a flow of no bytes has nothing to wait for)."""
+    def start_flow(self, src: str, dst: str, size_bytes: float, cap_bps: float | None = None) -> Flow:
+        """Start sending `size_bytes` from `src` to `dst`, sharing links fairly and never faster
+        than `cap_bps` (None: no cap); `complete` waits for it (a flow of no bytes has nothing
+        to wait for)."""
         links = self.path(src, dst)
-        flow = Flow(links, size_bytes, self.env.event(), self.env.now)
+        flow = Flow(links, size_bytes, self.env.event(), self.env.now, cap_bps)
         if size_bytes > 0:
             for link in links:
                 link.flows[flow] = None
@@ -173,7 +210,12 @@ class Network:
         self._reallocate(flow.links)
 
     def _reallocate(self, changed: Iterable[Link]) -> None:
-        """Max-min fair rates for every flow connected to the `changed` links."""
+        """Max-min fair rates, within their caps, for every flow connected to the `changed` links.
+
+        Progressive filling: repeatedly, the link with the smallest fair share (what it has left
+        over its flows without a rate yet) fixes that share for its flows, unless a flow without
+        a rate has a cap below that share: then that flow gets its cap first (capped flows are
+        taken in order of their caps)."""
         now = self.env.now
         links: dict[Link, None] = {}
         flows: dict[Flow, None] = {}
@@ -196,21 +238,25 @@ class Network:
         for flow in flows:
             flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
             flow.last_s = now
-        capacity = {link: (link.bandwidth_bps if link.up else 0.0) for link in links}
+        capacity = {link: (link.capacity_bps if link.up else 0.0) for link in links}
         unfrozen = {link: len(link.flows) for link in links}
+        capped = sorted((flow.cap_bps, i, flow) for i, flow in enumerate(flows) if flow.cap_bps is not None)
+        next_capped = 0
         rates: dict[Flow, float] = {}
         while len(rates) < len(flows):
             share, bottleneck = min(
                 (capacity[link] / count, link.index, link) for link, count in unfrozen.items() if count
             )[0::2]
             share = max(share, 0.0)
+            while next_capped < len(capped) and capped[next_capped][2] in rates:
+                next_capped += 1
+            if next_capped < len(capped) and capped[next_capped][0] < share:
+                cap, _, flow = capped[next_capped]
+                _fix_rate(flow, cap, rates, capacity, unfrozen)
+                continue
             for flow in bottleneck.flows:
-                if flow in rates:
-                    continue
-                rates[flow] = share
-                for link in flow.links:
-                    capacity[link] -= share
-                    unfrozen[link] -= 1
+                if flow not in rates:
+                    _fix_rate(flow, share, rates, capacity, unfrozen)
         for flow, rate in rates.items():
             flow.version += 1
             flow.rate_bps = rate
@@ -223,12 +269,14 @@ class Network:
             if total > link.peak_rate_bps:
                 link.peak_rate_bps = total
 
-    # -- outages --------------------------------------------------------------------
+    # -- outages and bandwidth changes ------------------------------------------------
 
     def set_link_down(self, link: Link) -> None:
         """Start an outage on `link` (outages may overlap: each must be ended)."""
         link.down_count += 1
         if link.down_count == 1:
+            link.down_since_s = self.env.now
+            link.outages += 1
             link._up_event = self.env.event()
             self._reallocate((link,))
 
@@ -236,10 +284,26 @@ class Network:
         """End one outage on `link`; when none remain its flows resume."""
         link.down_count -= 1
         if link.down_count == 0:
+            link.down_s += self.env.now - link.down_since_s
             self._reallocate((link,))
             event, link._up_event = link._up_event, None
             if event is not None:
                 event.succeed()
+
+    def set_link_bandwidth(self, link: Link, bandwidth_bps: float) -> None:
+        """From now on `link` carries `bandwidth_bps` while it is up; its flows' rates follow."""
+        if bandwidth_bps == link.capacity_bps:
+            return
+        link.capacity_bps = bandwidth_bps
+        if link.up:
+            self._reallocate((link,))
+
+    def follow_bandwidth_schedule(self, link: Link,
+                                  changes: Iterable[tuple[float, float]]) -> Generator[simpy.Event, Any, None]:
+        """Process: at each (time, bandwidth) of `changes`, in time order, set `link`'s bandwidth."""
+        for at_s, bandwidth_bps in changes:
+            yield self.env.timeout(at_s - self.env.now)
+            self.set_link_bandwidth(link, bandwidth_bps)
 
     # -- appliances that crash ------------------------------------------------------------
 
@@ -285,7 +349,26 @@ class Network:
 
     def transmit(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:
         """Process body: carry a small control message over an up path, taking latency +
-        size / narrowest bandwidth (callers wait for the path first: `wait_for_path`)."""
+        size / narrowest current capacity (callers wait for the path first: `wait_for_path`)."""
         links = self.path(src, dst)
         if links:
-            yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.bandwidth_bps for link in links))
+            yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.capacity_bps for link in links))
+
+
+def _fix_rate(flow: Flow, rate: float, rates: dict[Flow, float], capacity: dict[Link, float],
+              unfrozen: dict[Link, int]) -> None:
+    """Progressive filling: give `flow` its final `rate`, taken from what each of its links has left."""
+    rates[flow] = rate
+    for link in flow.links:
+        capacity[link] -= rate
+        unfrozen[link] -= 1
+
+
+def bandwidth_changes(entries: Iterable[tuple[Iterable[float], float]]) -> list[tuple[float, float]]:
+    """A link's bandwidth schedule as (time, bandwidth) changes in time order, from each entry's
+    firing times and bandwidth; of entries that fire at the same instant, the later one wins."""
+    at: dict[float, float] = {}
+    for firings, bandwidth_bps in entries:
+        for t in firings:
+            at[t] = bandwidth_bps
+    return sorted(at.items())

@@ -112,6 +112,7 @@ class RunTables:
         events.update_skipped.subscribe(self.update_skipped)
         events.autodeleted.subscribe(self.autodeleted)
         oracle.premature.subscribe(self.premature)
+        oracle.stranded.subscribe(self.stranded)
         events.pcpi_deleted.subscribe(self.pcpi_deleted)
         events.transfer_ended.subscribe(self.transfer_ended)
         events.transfer_running.subscribe(self.transfer_running)
@@ -143,6 +144,9 @@ class RunTables:
         self._premature.add((volume.name, pcpi.id))
         for rel in broken:
             self.events.rows.append(EventRow(now, "premature_deletion", volume.name, pcpi.id, None, rel.name))
+
+    def stranded(self, now: float, rel: MirrorRelationship) -> None:
+        self.events.rows.append(EventRow(now, "base_lost", rel.name, None, None, "transfer ended unapplied"))
 
     def destination_retired(self, now: float, rel: MirrorRelationship) -> None:
         self.events.rows.append(EventRow(now, "destination_retired", rel.name, None, None, None))

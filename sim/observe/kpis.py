@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Unit = Literal["count", "bytes", "byte_hours", "seconds"]
+Unit = Literal["count", "bytes", "byte_hours", "seconds", "fraction"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,8 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("no_space_breaks", "count", "transfers that arrived at a destination appliance without room for them",
         alarm=True),
     Kpi("missed_firings", "count", "snapshot and update firings missed because their appliance was down"),
+    Kpi("link_availability", "fraction", "the fraction of the run the links were up, averaged over the links",
+        higher_is_worse=False),
 )
 """Every KPI, in the order summary.json and the tables list them."""
 

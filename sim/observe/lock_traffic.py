@@ -1,5 +1,6 @@
-"""Lock traffic: lock sets sent per appliance (messages and bytes on the wire), and how long
-locks took to come into force: from creation at the locking dataset to being set at a holder."""
+"""Lock traffic: lock sets sent per appliance (messages and bytes on the wire), those of them
+that never arrived, and how long locks took to come into force: from creation at the locking
+dataset to being set at a holder."""
 
 from __future__ import annotations
 
@@ -20,15 +21,21 @@ class LockTraffic:
     def __init__(self, events: DomainEvents, appliances: list[str]):
         self.messages = {name: 0 for name in appliances}
         self.message_bytes = {name: 0.0 for name in appliances}
+        self.lost = {name: 0 for name in appliances}
+        """Lock sets each appliance sent of which no copy arrived (lost, or lost to a crash)."""
         self.propagation: list[tuple[int, float, bool]] = []
         """(hops, seconds from creation at the locking dataset to being set here, whether here is
         the head of a cascade, a writable volume), per lock that arrived in a set."""
         events.lock_set_sent.subscribe(self.lock_set_sent)
+        events.lock_set_lost.subscribe(self.lock_set_lost)
         events.soft_lock_set.subscribe(self.soft_lock_set)
 
     def lock_set_sent(self, _now: float, appliance: str, size_bytes: float) -> None:
         self.messages[appliance] += 1
         self.message_bytes[appliance] += size_bytes
+
+    def lock_set_lost(self, _now: float, appliance: str, _why: str) -> None:
+        self.lost[appliance] += 1
 
     def soft_lock_set(self, _now: float, volume: Volume, _sender: str, lock: SoftLock, delay: float | None) -> None:
         if delay is not None:

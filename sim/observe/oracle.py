@@ -28,6 +28,13 @@ the same PCPI at the head of the lineage, the volume named by the PCPI's `origin
 deletion upstream is not premature by itself: the destination may still update from the
 intermediate image before that image updates (the race the old oracle lost).
 
+Two losses are no deletion's fault, and nothing is blamed for them (the events table says
+why; the re-baseline that follows counts in `rebaselines`): a relationship re-pointed to a
+source that has none of its destination's PCPIs (`repointed ... no common base`), and a
+transfer that ended without being applied (its break policy gave up) after its source
+deleted, while it ran, everything its destination had (`base_lost`): while it ran the image
+in flight held a base, so no deletion was premature when it happened.
+
 A relationship that can no longer update (destination retired, or source volume removed) is
 blamed nothing; neither is one whose base is already lost (until its next transfer starts).
 The oracle observes the engine's deletions and transfer starts; it changes nothing.
@@ -85,6 +92,8 @@ class Oracle:
 
     def __init__(self, events: DomainEvents):
         self.premature: Signal[[float, Volume, Pcpi, list[MirrorRelationship]]] = Signal()
+        self.stranded: Signal[[float, MirrorRelationship]] = Signal()
+        """A transfer ended without being applied and left its relationship without a base."""
         self.deletions = 0
         """Distinct deletions that left some relationship without a usable base."""
         self.blamed: dict[MirrorRelationship, int] = {}
@@ -100,6 +109,7 @@ class Oracle:
         events.relationship_repointed.subscribe(self.relationship_repointed)
         events.bookmark_destroyed.subscribe(self.bookmark_destroyed)
         events.transfer_started.subscribe(self.transfer_started)
+        events.transfer_ended.subscribe(self.transfer_ended)
 
     def pcpi_deleted(self, now: float, volume: Volume, pcpi: Pcpi, _reason: str, _by: str) -> None:
         broken = broken_by(volume, pcpi, self._unbreakable)
@@ -120,6 +130,21 @@ class Oracle:
         self.lost.discard(rel)
         self.cut.discard(rel)
         self._unbreakable.discard(rel)
+
+    def transfer_ended(self, now: float, rel: MirrorRelationship, _start_s: float, _size: float, _sent: float,
+                       _kind: str, _base: Pcpi | None, _send: Pcpi, applied: bool, *_outcome: object) -> None:
+        """A transfer that ended without being applied (its break policy gave up) leaves its
+        destination with what it had; while it ran, the source could delete all of that (an
+        intermediate replays its own source's deletions, hard lock or not) without breaking
+        anything, as the image in flight held a base. Then the base is lost now, by the
+        failure: no deletion is blamed, the relationship is lost until its next transfer."""
+        if applied or rel.defunct or not rel.baselined or rel in self._unbreakable:
+            return
+        if not any(candidate in rel.source.pcpis or (rel.kind == "vault" and candidate in rel.source.bookmarks)
+                   for candidate in rel.held_base_ids()):
+            self.lost.add(rel)
+            self._unbreakable.add(rel)
+            self.stranded(now, rel)
 
     def relationship_repointed(self, _now: float, rel: MirrorRelationship, _old: Volume) -> None:
         """A re-pointed relationship starts afresh on its new source: a base lost on the old

@@ -50,6 +50,7 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
             "max_lag_s": peak_lag,
         }
     records = [stats.records[rel] for rel in relationships]
+    link_usage = {link.name: link.usage(end) for link in links}
     lock_byte_h = {name: level.integral_until(end) / 3600 for name, level in sorted(meter.lock_levels.items())}
     hold_byte_h = {name: level.integral_until(end) / 3600 for name, level in sorted(meter.hold_levels.items())}
     measured = {
@@ -76,6 +77,8 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
         "failed_transfers": sum(r.failed for r in records),
         "no_space_breaks": sum(r.no_space_breaks for r in records),
         "missed_firings": fault_log.missed_firings,
+        "link_availability": (sum(usage["availability"] for usage in link_usage.values()) / len(link_usage)
+                              if link_usage else 1.0),
     }
     assert set(measured) == set(NAMES), "every registered KPI is measured, and only those"
     return {
@@ -89,6 +92,7 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
         "kpis": {name: measured[name] for name in NAMES},
         "lock_messages_sent": {name: {"messages": traffic.messages[name], "bytes": traffic.message_bytes[name]}
                                for name in traffic.messages},
+        "lock_messages_lost": dict(traffic.lost),
         "lock_space_byte_hours": lock_byte_h,
         "lock_space_peak_bytes": {name: level.peak for name, level in sorted(meter.lock_levels.items())},
         "hold_space_byte_hours": hold_byte_h,
@@ -103,5 +107,5 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
             "crashes": fault_log.downtime[appliance.name].crashes,
             "availability": 1.0 - fault_log.downtime[appliance.name].until(end) / end if end > 0 else 1.0,
         } for appliance in appliances},
-        "links": {link.name: link.usage(end) for link in links},
+        "links": link_usage,
     }

@@ -51,6 +51,8 @@ def unit_scale(unit: Unit, largest: float) -> tuple[float, str]:
         return scale, f"{name}·h"
     if unit == "seconds":
         return seconds_unit(largest)
+    if unit == "fraction":
+        return 1.0, "fraction"
     return 1.0, "count"
 
 
@@ -110,9 +112,11 @@ def format_percent(fraction: float, decimals: int = 1) -> str:
 
 
 def format_value(unit: Unit, value: float | None, digits: int = DIGITS) -> str:
-    """A number of `unit` (`count`, `bytes`, `byte_hours`, `seconds`); `-` for a missing value."""
+    """A number of `unit` (`count`, `bytes`, `byte_hours`, `seconds`, `fraction`); `-` for a missing value."""
     if value is None:
         return "-"
+    if unit == "fraction":
+        return format_percent(float(value), 3)
     if unit == "bytes":
         return format_bytes(float(value), digits)
     if unit == "byte_hours":

@@ -205,8 +205,10 @@ def plot_topology(results: Results) -> Figure:
     appliances = sorted(scenario["appliances"])
     node_size = 1400 if labelled else 120
 
-    outage_links = [tuple(link["between"]) for link in scenario["links"] if link["outages"]]
-    steady_links = [tuple(link["between"]) for link in scenario["links"] if not link["outages"]]
+    usage = results.summary["links"]
+    went_down = {name for name, used in usage.items() if used["outages"]}
+    outage_links = [tuple(link["between"]) for link in scenario["links"] if "-".join(link["between"]) in went_down]
+    steady_links = [tuple(link["between"]) for link in scenario["links"] if "-".join(link["between"]) not in went_down]
     nx.draw_networkx_edges(graph, pos, edgelist=steady_links, ax=ax, width=2.0, edge_color="0.55")
     nx.draw_networkx_edges(graph, pos, edgelist=outage_links, ax=ax, width=2.0, edge_color="0.55", style="dashed")
     nx.draw_networkx_nodes(graph, pos, nodelist=appliances, ax=ax, node_shape="s", node_color="#cfe2f3",
@@ -216,13 +218,12 @@ def plot_topology(results: Results) -> Figure:
                                edgecolors="0.4", node_size=node_size * 0.6)
     if labelled:
         nx.draw_networkx_labels(graph, pos, ax=ax, font_size=10, font_weight="bold")
-        usage = results.summary["links"]
         for link in scenario["links"]:  # above the link, so mirror arrows below it stay clear
             used = usage["-".join(link["between"])]
             text = (f"{format_rate(link['bandwidth'])}, {format_seconds(link['latency'])}\n"
                     f"used {format_percent(used['mean_utilisation'])}, busy {format_percent(used['busy_fraction'])}")
-            if link["outages"]:
-                text += f"\n{plural(len(link['outages']), 'outage')}"
+            if used["outages"]:
+                text += f"\n{plural(used['outages'], 'outage')}, up {format_percent(used['availability'])}"
             (x0, y0), (x1, y1) = pos[link["between"][0]], pos[link["between"][1]]
             ax.annotate(text, ((x0 + x1) / 2, (y0 + y1) / 2), xytext=(0, 5), textcoords="offset points", ha="center",
                         va="bottom", fontsize=8, bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from sim.engine.events import DomainEvents
     from sim.engine.lock_table import LockTable
+    from sim.engine.messages import MessageFaults
     from sim.engine.mirror import MirrorRelationship
     from sim.engine.network import Network
     from sim.engine.storage import Volume
@@ -51,13 +52,15 @@ class NoConfig(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Services:
     """What a strategy may use of the run: the clock, the network, the lock table, the
-    domain events, and the wire size of one lock record."""
+    domain events, the wire size of one lock record, and the faults of control messages
+    (None: every message arrives once, on time)."""
 
     env: simpy.Environment
     network: Network
     locks: LockTable
     events: DomainEvents
     lock_record_bytes: int
+    messages: MessageFaults | None = None
 
 
 class DependencyStrategy:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import simpy
@@ -38,11 +39,35 @@ class LockSetState:
     lock_sets_applied: int = 0
     own_lock_candidates: tuple[int, ...] = ()
     own_lock_created_s: float = 0.0
+    settled_candidates: tuple[int, ...] = ()
+    """The destination's own candidates in the last set built while no transfer ran."""
+    settled_created_s: float = 0.0
     handover_reads: tuple[int, ...] = ()
     """What the last transfer read, still asked for upstream until the destination's own
     lock set sent after it has reached the source."""
     handover_after_sequence: int = 0
     """The destination's lock sets numbered above this one were built after the transfer."""
+
+
+ON_TIME = (0.0,)
+"""The copies of a lock set without message faults: one, with no extra delay."""
+
+
+@dataclass(slots=True)
+class LockSetInFlight:
+    """One lock set on the wire: what it carries, the source volume it is addressed to, its
+    ends and their crash counts when it left, how many of its copies still travel, and
+    whether one of them arrived."""
+
+    rel: MirrorRelationship
+    locks: list[SoftLock]
+    sequence: int
+    source: Volume
+    sender: str
+    receiver: str
+    epochs: tuple[int, int]
+    copies_left: int
+    arrived: bool = False
 
 
 class SoftLockProtocol(DependencyStrategy):
@@ -76,6 +101,13 @@ class SoftLockProtocol(DependencyStrategy):
         this system: the destination's lock then takes its place in one set, so the PCPI is
         never unlocked upstream in between (a hand-over without a gap).
 
+        While a transfer runs the destination depends on what it already has too: if the
+        transfer breaks and is given up, or does not fit, its next update starts from its own
+        base. So a set built while the transfer runs (forwarded from downstream, say) also
+        asks the source to keep the newest PCPI the destination has: the lock the set sent
+        before the update asked for, unchanged (claim 10's lock stays until claim 20's set,
+        after the update, replaces it).
+
         A vault destination's dependency, and its forwarding, are a volume destination's: it
         shares PCPIs (ids) with its source, and every PCPI it keeps could be a base.
 
@@ -97,6 +129,13 @@ class SoftLockProtocol(DependencyStrategy):
                 state.own_lock_candidates, state.own_lock_created_s = candidates, self.services.env.now
             locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
                                   state.own_lock_created_s, 1, candidates))
+        if rel.transfer is None:
+            state.settled_candidates, state.settled_created_s = candidates, state.own_lock_created_s
+        else:
+            fallback = tuple(reversed(rel.settled_base_ids()))
+            if fallback and fallback != candidates:
+                created = state.settled_created_s if fallback == state.settled_candidates else self.services.env.now
+                locks.append(SoftLock(fallback[0], lock_type, string, rel.destination_name, created, 1, fallback))
         if self.forwards and rel.kind != "qtree":
             shared = dst.pcpis
             for held in dst.locks.soft.values():
@@ -143,21 +182,54 @@ class SoftLockProtocol(DependencyStrategy):
         """Process body: build the set now, carry it over the up path, apply it at the source.
 
         Sets carry a sequence number and the source ignores one older than a set it has
-        already applied (a smaller, newer set can overtake a larger one on the wire).
+        already applied: a smaller, newer set can overtake a larger one on the wire, a set
+        sent later can overtake a late or held-back one, and a duplicate's second copy finds
+        its set applied. A set counts as sent whatever becomes of it. The sender waits for
+        the wire time only: it cannot tell whether its set arrived, so a lost set or a late
+        copy (message faults, `sim.engine.messages`) never holds up the update that sent it,
+        and the next exchange goes out as usual.
         """
         if rel.defunct:
             return
         services = self.services
+        network = services.network
         state = self.state_of(rel)
         locks = self.lock_set(rel)
         size = services.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
-        services.events.lock_set_sent(services.env.now, rel.destination.appliance.name, size)
+        sender, receiver = rel.destination.appliance.name, rel.source.appliance.name
+        services.events.lock_set_sent(services.env.now, sender, size)
         state.lock_sets_sent += 1
-        sequence = state.lock_sets_sent
-        yield from services.network.transmit(rel.destination.appliance.name, rel.source.appliance.name, size)
-        if sequence > state.lock_sets_applied and not rel.defunct:
-            state.lock_sets_applied = sequence
-            self.receive_lock_set(rel, locks, sequence)
+        copies = ON_TIME if services.messages is None else services.messages.copies()
+        flight = LockSetInFlight(rel, locks, state.lock_sets_sent, rel.source, sender, receiver,
+                                 (network.epoch(sender), network.epoch(receiver)), len(copies))
+        yield from network.transmit(sender, receiver, size)
+        if not copies:
+            services.events.lock_set_lost(services.env.now, sender, "loss")
+        for extra_s in copies:
+            if extra_s > 0:
+                services.env.timeout(extra_s).callbacks.append(partial(self.copy_arrived, flight))
+            else:
+                self.copy_arrived(flight)
+
+    def copy_arrived(self, flight: LockSetInFlight, _event: simpy.Event | None = None) -> None:
+        """A copy of a lock set reaches the source. A crash loses what is in flight: the copy
+        is applied only if neither end crashed since the set left and the receiver is up;
+        then only if no newer set was applied first, and only if the relationship still has
+        that source (one re-pointed since starts its sequence afresh with its new source, and
+        the old source holds nothing for it any more)."""
+        flight.copies_left -= 1
+        network = self.services.network
+        survived = ((network.epoch(flight.sender), network.epoch(flight.receiver)) == flight.epochs
+                    and network.appliance_up(flight.receiver))
+        if survived:
+            flight.arrived = True
+            rel = flight.rel
+            state = self.state_of(rel)
+            if flight.sequence > state.lock_sets_applied and not rel.defunct and rel.source is flight.source:
+                state.lock_sets_applied = flight.sequence
+                self.receive_lock_set(rel, flight.locks, flight.sequence)
+        elif flight.copies_left == 0 and not flight.arrived:
+            self.services.events.lock_set_lost(self.services.env.now, flight.sender, "crash")
 
     def receive_lock_set(self, rel: MirrorRelationship, locks: list[SoftLock], sequence: int) -> None:
         """A lock set received: replace the set from `rel`'s destination on its source, and

@@ -4,7 +4,10 @@ Each limit is a clear error naming it; `--no-limits` (`enforce_limits=False`) li
 (with a warning). The costs are measured in `bench/` (see the README's Limits section):
 
 - schedule firings, counted exactly (`sim.scenario.schedule.count_firings`): every snapshot of every
-  volume of a policy and every mirror update is one;
+  volume of a policy, every mirror update and every scheduled bandwidth change is one;
+- random link failures and appliance crashes, by their expected number (each cycles through up
+  and down times of means `mtbf` and `mttr`), and no mean up or down time, and no retry
+  back-off, under a second;
 - lock records a forwarding protocol carries: an update's lock set travels from the
   destination up to the head of its volume-mirror lineage, and each set holds a lock for every
   dataset below that has data by then. The estimate follows each mirror from its first
@@ -33,7 +36,7 @@ MAX_DURATION_S = 10 * 365 * 86400.0
 MAX_SAMPLES = 2_000_000
 """Most time-series rows a run may produce (samples x sampled objects)."""
 MAX_SCHEDULED_FIRINGS = 1_000_000
-"""Most schedule firings (snapshots of each volume + mirror updates) a run may plan. The largest
+"""Most schedule firings (snapshots of each volume + mirror updates + bandwidth changes) a run may plan. The largest
 run it accepts, a fleet of 3-deep chains under `softlock`, was measured in `bench/` (README)."""
 MAX_LOCK_RECORDS = 10_000_000
 """Most lock records (records x hops) the forwarding protocols may carry, as `lock_records`
@@ -42,14 +45,24 @@ MAX_BYTES = float(2**60)
 """Largest size, capacity, bandwidth (per second) or total change over the run (1 EiB).
 Bytes are floats: past this, one changed block would vanish in the rounding of the
 cumulative changed bytes that incremental transfers subtract."""
+MAX_RANDOM_FAILURES = 1_000_000
+"""Most random link failures and appliance crashes a run may expect; each is a few events and
+a reallocation of flows, like a schedule firing."""
+MIN_FAILURE_MEAN_S = 1.0
+"""Shortest `mtbf` or `mttr` of a random link failure or crash, and shortest retry back-off: a
+link that flaps faster is more likely a unit mistake (`1s` for `1d`) than a scenario, and its
+failures (or a transfer's retries) would swamp the run."""
 _EPSILON_S = 1e-3
 
 
 def schedules(s: Scenario) -> list[tuple[Loc, str, int]]:
-    """(location, cron expression, volumes it snapshots or 1 for a mirror) of every schedule."""
+    """(location, cron expression, volumes it snapshots or 1 for a mirror or a bandwidth change)
+    of every schedule."""
     found: list[tuple[Loc, str, int]] = [(("snapshot_policies", name, "schedule"), p.schedule, len(p.volumes))
                                          for name, p in s.snapshot_policies.items()]
     found += [(("mirrors", i, "schedule"), m.schedule, 1) for i, m in enumerate(s.mirrors)]
+    found += [(("links", i, "bandwidth_schedule", j, "schedule"), change.schedule, 1)
+              for i, link in enumerate(s.links) for j, change in enumerate(link.bandwidth_schedule)]
     return found
 
 
@@ -62,7 +75,7 @@ def first_firing(expr: str, after_ts: float) -> float | None:
 
 
 def planned_firings(s: Scenario) -> int:
-    """How many scheduled snapshots and mirror updates a run of `s` plans, exactly."""
+    """How many scheduled snapshots, mirror updates and bandwidth changes a run of `s` plans, exactly."""
     start, end = s.start_ts, s.start_ts + s.duration
     per_expr: dict[str, int] = {}
     total = 0
@@ -150,7 +163,9 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
         problems.append((("sample_interval",),
                          f"too fine: {rows:.3g} time-series rows (limit {MAX_SAMPLES:,}; {NO_LIMITS_HINT})"))
     if firings > MAX_SCHEDULED_FIRINGS:
-        problems.append((("duration",), f"plans {firings:,} scheduled snapshots and updates "
+        what = ("snapshots, updates and bandwidth changes" if any(link.bandwidth_schedule for link in s.links)
+                else "snapshots and updates")
+        problems.append((("duration",), f"plans {firings:,} scheduled {what} "
                                         f"(limit {MAX_SCHEDULED_FIRINGS:,}; {NO_LIMITS_HINT})"))
     elif mirrors_valid and _forwards(s.protocol):
         records = lock_records(plan)
@@ -158,8 +173,11 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
             problems.append((("mirrors",), f"under {s.protocol}, lock sets would carry about {records:.3g} lock "
                                            f"records up the cascades (limit {MAX_LOCK_RECORDS:,}, a few minutes; "
                                            f"shorten the run or the chains; {NO_LIMITS_HINT})"))
+    problems += _random_failure_problems(s)
     sizes: list[tuple[Loc, float]] = [(("appliances", n, "capacity"), a.capacity) for n, a in s.appliances.items()]
     sizes += [(("links", i, "bandwidth"), link.bandwidth) for i, link in enumerate(s.links)]
+    sizes += [(("links", i, "bandwidth_schedule", j, "bandwidth"), change.bandwidth)
+              for i, link in enumerate(s.links) for j, change in enumerate(link.bandwidth_schedule)]
     for name, v in s.volumes.items():
         sizes += [(("volumes", name, "size"), v.size), (("volumes", name, "change_rate"), v.change_rate * s.duration)]
         if v.autodelete is not None:
@@ -170,4 +188,35 @@ def limit_problems(plan: Plan, firings: int, *, mirrors_valid: bool = True) -> l
             per = " per second" if loc[-1] == "bandwidth" else ""
             over = " over the run" if loc[-1] == "change_rate" else ""
             problems.append((loc, f"{what} the limit of 1 EiB{per}{over} ({NO_LIMITS_HINT})"))
+    return problems
+
+
+def expected_random_failures(s: Scenario) -> float:
+    """How many random link failures and appliance crashes a run of `s` expects: each entry
+    cycles through up and down times of means `mtbf` and `mttr`, about duration / (mtbf + mttr) times."""
+    cycles = [(failures.mtbf, failures.mttr) for failures in s.faults.links]
+    cycles += [(crashes.mtbf, crashes.mttr) for crashes in s.faults.appliances.values()
+               if crashes.mtbf is not None and crashes.mttr is not None]
+    return sum(s.duration / (mtbf + mttr) for mtbf, mttr in cycles)
+
+
+def _random_failure_problems(s: Scenario) -> list[tuple[Loc, str]]:
+    """Random link failures or crashes that would flap faster than a second or happen too often
+    in all, and retries sooner than a second after a break."""
+    problems: list[tuple[Loc, str]] = []
+    means: list[tuple[Loc, float | None]] = []
+    for i, failures in enumerate(s.faults.links):
+        means += [(("faults", "links", i, "mtbf"), failures.mtbf), (("faults", "links", i, "mttr"), failures.mttr)]
+    for name, crashes in s.faults.appliances.items():
+        means += [(("faults", "appliances", name, "mtbf"), crashes.mtbf),
+                  (("faults", "appliances", name, "mttr"), crashes.mttr)]
+    means += [(("mirrors", i, "on_break", "retry_after"), mirror.on_break.retry_after)
+              for i, mirror in enumerate(s.mirrors) if mirror.on_break.policy != "stall"]
+    for loc, mean_s in means:
+        if mean_s is not None and mean_s < MIN_FAILURE_MEAN_S:
+            problems.append((loc, f"shorter than the limit of {MIN_FAILURE_MEAN_S:g} s ({NO_LIMITS_HINT})"))
+    expected = expected_random_failures(s)
+    if expected > MAX_RANDOM_FAILURES:
+        problems.append((("faults",), f"random link failures and crashes would happen about {expected:.3g} times "
+                                      f"over the run (limit {MAX_RANDOM_FAILURES:,}; {NO_LIMITS_HINT})"))
     return problems

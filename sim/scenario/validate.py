@@ -3,9 +3,10 @@
 Protocol settings that their protocol's config model accepts, names that must be unique,
 references that must resolve (link ends, volumes' appliances, mirror
 sources and destinations, policies' and holds' volumes), a network path between each mirror's
-ends, no cycle of mirrors, volumes that fit their appliances, schedules that fire within the
-run, and the run limits (`sim.scenario.limits`). Each problem is a field's location and a
-message; `sim.scenario.load` turns them into `file:line: field: message`.
+ends, no cycle of mirrors, volumes that fit their appliances, random link failures on declared
+links, schedules that fire within the run, and the run limits (`sim.scenario.limits`). Each
+problem is a field's location and a message; `sim.scenario.load` turns them into
+`file:line: field: message`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
         for j, outage in enumerate(link.outages):
             if outage.at >= s.duration:
                 problems.append((("links", i, "outages", j, "at"), "starts after the end of the run"))
+    problems += _link_failure_problems(s)
 
     for name, volume in s.volumes.items():
         appliance = name.partition(":")[0]
@@ -193,7 +195,9 @@ def _fault_problems(s: Scenario, plan: Plan) -> list[tuple[Loc, str]]:
         if change.source not in plan.volume_layout:
             problems.append(((*loc, "source"), f"unknown volume {change.source!r} (not in `volumes`, not a mirror "
                                                 f"destination)"))
-        elif change.source == change.destination or nx.has_path(reach, change.destination, change.source):
+        elif change.source == change.destination:
+            problems.append(((*loc, "source"), "is the destination itself"))
+        elif nx.has_path(reach, change.destination, change.source):
             problems.append(((*loc, "source"), f"{change.source!r} is downstream of {change.destination!r}: the "
                                                 f"mirrors would form a cycle"))
         elif src_app == dst_app:
@@ -217,9 +221,29 @@ def _fault_problems(s: Scenario, plan: Plan) -> list[tuple[Loc, str]]:
     return problems
 
 
+def _link_failure_problems(s: Scenario) -> list[tuple[Loc, str]]:
+    """Each entry of `faults.links` names a declared link (its ends in either order), and at
+    most one entry names a link: a link's failures draw from one stream named after it."""
+    declared = {frozenset(link.between): f"{link.between[0]}-{link.between[1]}" for link in s.links}
+    problems: list[tuple[Loc, str]] = []
+    first: dict[frozenset[str], int] = {}
+    for i, failures in enumerate(s.faults.links):
+        a, b = failures.between
+        ends = frozenset((a, b))
+        if ends not in declared:
+            problems.append((("faults", "links", i, "between"), f"no link between {a!r} and {b!r} in `links`"))
+        elif ends in first:
+            problems.append((("faults", "links", i, "between"),
+                             f"link {declared[ends]} already fails randomly by faults.links[{first[ends]}]; "
+                             f"give one entry per link"))
+        first.setdefault(ends, i)
+    return problems
+
+
 def _schedules_that_never_fire(s: Scenario) -> list[tuple[Loc, str]]:
     """A schedule with no firing in the run: a mirror that would never update, a policy that
-    would never take a PCPI (both most likely mistakes, so both are refused)."""
+    would never take a PCPI, a bandwidth change that would never happen (all most likely
+    mistakes, so all are refused)."""
     problems: list[tuple[Loc, str]] = []
     end = s.start_ts + s.duration
     for loc, expr, _count in schedules(s):
