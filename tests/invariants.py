@@ -188,36 +188,39 @@ def applied_before(transfers: pd.DataFrame) -> list[bool]:
 # -- a. the blame contract -------------------------------------------------------------------
 
 def check_blame_contract(_scenario: Scenario | dict[str, Any], result: Results) -> None:
-    """Every re-baseline of R is explained by exactly one premature deletion of R made at or
-    after R's previous transfer started and no later than the re-baseline started, or by a
-    re-point of R to a source without a common base (a `repointed ... no common base` event)
-    since its previous transfer started; every other premature deletion of R is followed by a
-    re-point of R before R's next transfer (the oracle forgets a base lost on the old source:
-    nothing is owed) or comes after R's last transfer started (it is pending, and the pending
-    ones are the KPI `bases_lost_pending`); `premature_deletions` counts distinct deletions,
-    and the pcpis table's `premature` rows are exactly those deleted PCPIs.
+    """Every re-baseline of R is explained by exactly one loss of R at or after R's previous
+    transfer started and no later than the re-baseline started: a premature deletion blamed
+    on R, or a `base_lost` event of R (a transfer of R ended unapplied after its source
+    deleted, while it ran, all its destination had); or by a re-point of R to a source
+    without a common base (a `repointed ... no common base` event) in that window. Every
+    other loss of R is followed by a re-point of R before R's next transfer (the oracle
+    forgets a base lost on the old source: nothing is owed) or comes after R's last transfer
+    started (it is pending, and the pending ones are the KPI `bases_lost_pending`);
+    `premature_deletions` counts distinct deletions, and the pcpis table's `premature` rows
+    are exactly those deleted PCPIs.
 
-    Blame is matched in time order, each re-baseline taking the earliest unblamed deletion
-    in its window with no re-point after it, so a deletion at the very instant a transfer
-    starts may explain that transfer or the next one. A re-baseline that was not applied (its
-    break policy gave up, or it did not fit) is tried again as a re-baseline, explained by
-    what explained the first. A relationship's transfers are baselines until one has been
-    applied (a failed baseline is tried again as a baseline): a re-baseline before that is a
-    problem.
+    Losses are matched in time order, each re-baseline taking the earliest unmatched loss in
+    its window with no re-point after it, so a loss at the very instant a transfer starts may
+    explain that transfer or the next one. A relationship's transfers are baselines until one
+    has been applied (a failed baseline is tried again as a baseline): a re-baseline before
+    that is a problem.
     """
     events, transfers, pcpis = (result.tables[name] for name in ("events", "transfers", "pcpis"))
     kpis = result.summary["kpis"]
     blamed = events[events["event"] == "premature_deletion"]
+    stranded = events[events["event"] == "base_lost"]
+    losses = pd.concat([blamed.assign(rel=blamed["detail"]), stranded.assign(rel=stranded["component"])])
     moves = repoints(events)
     problems: list[str] = []
     pending: dict[str, int] = {}
-    for rel in sorted(set(blamed["detail"]) | set(transfers["relationship"])):
+    for rel in sorted(set(losses["rel"]) | set(transfers["relationship"])):
         own = transfers[transfers["relationship"] == rel].sort_values("start_s", kind="stable")
         starts, kinds = list(own["start_s"]), list(own["kind"])
-        seen_applied, done = applied_before(own), list(completed(own))
-        deletions = blamed[blamed["detail"] == rel].sort_values("time_s", kind="stable")
+        seen_applied = applied_before(own)
+        deletions = losses[losses["rel"] == rel].sort_values("time_s", kind="stable")
         times = list(deletions["time_s"])
-        where = [f"{c} PCPI #{int(p)}" for c, p in zip(deletions["component"], deletions["pcpi_id"])]
+        where = [f"{c} PCPI #{int(p)}" if e == "premature_deletion" else "its base (transfer ended unapplied)"
+                 for e, c, p in zip(deletions["event"], deletions["component"], deletions["pcpi_id"])]
         moved = [(when, cut) for when, _old, _new, cut in moves.get(rel, ())]
 
         def repointed_between(after: float, until: float, *, strictly_after: bool = False, _moved=moved) -> bool:
@@ -231,8 +234,6 @@ def check_blame_contract(_scenario: Scenario | dict[str, Any], result: Results) 
                 problems.append(f"{rel}: its transfer starting {at(start)} is a re-baseline, but none of its "
                                 f"transfers had been applied yet (it should be a baseline)")
                 continue
-            if kinds[k - 1] == "rebaseline" and not done[k - 1]:
-                continue  # the re-baseline before it was not applied: this one tries again
             if any(cut and starts[k - 1] <= when <= start for when, cut in moved):
                 continue  # re-pointed to a source without a common base
             window = [i for i, t in enumerate(times) if starts[k - 1] <= t <= start and i not in used
@@ -241,8 +242,8 @@ def check_blame_contract(_scenario: Scenario | dict[str, Any], result: Results) 
                 used[window[0]] = k
             else:
                 problems.append(f"{rel}: re-baseline starting {at(start)} is blamed on no premature deletion "
-                                f"since its previous transfer started ({at(starts[k - 1])}), and no re-point "
-                                f"without a common base explains it")
+                                f"or lost base since its previous transfer started ({at(starts[k - 1])}), and no "
+                                f"re-point without a common base explains it")
         blame_of = {k: i for i, k in used.items()}
         for i, t in enumerate(times):
             if i in used:
@@ -256,7 +257,7 @@ def check_blame_contract(_scenario: Scenario | dict[str, Any], result: Results) 
             follows = f"its {kinds[k]} transfer starting {at(starts[k])}"
             if k in blame_of:
                 follows += f", already blamed on {where[blame_of[k]]} at {at(times[blame_of[k]])}"
-            problems.append(f"{rel}: premature deletion of {where[i]} at {at(t)} is blamed for no re-baseline: "
+            problems.append(f"{rel}: loss of {where[i]} at {at(t)} is blamed for no re-baseline: "
                             f"it is followed by {follows}")
     if problems:
         raise AssertionError("blame contract broken:\n  " + _first(problems))

@@ -15,7 +15,9 @@ Faults, each with a modest probability: a mirror's break policy (`on_break`: sta
 resume, back-offs of seconds to minutes, one to six attempts); transfer slots
 (`max_transfers` 1-3) on an appliance; an appliance's crash windows, and random crashes
 (MTBF 2-48 h, MTTR 1-240 min, exponential, Weibull or lognormal repairs); autodelete on a
-vault's destination; re-points (`faults.repoints`) of a volume or vault mirror whose source is
+vault's destination; random link failures (MTBF 2-48 h, MTTR 1-240 min, each repair family)
+and link bandwidth schedules; a mirror's throttle; faults of the lock sets (`faults.messages`:
+loss up to 50 %, extra delays, duplicates, reordering); re-points (`faults.repoints`) of a volume or vault mirror whose source is
 a volume-mirror image to a volume upstream of that source in its lineage (never a retired
 one, never after the mirror's own retirement, never on the destination's appliance: what
 `sim.scenario.validate` accepts); and administrators' releases (`faults.releases`) of retired
@@ -99,7 +101,11 @@ def _link(draw: st.DrawFn) -> dict[str, Any]:
     outages = draw(sometimes(st.lists(st.tuples(st.integers(0, 3 * 24 * 60 - 1), st.integers(1, 36 * 60)),
                                       min_size=1, max_size=2), 8, default=[]))
     return {"bandwidth": draw(st.sampled_from(BANDWIDTHS)), "latency": f"{draw(st.integers(0, 100))}ms",
-            "outages": outages}
+            "outages": outages,
+            "failures": draw(sometimes(st.tuples(st.integers(2, 48), st.integers(1, 240), st.sampled_from(REPAIRS)), 12)),
+            "bandwidth_schedule": draw(sometimes(st.lists(st.tuples(st.sampled_from(SCHEDULES),
+                                                                    st.sampled_from(BANDWIDTHS)),
+                                                          min_size=1, max_size=2), 10, default=[]))}
 
 
 @st.composite
@@ -155,6 +161,7 @@ def _mirror(draw: st.DrawFn) -> dict[str, Any]:
             "retire_min": draw(sometimes(st.integers(1, 3 * 24 * 60 - 1), 8)),
             "release_after_min": draw(sometimes(st.integers(0, 24 * 60), 2)),
             "on_break": draw(sometimes(_on_break(), 4)),
+            "throttle": draw(sometimes(st.sampled_from(("100Mbit/s", "10Mbit/s", "1Gbit/s")), 6)),
             "vault_autodelete": draw(sometimes(st.tuples(st.sampled_from(("try", "disrupt", "destroy")),
                                                          st.integers(1, 100), st.integers(50, 100)), 4))}
 
@@ -170,6 +177,18 @@ def _on_break(draw: st.DrawFn) -> dict[str, Any]:
     return {"policy": draw(st.sampled_from(BREAK_POLICIES)), "retry_after": f"{draw(st.integers(1, 600))}s",
             "backoff": draw(st.sampled_from((2.0, 1.0, 1.5, 4.0))), "backoff_cap": f"{draw(st.integers(1, 120))}m",
             "attempts": draw(st.integers(1, 6))}
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> dict[str, Any]:
+    """Faults of the lock sets: loss, an extra delay, duplicates, reordering (each sometimes)."""
+    spec: dict[str, Any] = {"loss": draw(st.sampled_from((0.1, 0.0, 0.3, 0.5)))}
+    delay = draw(sometimes(st.tuples(st.integers(1, 600), st.sampled_from(REPAIRS)), 2))
+    if delay is not None:
+        spec["delay"] = {"mean": f"{delay[0]}s", **delay[1]}
+    spec["duplicate"] = draw(sometimes(st.sampled_from((0.1, 0.5)), 2, default=0.0))
+    spec["reorder"] = draw(sometimes(st.sampled_from((0.1, 0.5)), 2, default=0.0))
+    return spec
 
 
 REPAIRS: tuple[dict[str, Any], ...] = (
@@ -214,12 +233,21 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
         a, b = nodes[pick_a % len(nodes)], nodes[pick_b % len(nodes)]
         if a != b and not any({a, b} == {x, y} for x, y, _ in edges):
             edges.append((a, b, link))
-    links = []
+    links, failing = [], []
     for a, b, link in edges:
         spec: dict[str, Any] = {"between": [a, b], "bandwidth": link["bandwidth"], "latency": link["latency"]}
         if link["outages"]:
             spec["outages"] = [{"at": f"{at % duration_min}m", "for": f"{length}m"} for at, length in link["outages"]]
+        if link["bandwidth_schedule"]:
+            spec["bandwidth_schedule"] = [{"schedule": cron, "bandwidth": rate}
+                                          for cron, rate in link["bandwidth_schedule"]]
         links.append(spec)
+        if link["failures"] is not None:
+            mtbf_h, mttr_min, repair = link["failures"]
+            failure: dict[str, Any] = {"between": [a, b], "mtbf": f"{mtbf_h}h", "mttr": f"{mttr_min}m"}
+            if repair["distribution"] != "exponential":
+                failure["repair"] = repair
+            failing.append(failure)
 
     # Heads, then the mirror forest below them. Volumes by id (see MIRROR_SLOTS); `layout`:
     # every volume's size and qtree shares.
@@ -287,6 +315,8 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
         mirror["schedule"] = choice["schedule"]
         if choice["on_break"] is not None:
             mirror["on_break"] = choice["on_break"]
+        if choice["throttle"] is not None:
+            mirror["throttle"] = choice["throttle"]
         if choice["retire_min"] is not None:
             retire_min = 1 + choice["retire_min"] % (duration_min - 1)
             mirror["retire_at"] = f"{retire_min}m"
@@ -368,6 +398,11 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
     if holds:
         document["holds"] = holds
     faults: dict[str, Any] = {}
+    if failing:
+        faults["links"] = failing
+    messages = draw(sometimes(_messages(), 5))
+    if messages is not None:
+        faults["messages"] = messages
     if crashing:
         faults["appliances"] = crashing
     if repoints:

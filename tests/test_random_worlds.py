@@ -190,6 +190,11 @@ FEATURES: dict[str, Callable[[dict[str, Any]], bool]] = {
     "re-point": lambda w: bool(w.get("faults", {}).get("repoints")),
     "re-point two hops up": lambda w: any(_two_hops_up(w, r) for r in w.get("faults", {}).get("repoints", ())),
     "release": lambda w: bool(w.get("faults", {}).get("releases")),
+    "random link failures": lambda w: bool(w.get("faults", {}).get("links")),
+    "bandwidth schedule": lambda w: any("bandwidth_schedule" in link for link in w["links"]),
+    "throttle": lambda w: any("throttle" in m for m in w["mirrors"]),
+    "lost, late, duplicated and reordered lock sets": lambda w: all(
+        w.get("faults", {}).get("messages", {}).get(k) for k in ("loss", "delay", "duplicate", "reorder")),
 }
 """What issues 10 and 13 ask the worlds to cover, and the faults, each as a predicate on a drawn world."""
 
