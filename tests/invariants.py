@@ -278,7 +278,10 @@ def check_blame_contract(_scenario: Scenario | dict[str, Any], result: Results) 
         f"distinct premature deletions (volume, PCPI, time)")
     marked = pcpis[pcpis["premature"].astype(bool)]
     dropped = events[events["event"] == "bookmark_destroyed"]
-    of_bookmarks = distinct & set(zip(dropped["component"], dropped["pcpi_id"].astype(int), dropped["time_s"]))
+    marked_rows = set(zip(marked["volume"], marked["pcpi_id"].astype(int), marked["deleted_s"]))
+    # A bookmark destroyed at the instant its PCPI's premature deletion happened is not itself the deletion.
+    of_bookmarks = (distinct & set(zip(dropped["component"], dropped["pcpi_id"].astype(int), dropped["time_s"]))
+                    ) - marked_rows
     assert len(marked) == kpis["premature_deletions"] - len(of_bookmarks), (
         f"pcpis table marks {len(marked)} rows premature but KPI premature_deletions is {kpis['premature_deletions']}"
         f" ({len(of_bookmarks)} of them bookmarks, which have no row)")
