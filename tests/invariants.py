@@ -3,8 +3,15 @@
 Each check models one promise the results make to a reader (issue 10): the premature-deletion
 blame contract, that locking protocols lose nothing when nothing overrides or retires them,
 that no transfer reads a PCPI its source no longer has, that bytes and KPIs add up across
-tables, and that the lock and transfer tables do not contradict themselves. A check returns
+tables, that what broken transfers threw away adds up and no appliance holds more than its
+capacity, and that the lock and transfer tables do not contradict themselves. A check returns
 None or raises AssertionError naming the relationship, volume, PCPI and time at fault.
+
+Faults change what the checks may assume: a re-point changes a relationship's source (the
+`repointed` event rows: checks read the source in force when a transfer started, `Sources`),
+may explain a re-baseline (no common base) and makes the oracle forget a base lost on the old
+source; a transfer can end without being applied, so a failed baseline or re-baseline is tried
+again as one.
 
 The checks are written against the results schema issue 10 introduced: transfers with
 `sent_bytes` and `completed` (and rows for transfers still in flight at the end), the KPIs
@@ -123,55 +130,134 @@ def _first(items: Iterable[str], limit: int = 8) -> str:
     return "\n  ".join(items[:limit]) + more
 
 
+def repoints(events: pd.DataFrame) -> dict[str, list[tuple[float, str, str, bool]]]:
+    """Per relationship, its re-points in time order: (time, old source, new source, whether
+    the new source had no common base), from the events table's `repointed` rows (detail
+    `from X to Y`, or `from X to Y, no common base`)."""
+    found: dict[str, list[tuple[float, str, str, bool]]] = {}
+    rows = events[events["event"] == "repointed"]
+    for when, rel, detail in zip(rows["time_s"], rows["component"], rows["detail"]):
+        moved, _, note = str(detail).partition(", ")
+        old, _, new = moved.removeprefix("from ").partition(" to ")
+        found.setdefault(rel, []).append((float(when), old, new, note == "no common base"))
+    return found
+
+
+class Sources:
+    """Which volume each relationship read from when: the spec's source until its first
+    re-point, then each re-point's new source. A transfer reads from the source in force
+    when it started."""
+
+    def __init__(self, specs: dict[str, MirrorSpec], events: pd.DataFrame):
+        self.specs = specs
+        self.moves = repoints(events)
+
+    def at(self, rel: str, t: float) -> str:
+        """The source in force at `t` (a re-point at `t` already done: a transfer starting at
+        the instant of a re-point and running on started after it)."""
+        source = self.specs[rel].source_volume
+        for when, _old, new, _cut in self.moves.get(rel, ()):
+            if when > t:
+                break
+            source = new
+        return source
+
+    def candidates(self, rel: str, t: float) -> tuple[str, ...]:
+        """The sources a transfer starting at `t` may have read: the one in force, and the one
+        before when a re-point happened at that very instant (the transfer may have started
+        just before it, to be ended by it)."""
+        now = self.at(rel, t)
+        before = self.at(rel, math.nextafter(t, -math.inf))
+        return (now,) if before == now else (now, before)
+
+    def appliance_at(self, rel: str, t: float) -> str:
+        return self.at(rel, t).partition(":")[0]
+
+
+def applied_before(transfers: pd.DataFrame) -> list[bool]:
+    """Per row of one relationship's transfers (in start order): whether an earlier transfer
+    of it was applied at its destination (before the first one is, every transfer is a
+    baseline: a failed baseline is tried again as a baseline)."""
+    done, seen = [], False
+    for completed_ in completed(transfers):
+        done.append(seen)
+        seen = seen or bool(completed_)
+    return done
+
+
 # -- a. the blame contract -------------------------------------------------------------------
 
 def check_blame_contract(_scenario: Scenario | dict[str, Any], result: Results) -> None:
-    """Every re-baseline of R is blamed on exactly one premature deletion of R made at or
-    after R's previous transfer started and no later than the re-baseline started; every
-    other premature deletion of R comes after R's last transfer started (it is pending, and
-    the pending ones are the KPI `bases_lost_pending`); `premature_deletions` counts distinct
-    deletions, and the pcpis table's `premature` rows are exactly those deleted PCPIs.
+    """Every re-baseline of R is explained by exactly one loss of R at or after R's previous
+    transfer started and no later than the re-baseline started: a premature deletion blamed
+    on R, or a `base_lost` event of R (a transfer of R ended unapplied after its source
+    deleted, while it ran, all its destination had); or by a re-point of R to a source
+    without a common base (a `repointed ... no common base` event) in that window. Every
+    other loss of R is followed by a re-point of R before R's next transfer (the oracle
+    forgets a base lost on the old source: nothing is owed) or comes after R's last transfer
+    started (it is pending, and the pending ones are the KPI `bases_lost_pending`);
+    `premature_deletions` counts distinct deletions, and the pcpis table's `premature` rows
+    are exactly those deleted PCPIs.
 
-    Blame is matched in time order, each re-baseline taking the earliest unblamed deletion
-    in its window, so a deletion at the very instant a transfer starts may explain that
-    transfer or the next one.
+    Losses are matched in time order, each re-baseline taking the earliest unmatched loss in
+    its window with no re-point after it, so a loss at the very instant a transfer starts may
+    explain that transfer or the next one. A relationship's transfers are baselines until one
+    has been applied (a failed baseline is tried again as a baseline): a re-baseline before
+    that is a problem.
     """
     events, transfers, pcpis = (result.tables[name] for name in ("events", "transfers", "pcpis"))
     kpis = result.summary["kpis"]
     blamed = events[events["event"] == "premature_deletion"]
+    stranded = events[events["event"] == "base_lost"]
+    losses = pd.concat([blamed.assign(rel=blamed["detail"]), stranded.assign(rel=stranded["component"])])
+    moves = repoints(events)
     problems: list[str] = []
     pending: dict[str, int] = {}
-    for rel in sorted(set(blamed["detail"]) | set(transfers["relationship"])):
+    for rel in sorted(set(losses["rel"]) | set(transfers["relationship"])):
         own = transfers[transfers["relationship"] == rel].sort_values("start_s", kind="stable")
         starts, kinds = list(own["start_s"]), list(own["kind"])
-        deletions = blamed[blamed["detail"] == rel].sort_values("time_s", kind="stable")
+        seen_applied = applied_before(own)
+        deletions = losses[losses["rel"] == rel].sort_values("time_s", kind="stable")
         times = list(deletions["time_s"])
-        where = [f"{c} PCPI #{int(p)}" for c, p in zip(deletions["component"], deletions["pcpi_id"])]
+        where = [f"{c} PCPI #{int(p)}" if e == "premature_deletion" else "its base (transfer ended unapplied)"
+                 for e, c, p in zip(deletions["event"], deletions["component"], deletions["pcpi_id"])]
+        moved = [(when, cut) for when, _old, _new, cut in moves.get(rel, ())]
+
+        def repointed_between(after: float, until: float, *, strictly_after: bool = False, _moved=moved) -> bool:
+            return any((after < when if strictly_after else after <= when) and when <= until for when, _cut in _moved)
+
         used: dict[int, int] = {}  # deletion index -> index of the re-baseline it is blamed for
         for k, (start, kind) in enumerate(zip(starts, kinds)):
             if kind != "rebaseline":
                 continue
-            if k == 0:
-                problems.append(f"{rel}: its first transfer ({at(start)}) is a re-baseline, not a baseline")
+            if not seen_applied[k]:
+                problems.append(f"{rel}: its transfer starting {at(start)} is a re-baseline, but none of its "
+                                f"transfers had been applied yet (it should be a baseline)")
                 continue
-            window = [i for i, t in enumerate(times) if starts[k - 1] <= t <= start and i not in used]
+            if any(cut and starts[k - 1] <= when <= start for when, cut in moved):
+                continue  # re-pointed to a source without a common base
+            window = [i for i, t in enumerate(times) if starts[k - 1] <= t <= start and i not in used
+                      and not repointed_between(t, start, strictly_after=True)]
             if window:
                 used[window[0]] = k
             else:
                 problems.append(f"{rel}: re-baseline starting {at(start)} is blamed on no premature deletion "
-                                f"since its previous transfer started ({at(starts[k - 1])})")
+                                f"or lost base since its previous transfer started ({at(starts[k - 1])}), and no "
+                                f"re-point without a common base explains it")
         blame_of = {k: i for i, k in used.items()}
         for i, t in enumerate(times):
             if i in used:
                 continue
-            if not starts or t >= starts[-1]:
+            k = next((k for k, s in enumerate(starts) if s >= t), None)
+            if repointed_between(t, starts[k] if k is not None else math.inf):
+                continue  # a re-point before the next transfer: the oracle forgot it
+            if k is None or t >= starts[-1]:
                 pending[rel] = pending.get(rel, 0) + 1
                 continue
-            k = next(k for k, s in enumerate(starts) if s >= t)
             follows = f"its {kinds[k]} transfer starting {at(starts[k])}"
             if k in blame_of:
                 follows += f", already blamed on {where[blame_of[k]]} at {at(times[blame_of[k]])}"
-            problems.append(f"{rel}: premature deletion of {where[i]} at {at(t)} is blamed for no re-baseline: "
+            problems.append(f"{rel}: loss of {where[i]} at {at(t)} is blamed for no re-baseline: "
                             f"it is followed by {follows}")
     if problems:
         raise AssertionError("blame contract broken:\n  " + _first(problems))
@@ -192,7 +278,10 @@ def check_blame_contract(_scenario: Scenario | dict[str, Any], result: Results) 
         f"distinct premature deletions (volume, PCPI, time)")
     marked = pcpis[pcpis["premature"].astype(bool)]
     dropped = events[events["event"] == "bookmark_destroyed"]
-    of_bookmarks = distinct & set(zip(dropped["component"], dropped["pcpi_id"].astype(int), dropped["time_s"]))
+    marked_rows = set(zip(marked["volume"], marked["pcpi_id"].astype(int), marked["deleted_s"]))
+    # A bookmark destroyed at the instant its PCPI's premature deletion happened is not itself the deletion.
+    of_bookmarks = (distinct & set(zip(dropped["component"], dropped["pcpi_id"].astype(int), dropped["time_s"]))
+                    ) - marked_rows
     assert len(marked) == kpis["premature_deletions"] - len(of_bookmarks), (
         f"pcpis table marks {len(marked)} rows premature but KPI premature_deletions is {kpis['premature_deletions']}"
         f" ({len(of_bookmarks)} of them bookmarks, which have no row)")
@@ -205,39 +294,60 @@ def check_blame_contract(_scenario: Scenario | dict[str, Any], result: Results) 
 
 def check_nothing_blamed_after_retirement(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """No premature deletion is blamed on a relationship that can no longer update: one whose
-    destination was retired, or one reading from a retired destination (its PCPIs are gone),
-    at or after the retirement."""
-    s = as_scenario(scenario)
-    retired_at: dict[str, float] = {}
-    for name, spec in relationships(s).items():
-        if spec.retire_at is not None:
-            retired_at[name] = min(retired_at.get(name, math.inf), spec.retire_at)
-            for below, other in relationships(s).items():
-                if other.source_volume == spec.destination_volume:
-                    retired_at[below] = min(retired_at.get(below, math.inf), spec.retire_at)
+    destination was retired, at or after the retirement, or one reading from a retired
+    destination (its PCPIs are gone), from the retirement until a re-point gives it another
+    source (a relationship cut off by its source's retirement can update again then)."""
+    specs = relationships(as_scenario(scenario))
     events = result.tables["events"]
+    sources = Sources(specs, events)
+    retired = {spec.destination_volume: spec.retire_at for spec in specs.values() if spec.retire_at is not None}
+    dead: dict[str, list[tuple[float, float]]] = {}  # relationship -> windows [from, until) it cannot update
+    for name, spec in specs.items():
+        if spec.retire_at is not None:
+            dead.setdefault(name, []).append((spec.retire_at, math.inf))
+        moves = [when for when, *_ in sources.moves.get(name, ())]
+        for when in [0.0, *moves]:
+            source = sources.at(name, when)
+            until = next((m for m in moves if m > when), math.inf)
+            cut_at = retired.get(source)
+            if cut_at is not None and cut_at < until:
+                dead.setdefault(name, []).append((max(cut_at, when), until))
     blamed = events[events["event"] == "premature_deletion"]
-    late = [f"{rel}: {c} PCPI #{int(p)} at {at(t)} (cannot update since {at(retired_at[rel])})"
+    late = [f"{rel}: {c} PCPI #{int(p)} at {at(t)} (cannot update from {at(start)} until {at(until)})"
             for t, c, p, rel in zip(blamed["time_s"], blamed["component"], blamed["pcpi_id"], blamed["detail"])
-            if rel in retired_at and t >= retired_at[rel]]
+            for start, until in dead.get(rel, ()) if start <= t < until]
     assert not late, "premature deletions blamed on relationships retired or cut off by a retirement:\n  " + _first(late)
 
 
 # -- b. locking protocols lose nothing ---------------------------------------------------------
 
 def check_locking_protocols_lose_nothing(scenario: Scenario | dict[str, Any], result: Results) -> None:
-    """Under `softlock` and `hard`, with no autodelete and no retirement anywhere (nothing may
-    override or orphan a lock), no relationship re-baselines and nothing is deleted prematurely.
+    """Under `softlock`, `hard` and `softlock_pending`, with no autodelete anywhere (on a
+    volume or on a vault's destination) and no retirement (nothing may override or orphan a
+    lock), no relationship re-baselines and nothing is deleted prematurely, whatever the
+    faults: crashes, broken and failed transfers, transfer slots, destinations without room.
     Locks protect what a destination already has from deletions upstream. Left out, with the
     re-baselines of the relationships they break: a premature deletion on a vault
     relationship's own destination (its own retention dropped its last base: a configuration no
     lock guards), and one of a PCPI the head of its lineage had deleted before it reached the
     relationship's destination (a vault can receive, from a stale image, a PCPI already gone at
-    the head: nobody depended on it when the head deleted it)."""
+    the head: nobody depended on it when the head deleted it).
+
+    Also left out, with the re-baseline it causes: the re-point hole (docs/protocol.md, "A
+    re-point opens a window without the destination's lock"; kept world
+    `tests/worlds/repoint_while_the_destination_is_down_loses_its_base.yaml`). When R is
+    re-pointed, its old source releases R's destination's locks at once and forwards the
+    smaller set upstream, while the destination's own set reaches the new source only one
+    message later, and waits out the path meanwhile (a crashed destination, a link down). A
+    deletion breaking R is excused when R was re-pointed to source N at r, R started no
+    transfer between r and the blame, the PCPI was first deleted in N's lineage (N or a volume
+    upstream of it, volume-mirror hops) at or after r, and no lock for R's destination set at
+    or after r was held there when it went."""
     s = as_scenario(scenario)
     if result.summary['protocol'] not in LOCKING_PROTOCOLS:
         return
-    if any(v.autodelete is not None for v in s.volumes.values()) or any(m.retire_at is not None for m in s.mirrors):
+    if (any(v.autodelete is not None for v in s.volumes.values())
+            or any(m.autodelete is not None or m.retire_at is not None for m in s.mirrors)):
         return
     destination_of = {name: spec.destination_volume for name, spec in relationships(s).items()}
     transfers, events = result.tables["transfers"], result.tables["events"]
@@ -253,13 +363,36 @@ def check_locking_protocols_lose_nothing(scenario: Scenario | dict[str, Any], re
         return (at_head is not None and reached is not None and _present(at_head[1])
                 and at_head[1] <= reached[0])
 
-    own = {r for c, p, r in zip(blamed["component"], blamed["pcpi_id"].astype(int), blamed["detail"])
-           if unguardable(c, p, r)}
+    moves, plan, locks = repoints(events), Plan(s), result.tables["locks"]
+
+    def in_repoint_hole(t: float, pcpi: int, rel: str) -> bool:
+        before = [(r, new) for r, _old, new, _cut in moves.get(rel, ()) if r <= t]
+        if not before:
+            return False
+        r, new = before[-1]
+        starts = transfers.loc[transfers["relationship"] == rel, "start_s"]
+        if ((starts >= r) & (starts < t)).any():
+            return False
+        gone = [(row[1], volume) for volume in plan.lineage(new)
+                if (row := rows.get((volume, pcpi))) is not None and _present(row[1])]
+        if not gone:
+            return False
+        d, volume = min(gone)
+        held = locks[(locks["volume"] == volume) & (locks["locking_dataset"] == destination_of[rel])
+                     & (locks["set_s"] >= r) & (locks["set_s"] <= d)]
+        in_force = held["released_s"].isna() | (held["released_s"] > d)
+        return d >= r and not in_force.any()
+
+    def excused(t: float, component: str, pcpi: int, rel: str) -> bool:
+        return unguardable(component, pcpi, rel) or in_repoint_hole(t, pcpi, rel)
+
+    own = {r for t, c, p, r in zip(blamed["time_s"], blamed["component"], blamed["pcpi_id"].astype(int),
+                                   blamed["detail"]) if excused(t, c, p, r)}
     lost = [f"re-baseline of {r} starting {at(t)}" for r, t, k in
             zip(transfers["relationship"], transfers["start_s"], transfers["kind"]) if k == "rebaseline" and r not in own]
     lost += [f"premature deletion of {c} PCPI #{int(p)} at {at(t)} (breaks {r})" for t, c, p, r in
              zip(blamed["time_s"], blamed["component"], blamed["pcpi_id"], blamed["detail"])
-             if not unguardable(c, int(p), r)]
+             if not excused(t, c, int(p), r)]
     kpis = result.summary["kpis"]
     assert not lost and (own or (kpis["rebaselines"] == 0 and kpis["premature_deletions"] == 0)), (
         f"protocol {result.summary['protocol']} lost bases without autodelete or retirement "
@@ -269,9 +402,10 @@ def check_locking_protocols_lose_nothing(scenario: Scenario | dict[str, Any], re
 # -- c. no PCPI read after it was deleted; images come from their source -------------------------
 
 def check_transfers_read_present_pcpis(scenario: Scenario | dict[str, Any], result: Results) -> None:
-    """Every transfer's base and sent PCPI were on its source volume from before the transfer
-    started until it ended (or until the run ended, for one still in flight); a vault's base
-    may instead be a bookmark on the source when the transfer started."""
+    """Every transfer's base and sent PCPI were on its source volume (the one in force when it
+    started: a re-point changes it) from before the transfer started until it ended (or until
+    the run ended, for one still in flight); a vault's base may instead be a bookmark on the
+    source when the transfer started."""
     specs = relationships(as_scenario(scenario))
     transfers = result.tables["transfers"]
     rows = _pcpi_rows(result.tables["pcpis"])
@@ -282,10 +416,10 @@ def check_transfers_read_present_pcpis(scenario: Scenario | dict[str, Any], resu
             bookmarked[(volume, int(pcpi))] = (when, math.inf)
         elif event == "bookmark_destroyed":
             bookmarked[(volume, int(pcpi))] = (bookmarked[(volume, int(pcpi))][0], when)
-    problems: list[str] = []
-    for rel, start, end, base, sent in zip(transfers["relationship"], transfers["start_s"], transfers["end_s"],
-                                           transfers["base_pcpi_id"], transfers["pcpi_id"]):
-        volume = specs[rel].source_volume
+    sources = Sources(specs, events)
+
+    def misread(rel: str, volume: str, start: float, end: float, base: Any, sent: Any) -> list[str]:
+        found = []
         until = end if _present(end) else start
         for role, pcpi in (("base", base), ("sent PCPI", sent)):
             if not _present(pcpi):
@@ -295,25 +429,35 @@ def check_transfers_read_present_pcpis(scenario: Scenario | dict[str, Any], resu
                 continue  # a vault's incremental from a bookmark: nothing of the PCPI is read
             row = rows.get((volume, int(pcpi)))
             if row is None:
-                problems.append(f"{rel}: transfer starting {at(start)} reads {role} #{int(pcpi)}, never on {volume}")
+                found.append(f"{rel}: transfer starting {at(start)} reads {role} #{int(pcpi)}, never on {volume}")
                 continue
             arrived, deleted, reason = row
             if not arrived <= start:
-                problems.append(f"{rel}: transfer starting {at(start)} reads {role} #{int(pcpi)}, "
-                                f"which arrived on {volume} only at {at(arrived)}")
+                found.append(f"{rel}: transfer starting {at(start)} reads {role} #{int(pcpi)}, "
+                             f"which arrived on {volume} only at {at(arrived)}")
             if _present(deleted) and deleted < until:
-                problems.append(f"{rel}: transfer {at(start)} .. {at(end)} reads {role} #{int(pcpi)}, "
-                                f"deleted from {volume} at {at(deleted)} ({reason}) while it ran")
+                found.append(f"{rel}: transfer {at(start)} .. {at(end)} reads {role} #{int(pcpi)}, "
+                             f"deleted from {volume} at {at(deleted)} ({reason}) while it ran")
+        return found
+
+    problems: list[str] = []
+    for rel, start, end, base, sent in zip(transfers["relationship"], transfers["start_s"], transfers["end_s"],
+                                           transfers["base_pcpi_id"], transfers["pcpi_id"]):
+        found = [misread(rel, volume, start, end, base, sent) for volume in sources.candidates(rel, start)]
+        if all(found):
+            problems += found[0]
     assert not problems, "transfers read PCPIs their source did not hold:\n  " + _first(problems)
 
 
 def check_volume_images_come_from_their_source(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """A volume-mirror or vault destination holds only PCPIs its source had when a transfer
     started: every PCPI arriving on it at time t came with a completed transfer of its
-    relationship ending at t, and was on the source when that transfer started. (A vault
-    destination may also take PCPIs of its own: a tool's sync snapshot for its next hop.)"""
+    relationship ending at t, and was on the source in force when that transfer started (a
+    re-point changes it). (A vault destination may also take PCPIs of its own: a tool's sync
+    snapshot for its next hop.)"""
     specs = relationships(as_scenario(scenario))
     transfers = result.tables["transfers"].assign(completed=lambda t: completed(t))
+    sources = Sources(specs, result.tables["events"])
     pcpis = result.tables["pcpis"]
     rows = _pcpi_rows(pcpis)
     problems: list[str] = []
@@ -330,11 +474,12 @@ def check_volume_images_come_from_their_source(scenario: Scenario | dict[str, An
                 problems.append(f"{rel}: PCPI #{int(pcpi)} arrived on {spec.destination_volume} at {at(arrived)} "
                                 f"with no completed transfer of {rel} ending then")
                 continue
-            source_row = rows.get((spec.source_volume, int(pcpi)))
+            source = sources.at(rel, start)
+            source_row = rows.get((source, int(pcpi)))
             if source_row is None or not source_row[0] <= start or (_present(source_row[1]) and source_row[1] < start):
                 had = "never" if source_row is None else f"from {at(source_row[0])} to {at(source_row[1])}"
                 problems.append(f"{rel}: PCPI #{int(pcpi)} arrived on {spec.destination_volume} at {at(arrived)} by the "
-                                f"transfer started {at(start)}, but {spec.source_volume} had it {had}")
+                                f"transfer started {at(start)}, but {source} had it {had}")
     assert not problems, "volume-mirror destinations hold PCPIs their source did not have:\n  " + _first(problems)
 
 
@@ -345,16 +490,18 @@ def _close(a: float, b: float) -> bool:
 
 
 def check_link_bytes(scenario: Scenario | dict[str, Any], result: Results) -> None:
-    """Each link carried exactly the bytes sent by the transfers routed over it."""
+    """Each link carried exactly the bytes sent by the transfers routed over it (from the
+    source in force when each started: a re-point changes the route)."""
     s = as_scenario(scenario)
     specs = relationships(s)
+    sources = Sources(specs, result.tables["events"])
     plan = Plan(s)
     names = [link.name for link in plan.links]
     transfers = result.tables["transfers"]
     expected = dict.fromkeys(names, 0.0)
-    for rel, sent in zip(transfers["relationship"], sent_bytes(transfers)):
+    for rel, start, sent in zip(transfers["relationship"], transfers["start_s"], sent_bytes(transfers)):
         spec = specs[rel]
-        for index in plan.route(spec.source.partition(":")[0], spec.destination.partition(":")[0]):
+        for index in plan.route(sources.appliance_at(rel, start), spec.destination.partition(":")[0]):
             expected[names[index]] += sent
     carried = link_bytes(result.summary)
     assert set(carried) == set(names), f"summary links {sorted(carried)} are not the scenario's links {names}"
@@ -442,10 +589,81 @@ def check_kpis_sum_their_tables(scenario: Scenario | dict[str, Any], result: Res
     if target_schema("KPI `lock_space_peak_bytes`", "lock_space_peak_bytes" in kpis, "not checking the peak"):
         peaks = summary["lock_space_peak_bytes"].values()
         low, high = max(peaks, default=0.0), sum(peaks)
-        if not low - 1e-6 <= kpis["lock_space_peak_bytes"] <= high + 1e-6 + RELATIVE_TOLERANCE * high:
+        if not low - 1e-6 - RELATIVE_TOLERANCE * low <= kpis["lock_space_peak_bytes"] <= high + 1e-6 + RELATIVE_TOLERANCE * high:
             wrong.append(f"KPI lock_space_peak_bytes is {kpis['lock_space_peak_bytes']!r}, outside the appliances' "
                          f"largest peak {low!r} and the sum of their peaks {high!r}")
     assert not wrong, "KPIs differ from the sums of their tables:\n  " + _first(wrong)
+
+
+def check_fault_bytes_and_counts(scenario: Scenario | dict[str, Any], result: Results) -> None:
+    """What broken transfers cost adds up. Per transfer row: an applied one sent its bytes
+    and what it threw away (`sent_bytes == bytes + aborted_bytes`: a resumed attempt re-sends
+    nothing, an aborted one everything it had sent); one that ended without being applied
+    threw away all it sent (`sent_bytes == aborted_bytes`); one still running has thrown
+    away no more than it sent; every transfer made at least one attempt. The KPIs
+    `aborted_bytes` (the column's sum), `transfer_breaks`, `no_space_breaks`,
+    `failed_transfers` and `missed_firings` (their event rows), each relationship's entries of
+    them, and each appliance's crashes and availability (its `appliance_down`/`up` rows) agree
+    with the tables."""
+    transfers, events = result.tables["transfers"], result.tables["events"]
+    summary, kpis = result.summary, result.summary["kpis"]
+    problems: list[str] = []
+    for rel, start, size, sent, aborted, done, ended, attempts in zip(
+            transfers["relationship"], transfers["start_s"], transfers["bytes"], sent_bytes(transfers),
+            transfers["aborted_bytes"].astype(float), completed(transfers), transfers["aborted"].astype(bool),
+            transfers["attempts"]):
+        what = f"{rel}: transfer starting {at(start)} ({attempts} attempts)"
+        if attempts < 1:
+            problems.append(f"{what}: made no attempt")
+        if done and not _close(sent, size + aborted):
+            problems.append(f"{what}: applied, sent {sent!r} bytes, not its {size!r} plus the {aborted!r} thrown away")
+        elif ended and not _close(sent, aborted):
+            problems.append(f"{what}: not applied, sent {sent!r} bytes but threw away {aborted!r}")
+        elif not done and not ended and aborted > sent and not _close(sent, aborted):
+            problems.append(f"{what}: still running, threw away {aborted!r} bytes of the {sent!r} it sent")
+    broken = events[events["event"] == "transfer_broken"]
+    failed = events[events["event"] == "transfer_failed"]
+    no_space = broken[broken["detail"].astype(str).str.startswith("no_space")]
+    expected = {
+        "aborted_bytes": float(transfers["aborted_bytes"].astype(float).sum()),
+        "transfer_breaks": len(broken),
+        "no_space_breaks": len(no_space),
+        "failed_transfers": len(failed),
+        "missed_firings": int((events["event"] == "firing_missed").sum()),
+    }
+    problems += [f"KPI {name} is {kpis[name]!r}, its rows give {value!r}"
+                 for name, value in expected.items() if not _close(float(kpis[name]), float(value))]
+    for rel, entry in summary["relationships"].items():
+        own = transfers[transfers["relationship"] == rel]
+        rows = {"aborted_bytes": float(own["aborted_bytes"].astype(float).sum()),
+                "transfer_breaks": int((broken["component"] == rel).sum()),
+                "failed_transfers": int((failed["component"] == rel).sum())}
+        problems += [f"{rel}: {name} is {entry[name]!r}, its rows give {value!r}"
+                     for name, value in rows.items() if not _close(float(entry[name]), float(value))]
+    duration = float(as_scenario(scenario).duration)
+    for name, entry in summary["appliances"].items():
+        changes = events[events["component"] == name]
+        downs = list(changes.loc[changes["event"] == "appliance_down", "time_s"])
+        ups = list(changes.loc[changes["event"] == "appliance_up", "time_s"]) + [duration]
+        down_s = sum(up - down for down, up in zip(downs, ups))
+        if entry["crashes"] != len(downs):
+            problems.append(f"appliance {name}: {entry['crashes']} crashes, {len(downs)} appliance_down rows")
+        if duration > 0 and not math.isclose(entry["availability"], 1.0 - down_s / duration, rel_tol=1e-9, abs_tol=1e-9):
+            problems.append(f"appliance {name}: availability {entry['availability']!r}, its rows give "
+                            f"{1.0 - down_s / duration!r}")
+    assert not problems, "fault costs differ from their rows:\n  " + _first(problems)
+
+
+def check_capacity(_scenario: Scenario | dict[str, Any], result: Results) -> None:
+    """No appliance ever holds more than its capacity: its high-water mark `peak_used_bytes`
+    (so its use at every instant) is at most `capacity_bytes`, to a relative 1e-9, and its
+    use at the end at most its peak."""
+    over = [f"{name}: peak {entry['peak_used_bytes']!r} bytes, use at the end {entry['used_bytes']!r}, capacity "
+            f"{entry['capacity_bytes']!r}"
+            for name, entry in result.summary["appliances"].items()
+            if entry["peak_used_bytes"] > entry["capacity_bytes"] * (1 + RELATIVE_TOLERANCE)
+            or entry["used_bytes"] > entry["peak_used_bytes"] * (1 + RELATIVE_TOLERANCE) + 1e-6]
+    assert not over, "appliances held more than their capacity:\n  " + _first(over)
 
 
 # -- e, f. the lock and transfer tables are consistent ------------------------------------------------
@@ -471,8 +689,9 @@ def check_lock_table(_scenario: Scenario | dict[str, Any], result: Results) -> N
 
 def check_transfers_table(scenario: Scenario | dict[str, Any], result: Results) -> None:
     """`end_s` is empty exactly for transfers still in flight at the end (neither completed
-    nor aborted), no transfer ends before it starts, a relationship's first transfer is its
-    baseline and later ones are not, and a relationship runs one transfer at a time."""
+    nor aborted), no transfer ends before it starts, a relationship's transfers are baselines
+    until one of them has been applied (a failed baseline is tried again) and later ones are
+    not, and a relationship runs one transfer at a time."""
     specs = relationships(as_scenario(scenario))
     transfers = result.tables["transfers"].assign(done=lambda t: completed(t))
     problems: list[str] = []
@@ -481,6 +700,7 @@ def check_transfers_table(scenario: Scenario | dict[str, Any], result: Results) 
             problems.append(f"{rel}: transfers of a relationship the scenario does not have")
             continue
         own = own.sort_values("start_s", kind="stable")
+        seen_applied = applied_before(own)
         previous_end: float | None = None
         for k, (start, end, kind, done, aborted) in enumerate(
                 zip(own["start_s"], own["end_s"], own["kind"], own["done"], own["aborted"])):
@@ -492,8 +712,9 @@ def check_transfers_table(scenario: Scenario | dict[str, Any], result: Results) 
                 problems.append(f"{what}: both completed and aborted")
             if _present(end) and end < start:
                 problems.append(f"{what}: ends {at(end)} before it starts")
-            if (k == 0) != (kind == "baseline"):
-                problems.append(f"{what}: transfer number {k + 1} of the relationship is a {kind}")
+            if seen_applied[k] == (kind == "baseline"):
+                problems.append(f"{what}: transfer number {k + 1} of the relationship is a {kind}, "
+                                f"{'after' if seen_applied[k] else 'before'} one of them was applied")
             if k > 0 and (previous_end is None or start < previous_end):
                 problems.append(f"{what}: starts while the previous one runs (it ends {at(previous_end)})")
             previous_end = end if _present(end) else None
@@ -510,6 +731,8 @@ CHECKS: tuple[Check, ...] = (
     check_volume_images_come_from_their_source,
     check_link_bytes,
     check_kpis_sum_their_tables,
+    check_fault_bytes_and_counts,
+    check_capacity,
     check_lock_table,
     check_transfers_table,
 )

@@ -8,7 +8,20 @@ random forest of mirrors below them (chains, trees, fan-outs), volume, qtree and
 mirrors mixed, including qtree destinations that feed further mirrors and volume mirrors below
 qtree and vault hops; retention is keep-N or, sometimes, a rule of a tool's grammar (on
 policies and on vaults, some vaults with a name filter); some mirrors retire, some volumes
-carry application holds, some appliances are tight on space.
+carry application holds, some appliances are tight on space (down to 0.1 % over their live
+data, so destinations run out of room).
+
+Faults, each with a modest probability: a mirror's break policy (`on_break`: stall, abort or
+resume, back-offs of seconds to minutes, one to six attempts); transfer slots
+(`max_transfers` 1-3) on an appliance; an appliance's crash windows, and random crashes
+(MTBF 2-48 h, MTTR 1-240 min, exponential, Weibull or lognormal repairs); autodelete on a
+vault's destination; random link failures (MTBF 2-48 h, MTTR 1-240 min, each repair family)
+and link bandwidth schedules; a mirror's throttle; faults of the lock sets (`faults.messages`:
+loss up to 50 %, extra delays, duplicates, reordering); re-points (`faults.repoints`) of a volume or vault mirror whose source is
+a volume-mirror image to a volume upstream of that source in its lineage (never a retired
+one, never after the mirror's own retirement, never on the destination's appliance: what
+`sim.scenario.validate` accepts); and administrators' releases (`faults.releases`) of retired
+volume and vault mirrors (not of qtree mirrors: the model does not find those yet).
 
 Shrinking. The structure is drawn first: how many appliances, then a network tree, routers
 and extra links, heads, snapshot policies, mirrors and holds, each as a list of entities
@@ -20,7 +33,7 @@ destination appliance) are small integers read modulo the number of options, so 
 stays valid whatever was deleted before them. Everything shrinks towards the simplest world:
 one head on A, a volume mirror to B, a star network of 1 Gbit/s links without latency, no
 routers, extra links, outages, qtrees, autodelete, holds, retirements or tight capacity,
-hourly schedules, one day, the coarsest sampling.
+no fault of any kind, hourly schedules, one day, the coarsest sampling.
 Every drawn document passes `sim.scenario.load_scenario` and runs in well under a second.
 """
 
@@ -88,7 +101,11 @@ def _link(draw: st.DrawFn) -> dict[str, Any]:
     outages = draw(sometimes(st.lists(st.tuples(st.integers(0, 3 * 24 * 60 - 1), st.integers(1, 36 * 60)),
                                       min_size=1, max_size=2), 8, default=[]))
     return {"bandwidth": draw(st.sampled_from(BANDWIDTHS)), "latency": f"{draw(st.integers(0, 100))}ms",
-            "outages": outages}
+            "outages": outages,
+            "failures": draw(sometimes(st.tuples(st.integers(2, 48), st.integers(1, 240), st.sampled_from(REPAIRS)), 12)),
+            "bandwidth_schedule": draw(sometimes(st.lists(st.tuples(st.sampled_from(SCHEDULES),
+                                                                    st.sampled_from(BANDWIDTHS)),
+                                                          min_size=1, max_size=2), 10, default=[]))}
 
 
 @st.composite
@@ -141,7 +158,58 @@ def _mirror(draw: st.DrawFn) -> dict[str, Any]:
             "vault": draw(sometimes(st.just(True), 3, default=False)), "vault_retention": _retention(draw, 30),
             "vault_filter": draw(sometimes(st.just("^snap0"), 4)),
             "destination": draw(PICK), "schedule": draw(st.sampled_from(SCHEDULES)),
-            "retire_min": draw(sometimes(st.integers(1, 3 * 24 * 60 - 1), 8))}
+            "retire_min": draw(sometimes(st.integers(1, 3 * 24 * 60 - 1), 8)),
+            "release_after_min": draw(sometimes(st.integers(0, 24 * 60), 2)),
+            "on_break": draw(sometimes(_on_break(), 4)),
+            "throttle": draw(sometimes(st.sampled_from(("100Mbit/s", "10Mbit/s", "1Gbit/s")), 6)),
+            "vault_autodelete": draw(sometimes(st.tuples(st.sampled_from(("try", "disrupt", "destroy")),
+                                                         st.integers(1, 100), st.integers(50, 100)), 4))}
+
+
+BREAK_POLICIES = ("abort", "resume", "stall")
+"""A mirror's `on_break` policy when one is drawn (no `on_break`, the default stall, is the shrink target)."""
+
+
+@st.composite
+def _on_break(draw: st.DrawFn) -> dict[str, Any]:
+    """A break policy with small back-offs and few attempts, so that retries and failures
+    happen within a run."""
+    return {"policy": draw(st.sampled_from(BREAK_POLICIES)), "retry_after": f"{draw(st.integers(1, 600))}s",
+            "backoff": draw(st.sampled_from((2.0, 1.0, 1.5, 4.0))), "backoff_cap": f"{draw(st.integers(1, 120))}m",
+            "attempts": draw(st.integers(1, 6))}
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> dict[str, Any]:
+    """Faults of the lock sets: loss, an extra delay, duplicates, reordering (each sometimes)."""
+    spec: dict[str, Any] = {"loss": draw(st.sampled_from((0.1, 0.0, 0.3, 0.5)))}
+    delay = draw(sometimes(st.tuples(st.integers(1, 600), st.sampled_from(REPAIRS)), 2))
+    if delay is not None:
+        spec["delay"] = {"mean": f"{delay[0]}s", **delay[1]}
+    spec["duplicate"] = draw(sometimes(st.sampled_from((0.1, 0.5)), 2, default=0.0))
+    spec["reorder"] = draw(sometimes(st.sampled_from((0.1, 0.5)), 2, default=0.0))
+    return spec
+
+
+REPAIRS: tuple[dict[str, Any], ...] = (
+    {"distribution": "exponential"},
+    {"distribution": "weibull", "shape": 1.5},
+    {"distribution": "weibull", "shape": 0.7},
+    {"distribution": "lognormal", "shape": 1.0},
+)
+"""Repair-time families of random crashes, the scenario default first."""
+
+
+@st.composite
+def _appliance_faults(draw: st.DrawFn) -> dict[str, Any]:
+    """An appliance's transfer slots, crash windows (minute offsets, read modulo the run's
+    length, and lengths) and random crashes (MTBF in hours, MTTR in minutes, repair family)."""
+    return {
+        "max_transfers": draw(sometimes(st.integers(1, 3), 6)),
+        "crashes": draw(sometimes(st.lists(st.tuples(st.integers(0, 3 * 24 * 60 - 1), st.integers(1, 12 * 60)),
+                                           min_size=1, max_size=2), 16, default=[])),
+        "random": draw(sometimes(st.tuples(st.integers(2, 48), st.integers(1, 240), st.sampled_from(REPAIRS)), 20)),
+    }
 
 
 @st.composite
@@ -165,12 +233,21 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
         a, b = nodes[pick_a % len(nodes)], nodes[pick_b % len(nodes)]
         if a != b and not any({a, b} == {x, y} for x, y, _ in edges):
             edges.append((a, b, link))
-    links = []
+    links, failing = [], []
     for a, b, link in edges:
         spec: dict[str, Any] = {"between": [a, b], "bandwidth": link["bandwidth"], "latency": link["latency"]}
         if link["outages"]:
             spec["outages"] = [{"at": f"{at % duration_min}m", "for": f"{length}m"} for at, length in link["outages"]]
+        if link["bandwidth_schedule"]:
+            spec["bandwidth_schedule"] = [{"schedule": cron, "bandwidth": rate}
+                                          for cron, rate in link["bandwidth_schedule"]]
         links.append(spec)
+        if link["failures"] is not None:
+            mtbf_h, mttr_min, repair = link["failures"]
+            failure: dict[str, Any] = {"between": [a, b], "mtbf": f"{mtbf_h}h", "mttr": f"{mttr_min}m"}
+            if repair["distribution"] != "exponential":
+                failure["repair"] = repair
+            failing.append(failure)
 
     # Heads, then the mirror forest below them. Volumes by id (see MIRROR_SLOTS); `layout`:
     # every volume's size and qtree shares.
@@ -206,6 +283,8 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
         policies[f"snap{p}"] = {"schedule": policy["schedule"], "label": f"snap{p}", **rule, "volumes": covered}
 
     mirrors: list[dict[str, Any]] = []
+    releases: list[dict[str, Any]] = []
+    image_of: dict[str, str] = {}  # a volume-mirror destination -> its source (the lineages)
     for choice in draw(st.lists(_mirror(), min_size=1, max_size=MAX_MIRRORS)):
         source = volume_at_or_below(choice["source"])
         slot = next(s % MIRROR_SLOTS for s in range(choice["slot"], choice["slot"] + MIRROR_SLOTS)
@@ -223,14 +302,49 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
                       "retention": drawn.get("retention", {"keep": drawn.get("keep")})}
             if choice["vault_filter"] is not None:
                 mirror["filter"] = choice["vault_filter"]
+            if choice["vault_autodelete"] is not None:
+                commitment, per_mille, target_pct = choice["vault_autodelete"]
+                trigger_mib = max(1, math.ceil(size_bytes * per_mille / 1000 / MIB))
+                mirror["autodelete"] = {"commitment": commitment, "trigger": f"{trigger_mib}MiB",
+                                        "target": f"{max(1, trigger_mib * target_pct // 100)}MiB"}
             layout[volume] = (size_bytes, dict(qtrees))
         else:
             mirror = {"source": source, "destination": volume, "type": "volume"}
             layout[volume] = (size_bytes, dict(qtrees))
+            image_of[volume] = source
         mirror["schedule"] = choice["schedule"]
+        if choice["on_break"] is not None:
+            mirror["on_break"] = choice["on_break"]
+        if choice["throttle"] is not None:
+            mirror["throttle"] = choice["throttle"]
         if choice["retire_min"] is not None:
-            mirror["retire_at"] = f"{1 + choice['retire_min'] % (duration_min - 1)}m"
+            retire_min = 1 + choice["retire_min"] % (duration_min - 1)
+            mirror["retire_at"] = f"{retire_min}m"
+            if (choice["release_after_min"] is not None and retire_min + choice["release_after_min"] < duration_min
+                    and mirror["type"] != "qtree"):  # a qtree mirror's release does not run yet (the report)
+                releases.append({"destination": mirror["destination"],
+                                 "at": f"{retire_min + choice['release_after_min']}m"})
         mirrors.append(mirror)
+
+    # Re-points: a volume or vault mirror whose source is a volume-mirror image takes a volume
+    # upstream of that source in its lineage, neither retired by then (nor the mirror).
+    retired_min = {m["destination"]: int(m["retire_at"][:-1]) for m in mirrors if "retire_at" in m}
+    repoints: list[dict[str, Any]] = []
+    for pick, upstream_pick, at in draw(sometimes(st.lists(st.tuples(PICK, PICK, st.integers(1, 3 * 24 * 60 - 1)),
+                                                           min_size=1, max_size=3), 2, default=[])):
+        at %= duration_min
+        movable = [m for m in mirrors if m["type"] != "qtree" and m["source"] in image_of]
+        if not movable:
+            break
+        mirror = movable[pick % len(movable)]
+        upstream = [image_of[mirror["source"]]]
+        while upstream[-1] in image_of:
+            upstream.append(image_of[upstream[-1]])
+        new_source = upstream[upstream_pick % len(upstream)]
+        if (retired_min.get(mirror["destination"], duration_min) > at and retired_min.get(new_source, duration_min) > at
+                and new_source.partition(":")[0] != mirror["destination"].partition(":")[0]
+                and not any(r["destination"] == mirror["destination"] and r["at"] == f"{at}m" for r in repoints)):
+            repoints.append({"destination": mirror["destination"], "source": new_source, "at": f"{at}m"})
 
     labels = [p["label"] for p in policies.values()] + ["mirror", "qtree_mirror"]
     holds = [{"volume": list(layout)[volume % len(layout)], "label": labels[label % len(labels)],
@@ -242,10 +356,26 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
     used = dict.fromkeys(appliances, 0.0)
     for volume, (size_bytes, _qtrees) in layout.items():
         used[volume.partition(":")[0]] += size_bytes
-    headroom = draw(st.lists(sometimes(st.integers(1, 30), 4, default=300),
+    headroom = draw(st.lists(sometimes(st.integers(1, 300), 4, default=3000),
                              min_size=len(APPLIANCES), max_size=len(APPLIANCES)))
-    capacities = {a: {"capacity": f"{math.ceil(used[a] * (1 + pct / 100) / MIB) + 1}MiB" if used[a] else "1TiB"}
-                  for a, pct in zip(appliances, headroom)}
+    capacities: dict[str, dict[str, Any]] = {
+        a: {"capacity": f"{math.ceil(used[a] * (1 + per_mille / 1000) / MIB) + 1}MiB" if used[a] else "1TiB"}
+        for a, per_mille in zip(appliances, headroom)}
+    crashing: dict[str, dict[str, Any]] = {}
+    for a, faults in zip(appliances, draw(st.lists(_appliance_faults(), min_size=len(APPLIANCES),
+                                                   max_size=len(APPLIANCES)))):
+        if faults["max_transfers"] is not None:
+            capacities[a]["max_transfers"] = faults["max_transfers"]
+        spec: dict[str, Any] = {}
+        if faults["crashes"]:
+            spec["crashes"] = [{"at": f"{at % duration_min}m", "for": f"{length}m"} for at, length in faults["crashes"]]
+        if faults["random"] is not None:
+            mtbf_h, mttr_min, repair = faults["random"]
+            spec.update({"mtbf": f"{mtbf_h}h", "mttr": f"{mttr_min}m"})
+            if repair["distribution"] != "exponential":
+                spec["repair"] = repair
+        if spec:
+            crashing[a] = spec
 
     document: dict[str, Any] = {
         "name": "random_world",
@@ -267,6 +397,20 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
     document["mirrors"] = mirrors
     if holds:
         document["holds"] = holds
+    faults: dict[str, Any] = {}
+    if failing:
+        faults["links"] = failing
+    messages = draw(sometimes(_messages(), 5))
+    if messages is not None:
+        faults["messages"] = messages
+    if crashing:
+        faults["appliances"] = crashing
+    if repoints:
+        faults["repoints"] = repoints
+    if releases:
+        faults["releases"] = releases
+    if faults:
+        document["faults"] = faults
     return document
 
 
