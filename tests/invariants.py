@@ -331,18 +331,7 @@ def check_locking_protocols_lose_nothing(scenario: Scenario | dict[str, Any], re
     relationship's own destination (its own retention dropped its last base: a configuration no
     lock guards), and one of a PCPI the head of its lineage had deleted before it reached the
     relationship's destination (a vault can receive, from a stale image, a PCPI already gone at
-    the head: nobody depended on it when the head deleted it).
-
-    Also left out, with the re-baseline it causes: the re-point hole (docs/protocol.md, "A
-    re-point opens a window without the destination's lock"; kept world
-    `tests/worlds/repoint_while_the_destination_is_down_loses_its_base.yaml`). When R is
-    re-pointed, its old source releases R's destination's locks at once and forwards the
-    smaller set upstream, while the destination's own set reaches the new source only one
-    message later, and waits out the path meanwhile (a crashed destination, a link down). A
-    deletion breaking R is excused when R was re-pointed to source N at r, R started no
-    transfer between r and the blame, the PCPI was first deleted in N's lineage (N or a volume
-    upstream of it, volume-mirror hops) at or after r, and no lock for R's destination set at
-    or after r was held there when it went."""
+    the head: nobody depended on it when the head deleted it)."""
     s = as_scenario(scenario)
     if result.summary['protocol'] not in LOCKING_PROTOCOLS:
         return
@@ -363,28 +352,8 @@ def check_locking_protocols_lose_nothing(scenario: Scenario | dict[str, Any], re
         return (at_head is not None and reached is not None and _present(at_head[1])
                 and at_head[1] <= reached[0])
 
-    moves, plan, locks = repoints(events), Plan(s), result.tables["locks"]
-
-    def in_repoint_hole(t: float, pcpi: int, rel: str) -> bool:
-        before = [(r, new) for r, _old, new, _cut in moves.get(rel, ()) if r <= t]
-        if not before:
-            return False
-        r, new = before[-1]
-        starts = transfers.loc[transfers["relationship"] == rel, "start_s"]
-        if ((starts >= r) & (starts < t)).any():
-            return False
-        gone = [(row[1], volume) for volume in plan.lineage(new)
-                if (row := rows.get((volume, pcpi))) is not None and _present(row[1])]
-        if not gone:
-            return False
-        d, volume = min(gone)
-        held = locks[(locks["volume"] == volume) & (locks["locking_dataset"] == destination_of[rel])
-                     & (locks["set_s"] >= r) & (locks["set_s"] <= d)]
-        in_force = held["released_s"].isna() | (held["released_s"] > d)
-        return d >= r and not in_force.any()
-
-    def excused(t: float, component: str, pcpi: int, rel: str) -> bool:
-        return unguardable(component, pcpi, rel) or in_repoint_hole(t, pcpi, rel)
+    def excused(_t: float, component: str, pcpi: int, rel: str) -> bool:
+        return unguardable(component, pcpi, rel)
 
     own = {r for t, c, p, r in zip(blamed["time_s"], blamed["component"], blamed["pcpi_id"].astype(int),
                                    blamed["detail"]) if excused(t, c, p, r)}

@@ -563,3 +563,26 @@ def test_a_re_point_leaves_the_old_source_its_locks_and_mirror_pcpis_until_a_rel
     assert not any(p.name.startswith("mirror.X:") for p in released.volumes["A:/vol/v"].pcpis.values())
     kpis = simulate(make_scenario(doc)).summary["kpis"]
     assert kpis["premature_deletions"] == kpis["rebaselines"] + kpis["bases_lost_pending"]
+
+
+def test_a_re_point_to_a_volume_already_removed_is_refused(write_scenario):
+    from conftest import assert_refused
+
+    text = well_formed(FAULTY).replace("{destination: A:/vol/v, source: C:/vol/v, at: 1d}",
+                                       "{destination: C:/vol/v, source: B:/vol/v, at: 1d1h}")
+    text = text.replace("{destination: C:/vol/v, source: C:/vol/v, at: 1d}",
+                        "{destination: C:/vol/v, source: A:/vol/v, at: 2h}")
+    assert_refused(write_scenario(text), 24, "faults.repoints[0].source", "'B:/vol/v' is removed by then")
+
+
+def test_a_qtree_mirror_retired_and_released_frees_its_base_lock(make_scenario):
+    doc = chain_document(
+        duration="1d", snapshot_policies={},
+        volumes={"A:/vol/v": {"size": "10GiB", "change_rate": "1GiB/h", "qtrees": {"q": {"share": 0.5}}}},
+        mirrors=[{"source": "A:/vol/v/q", "destination": "B:/vol/v/q", "type": "qtree", "schedule": "0 * * * *",
+                  "retire_at": "6h"}],
+        faults={"releases": [{"destination": "B:/vol/v", "at": "7h"}]})
+    model = Model(make_scenario(doc))
+    model.start()
+    model.run()
+    assert not model.volumes["A:/vol/v"].locks.hard

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from sim.engine.deletion import RETENTION, RETIRED, ROLLBACK, ROTATION
+from sim.engine.deletion import RETENTION, RETIRED, ROTATION
 from sim.engine.network import Flow, Network
 from sim.engine.storage import Pcpi, Volume
 from sim.scenario.schema import BreakPolicySpec
@@ -275,10 +275,8 @@ class MirrorRelationship:
                      if base.id < pid <= send.id and (pid == send.id or self._sent_to_vault(p))}
         else:
             image = {send.id: send}
-        if self.kind == "vault" and base is not None and strategy.rolls_back(self):
-            for pcpi_id in [pid for pid in dst.pcpis if pid > base.id]:
-                if dst.may_delete(pcpi_id, ROLLBACK):
-                    dst.delete_pcpi(pcpi_id, ROLLBACK, self.name)
+        if self.kind == "vault" and base is not None and strategy.rolls_back(self) and base.id in dst.pcpis:
+            dst.roll_back(base, self.name)
         self.in_flight_image = image
         self.transfer_reads = reading
         self.transfer_started_s = self.env.now

@@ -174,7 +174,7 @@ class Model:
             if spec.mtbf is not None:
                 env.process(self.crashes.random(name, spec, self.streams.stream(f"appliance-crashes:{name}"),
                                                 self.scenario.duration))
-        by_destination = {rel.destination_name: rel for rel in self.relationships}
+        by_destination = {rel.destination.name: rel for rel in self.relationships}
         for change in faults.repoints:
             env.process(repoint(env, by_destination[change.destination], self.volumes[change.source], change.at))
         for change in faults.releases:

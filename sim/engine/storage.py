@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from sim.engine.deletion import AUTODELETE, IMAGE, DeletionGate
+from sim.engine.deletion import AUTODELETE, IMAGE, ROLLBACK, DeletionGate
 from sim.engine.lock_table import LockTable, VolumeLocks
 
 if TYPE_CHECKING:
@@ -259,8 +259,6 @@ class Volume:
         label_set = self.by_label.get(pcpi.label)
         if label_set is not None:
             label_set.pop(pcpi_id, None)
-        if not self.writable and self.pcpis:
-            self.cum_changed_bytes = self.newest().cum_changed_bytes  # type: ignore[union-attr]
         self.appliance.use(self.snapshot_space_bytes - before)
         self._deferred.pop(pcpi_id, None)
         now = services.env.now
@@ -313,12 +311,11 @@ class Volume:
 
     def growth_on_receive(self, received: tuple[Pcpi, ...]) -> float:
         """Bytes `receive(received)` would add to the appliance's use now (before the vault's
-        retention runs)."""
+        retention runs): the snapshot space from its oldest PCPI to the PCPI sent."""
         if not received:
             return 0.0
-        ids = sorted({*self.pcpis, *(pcpi.id for pcpi in received)})
-        by_id = {**{pcpi.id: pcpi for pcpi in received}, **self.pcpis}
-        return by_id[ids[-1]].cum_changed_bytes - by_id[ids[0]].cum_changed_bytes - self.snapshot_space_bytes
+        oldest = min(next(iter(self.pcpis.values()), received[0]), received[0], key=lambda pcpi: pcpi.id)
+        return received[-1].cum_changed_bytes - oldest.cum_changed_bytes - self.snapshot_space_bytes
 
     def growth_on_write(self, changed_bytes: float) -> float:
         """Bytes a PCPI closing an interval that wrote `changed_bytes` would add (a qtree
@@ -373,12 +370,23 @@ class Volume:
         if arrived and arrived[0].id < newest:  # an older PCPI came after newer ones: keep the order by id
             self.pcpis = dict(sorted(self.pcpis.items()))
             self.by_label = {label: dict(sorted(members.items())) for label, members in self.by_label.items()}
-        if self.pcpis:
-            self.cum_changed_bytes = self.newest().cum_changed_bytes  # type: ignore[union-attr]
+        if received:
+            self.cum_changed_bytes = received[-1].cum_changed_bytes  # its content is now the PCPI sent
         self.appliance.use(self.snapshot_space_bytes - before)
         services.events.volume_changed(self)
         for pcpi in arrived:
             services.events.pcpi_arrived(now, self, pcpi)
+
+    def roll_back(self, base: Pcpi, by: str) -> None:
+        """`zfs receive -F` on a vault destination: its PCPIs newer than `base` are destroyed
+        (those the deletion gate lets go, reason `rollback`) and its content is `base`'s again."""
+        for pcpi_id in [pid for pid in self.pcpis if pid > base.id]:
+            if self.may_delete(pcpi_id, ROLLBACK):
+                self.delete_pcpi(pcpi_id, ROLLBACK, by)
+        before = self.snapshot_space_bytes
+        self.cum_changed_bytes = base.cum_changed_bytes
+        self.appliance.use(self.snapshot_space_bytes - before)
+        self._services.events.volume_changed(self)
 
     def autodelete(self) -> int:
         """Past the trigger, delete the oldest PCPIs the commitment allows until the target.

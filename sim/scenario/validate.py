@@ -197,6 +197,9 @@ def _fault_problems(s: Scenario, plan: Plan) -> list[tuple[Loc, str]]:
                                                 f"destination)"))
         elif change.source == change.destination:
             problems.append(((*loc, "source"), "is the destination itself"))
+        elif change.source in into and _retired_by(into[change.source][1].retire_at, change.at):
+            problems.append(((*loc, "source"), f"{change.source!r} is removed by then (the retire_at of "
+                                                f"mirrors[{into[change.source][0]}])"))
         elif nx.has_path(reach, change.destination, change.source):
             problems.append(((*loc, "source"), f"{change.source!r} is downstream of {change.destination!r}: the "
                                                 f"mirrors would form a cycle"))
@@ -220,6 +223,11 @@ def _fault_problems(s: Scenario, plan: Plan) -> list[tuple[Loc, str]]:
             problems.append(((*loc, "at"), f"mirrors[{found[0]}] is neither retired nor re-pointed by then: a release "
                                            f"frees what a relationship left on a source it no longer uses"))
     return problems
+
+
+def _retired_by(retire_at: float | None, at: float) -> bool:
+    """Whether a mirror retiring at `retire_at` (None: never) has retired at or before `at`."""
+    return retire_at is not None and retire_at <= at
 
 
 def _link_failure_problems(s: Scenario) -> list[tuple[Loc, str]]:
