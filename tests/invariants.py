@@ -118,10 +118,35 @@ def link_bytes(summary: dict[str, Any]) -> dict[str, float]:
     return {name: float(v) for name, v in links.items()}
 
 
-def _pcpi_rows(pcpis: pd.DataFrame) -> dict[tuple[str, int], tuple[float, float, str]]:
-    """(volume, PCPI id) -> (arrived_s, deleted_s, reason) of the pcpis table."""
-    return {(v, int(p)): (a, d, r) for v, p, a, d, r in
-            zip(pcpis["volume"], pcpis["pcpi_id"], pcpis["arrived_s"], pcpis["deleted_s"], pcpis["reason"])}
+Residency = tuple[float, float, str]
+"""(arrived_s, deleted_s, reason) of one row of the pcpis table: one stay of a PCPI on a volume."""
+
+
+def _pcpi_rows(pcpis: pd.DataFrame) -> dict[tuple[str, int], list[Residency]]:
+    """(volume, PCPI id) -> its stays on the volume, first first. A vault can receive a PCPI
+    again after deleting it (a `zfs receive -F` rollback, then an incremental that sends it
+    again), so a PCPI may have several rows on one volume."""
+    rows: dict[tuple[str, int], list[Residency]] = {}
+    for v, p, a, d, r in zip(pcpis["volume"], pcpis["pcpi_id"], pcpis["arrived_s"], pcpis["deleted_s"],
+                             pcpis["reason"]):
+        rows.setdefault((v, int(p)), []).append((a, d, r))
+    for stays in rows.values():
+        stays.sort(key=lambda stay: stay[0])
+    return rows
+
+
+def _first_stay(rows: dict[tuple[str, int], list[Residency]], key: tuple[str, int]) -> Residency | None:
+    stays = rows.get(key)
+    return stays[0] if stays else None
+
+
+def _stay_at(rows: dict[tuple[str, int], list[Residency]], key: tuple[str, int], t: float) -> Residency | None:
+    """The stay of the PCPI on the volume in force at `t` (arrived by then, not deleted before
+    it), or, when none is, the first one (for the message)."""
+    stays = rows.get(key)
+    if not stays:
+        return None
+    return next((stay for stay in stays if stay[0] <= t and not (_present(stay[1]) and stay[1] < t)), stays[0])
 
 
 def _first(items: Iterable[str], limit: int = 8) -> str:
@@ -347,8 +372,8 @@ def check_locking_protocols_lose_nothing(scenario: Scenario | dict[str, Any], re
     def unguardable(component: str, pcpi: int, rel: str) -> bool:
         if destination_of.get(rel) == component:
             return True
-        at_head = rows.get((origin_of.get(pcpi, ""), pcpi))
-        reached = rows.get((destination_of.get(rel, ""), pcpi))
+        at_head = _first_stay(rows, (origin_of.get(pcpi, ""), pcpi))
+        reached = _first_stay(rows, (destination_of.get(rel, ""), pcpi))
         return (at_head is not None and reached is not None and _present(at_head[1])
                 and at_head[1] <= reached[0])
 
@@ -396,7 +421,7 @@ def check_transfers_read_present_pcpis(scenario: Scenario | dict[str, Any], resu
             mark = bookmarked.get((volume, int(pcpi)))
             if role == "base" and specs[rel].type == "vault" and mark is not None and mark[0] <= start < mark[1]:
                 continue  # a vault's incremental from a bookmark: nothing of the PCPI is read
-            row = rows.get((volume, int(pcpi)))
+            row = _stay_at(rows, (volume, int(pcpi)), start)
             if row is None:
                 found.append(f"{rel}: transfer starting {at(start)} reads {role} #{int(pcpi)}, never on {volume}")
                 continue
@@ -444,7 +469,7 @@ def check_volume_images_come_from_their_source(scenario: Scenario | dict[str, An
                                 f"with no completed transfer of {rel} ending then")
                 continue
             source = sources.at(rel, start)
-            source_row = rows.get((source, int(pcpi)))
+            source_row = _stay_at(rows, (source, int(pcpi)), start)
             if source_row is None or not source_row[0] <= start or (_present(source_row[1]) and source_row[1] < start):
                 had = "never" if source_row is None else f"from {at(source_row[0])} to {at(source_row[1])}"
                 problems.append(f"{rel}: PCPI #{int(pcpi)} arrived on {spec.destination_volume} at {at(arrived)} by the "
