@@ -34,7 +34,8 @@ import simpy
 from ruamel.yaml import YAML
 
 from sim.engine.model import Model
-from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario
+from sim.protocols.registry import names as protocol_names
+from sim.scenario import Scenario, ScenarioError, load_scenario
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results" / "bench" / "scale.json"
 EXIT_BAD_INPUT = 2
@@ -147,7 +148,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--appliances", type=int, required=True,
                         help="fleet size; makes appliances // 3 independent A -> B -> C chains (at least 3)")
     parser.add_argument("--days", type=int, required=True, help="simulated days (at least 1)")
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="none")
+    parser.add_argument("--protocol", choices=protocol_names(), default="none")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="JSON list of runs to merge the result into (default: results/bench/scale.json in the repo)")
