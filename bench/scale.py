@@ -215,15 +215,20 @@ def bare_simpy_timeouts_per_s() -> float:
     return per_process * BARE_PROCESSES / (time.perf_counter() - started)
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """Rows as a right-aligned text table under a header of `COLUMNS`."""
+def format_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> str:
+    """Rows as a right-aligned text table under a header of `columns` (a missing value is `-`)."""
     formats = {"wall_s": "{:.2f}", "events_per_s": "{:.0f}", "peak_rss_mb": "{:.1f}",
                "bare_simpy_events_per_s": "{:.0f}", "ratio": "{:.3f}", "build_cpu_s": "{:.2f}",
                "start_cpu_s": "{:.2f}", "loop_cpu_s": "{:.2f}", "finalise_cpu_s": "{:.2f}",
                "events_per_update": "{:.2f}", "floor_cpu_s": "{:.3f}", "model_floor": "{:.1f}",
                "loop_rss_b_per_event": "{:.0f}"}
-    cells = [list(COLUMNS)] + [[formats.get(c, "{}").format(row[c]) for c in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+
+    def cell(row: dict[str, Any], column: str) -> str:
+        value = row.get(column)
+        return "-" if value is None else formats.get(column, "{}").format(value)
+
+    cells = [list(columns)] + [[cell(row, c) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells)
 
 
