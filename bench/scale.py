@@ -2,27 +2,45 @@
 
 Builds a scenario of N // 3 independent three-deep volume chains (A_i -> B_i -> C_i: one
 head volume with hourly snapshots, mirrored every 15 minutes down each hop), writes it as
-YAML and loads it with `load_scenario`, so it is validated exactly like a user's file.
-Then it measures, in this process:
+YAML and loads it with `load_scenario`, so it is validated exactly like a user's file
+(`--no-limits` lifts the run limits, for fleets bigger than they allow). Then it measures,
+in this process:
 
-- the model: events processed, wall seconds of build + start + run, events per second;
-- peak resident set size of the process (MB);
+- the model: events processed, wall seconds of build + start + run, events per second; the
+  CPU seconds (`time.process_time`) of building, starting, the event loop alone and
+  `finalise`; completed mirror updates (from the summary) and events per update;
+- the schedule floor: one bare SimPy timeout per firing of each snapshot policy and each
+  mirror schedule, replayed at the same simulated times in a bare environment with the same
+  stepping loop and GC threshold as `Model.run`; its loop CPU (median of three replays) and
+  `model/floor`, the model's loop CPU over the floor's, the figure issue 15 sets targets on;
+- memory: peak resident set size of the process (MB), after `finalise`, and the growth of
+  the peak over the event loop per event (RSS at the end of the loop minus RSS before
+  building, over events);
 - a bare SimPy loop (1000 processes doing `yield env.timeout(1)`, 1,000,000 timeouts in
   all) in timeouts per second, and the ratio of the model's events per second to it, a
   rough measure of how much work the model does per event beyond SimPy's own.
 
+On a shared machine the wall figures move with the load; the CPU figures and the ratios
+measured in one process are the stable ones.
+
 It prints one aligned table row and merges the row into a JSON list (default
-`results/bench/scale.json` in the repository): a run with the same appliances, days and
-protocol replaces the earlier one.
+`results/bench/scale.json` in the repository): a run with the same appliances, days,
+protocol and tables replaces the earlier one.
 
     python bench/scale.py --appliances 300 --days 30 [--protocol softlock] [--seed 1]
+                          [--tables kpis|all] [--no-limits]
+
+`--tables kpis` builds the model with `tables=False` (summary and KPIs only, no collectors or
+sampler); `all` (the default) is what `cascadesim run` does.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -33,16 +51,21 @@ from typing import Any
 import simpy
 from ruamel.yaml import YAML
 
-from sim.engine.model import Model
-from sim.scenario import PROTOCOLS, Scenario, ScenarioError, load_scenario
+from sim.engine.model import GC_GEN0_THRESHOLD, Model
+from sim.protocols.registry import names as protocol_names
+from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.scenario.schedule import ScheduleBook
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results" / "bench" / "scale.json"
 EXIT_BAD_INPUT = 2
 BARE_PROCESSES = 1000
 BARE_TIMEOUTS = 1_000_000
-COLUMNS = ("appliances", "days", "protocol", "events", "wall_s", "events_per_s", "peak_rss_mb",
-           "bare_simpy_events_per_s", "ratio")
-KEY = ("appliances", "days", "protocol")
+FLOOR_REPEATS = 3
+"""Replays of the schedule floor; its CPU is their median."""
+COLUMNS = ("appliances", "days", "protocol", "tables", "limits", "events", "wall_s", "events_per_s", "peak_rss_mb",
+           "bare_simpy_events_per_s", "ratio", "build_cpu_s", "start_cpu_s", "loop_cpu_s", "finalise_cpu_s",
+           "updates", "events_per_update", "floor_events", "floor_cpu_s", "model_floor", "loop_rss_b_per_event")
+KEY = ("appliances", "days", "protocol", "tables")
 
 
 def fleet_document(chains: int, days: int, protocol: str, seed: int) -> dict[str, Any]:
@@ -96,6 +119,80 @@ def run_model(scenario: Scenario) -> tuple[int, float]:
     return model.events_processed, time.perf_counter() - started
 
 
+def measure_model(scenario: Scenario, *, tables: bool = True) -> dict[str, Any]:
+    """Build, start, run and finalise one model, timing each phase in CPU seconds (and
+    build + start + run in wall seconds, as `run_model` does); the events processed, the
+    completed mirror updates (from the summary) and the RSS growth of the event loop."""
+    rss_before = current_rss_bytes()
+    wall_started = time.perf_counter()
+    cpu_started = time.process_time()
+    model = Model(scenario, tables=tables)
+    cpu_built = time.process_time()
+    model.start()
+    cpu_started_processes = time.process_time()
+    model.run()
+    cpu_ran = time.process_time()
+    wall_s = time.perf_counter() - wall_started
+    rss_loop = peak_rss_mb() * 1024 * 1024
+    results = model.finalise(wall_s)
+    cpu_finalised = time.process_time()
+    return {
+        "events": model.events_processed,
+        "wall_s": wall_s,
+        "build_cpu_s": cpu_built - cpu_started,
+        "start_cpu_s": cpu_started_processes - cpu_built,
+        "loop_cpu_s": cpu_ran - cpu_started_processes,
+        "finalise_cpu_s": cpu_finalised - cpu_ran,
+        "updates": results.summary["kpis"]["updates_completed"],
+        "loop_rss_bytes": max(rss_loop - rss_before, 0.0),
+    }
+
+
+def schedule_floor(scenario: Scenario) -> tuple[int, float]:
+    """(events, CPU seconds of the event loop) of the scenario's schedules alone, in bare SimPy.
+
+    One process per snapshot policy and per mirror yields one timeout per firing of its
+    schedule, at the same simulated times as the model's `take_scheduled_pcpis` and
+    `update_cycle` (a firing at time 0 needs no timeout, as there). The firings are computed
+    and the processes started before the clock starts; the loop is `Model.run`'s (peek, step,
+    count) under the same GC threshold, without the model's work."""
+    book = ScheduleBook(scenario.start_ts, scenario.duration)
+    schedules = [book.firings(policy.schedule) for policy in scenario.snapshot_policies.values()]
+    schedules += [book.firings(mirror.schedule) for mirror in scenario.mirrors]
+    env = simpy.Environment()
+
+    def replay(firings: tuple[float, ...]) -> Generator[simpy.Event, Any, None]:
+        for at in firings:
+            if at > env.now:
+                yield env.timeout(at - env.now)
+
+    for firings in schedules:
+        env.process(replay(firings))
+    until = scenario.duration
+    step, peek = env.step, env.peek
+    processed = 0
+    thresholds = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])
+    started = time.process_time()
+    try:
+        while peek() < until:
+            step()
+            processed += 1
+    finally:
+        cpu_s = time.process_time() - started
+        gc.set_threshold(*thresholds)
+    return processed, cpu_s
+
+
+def current_rss_bytes() -> float:
+    """Resident set size of this process now, in bytes (Linux; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as stream:
+            return int(stream.read().split()[1]) * resource.getpagesize()
+    except OSError:
+        return peak_rss_mb() * 1024 * 1024
+
+
 def peak_rss_mb() -> float:
     """Peak resident set size of this process so far, in MB (MiB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -118,12 +215,20 @@ def bare_simpy_timeouts_per_s() -> float:
     return per_process * BARE_PROCESSES / (time.perf_counter() - started)
 
 
-def format_table(rows: list[dict[str, Any]]) -> str:
-    """Rows as a right-aligned text table under a header of `COLUMNS`."""
+def format_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS) -> str:
+    """Rows as a right-aligned text table under a header of `columns` (a missing value is `-`)."""
     formats = {"wall_s": "{:.2f}", "events_per_s": "{:.0f}", "peak_rss_mb": "{:.1f}",
-               "bare_simpy_events_per_s": "{:.0f}", "ratio": "{:.3f}"}
-    cells = [list(COLUMNS)] + [[formats.get(c, "{}").format(row[c]) for c in COLUMNS] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+               "bare_simpy_events_per_s": "{:.0f}", "ratio": "{:.3f}", "build_cpu_s": "{:.2f}",
+               "start_cpu_s": "{:.2f}", "loop_cpu_s": "{:.2f}", "finalise_cpu_s": "{:.2f}",
+               "events_per_update": "{:.2f}", "floor_cpu_s": "{:.3f}", "model_floor": "{:.1f}",
+               "loop_rss_b_per_event": "{:.0f}"}
+
+    def cell(row: dict[str, Any], column: str) -> str:
+        value = row.get(column)
+        return "-" if value is None else formats.get(column, "{}").format(value)
+
+    cells = [list(columns)] + [[cell(row, c) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths)) for line in cells)
 
 
@@ -135,9 +240,10 @@ def format_row(row: dict[str, Any]) -> str:
 def merge_into(path: Path, row: dict[str, Any], key: tuple[str, ...] = KEY) -> None:
     """Add `row` to the JSON list of runs at `path`, replacing a run with the same `key`; write it back."""
     runs: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
-    runs = [run for run in runs if tuple(run[k] for k in key) != tuple(row[k] for k in key)]
+    # Runs written before a key column existed have no value for it: they sort and match as "".
+    runs = [run for run in runs if tuple(run.get(k, "") for k in key) != tuple(row[k] for k in key)]
     runs.append(row)
-    runs.sort(key=lambda run: tuple(run[k] for k in key))
+    runs.sort(key=lambda run: tuple(str(run.get(k, "")) for k in key))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
 
@@ -147,8 +253,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--appliances", type=int, required=True,
                         help="fleet size; makes appliances // 3 independent A -> B -> C chains (at least 3)")
     parser.add_argument("--days", type=int, required=True, help="simulated days (at least 1)")
-    parser.add_argument("--protocol", choices=PROTOCOLS, default="none")
+    parser.add_argument("--protocol", choices=protocol_names(), default="none")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tables", choices=("kpis", "all"), default="all",
+                        help="kpis: build the model with tables=False (summary only); all: every table (default)")
+    parser.add_argument("--no-limits", action="store_true",
+                        help="load the fleet with the run limits lifted (enforce_limits=False)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="JSON list of runs to merge the result into (default: results/bench/scale.json in the repo)")
     args = parser.parse_args(argv)
@@ -166,24 +276,41 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {args.appliances} appliances make {chains} chains; benchmarking {3 * chains} appliances",
               file=sys.stderr)
     try:
-        scenario = load_document(fleet_document(chains, args.days, args.protocol, args.seed))
+        scenario = load_document(fleet_document(chains, args.days, args.protocol, args.seed),
+                                 enforce_limits=not args.no_limits)
     except ScenarioError as err:
         print("\n".join(err.problems), file=sys.stderr)
         return EXIT_BAD_INPUT
-    events, wall_s = run_model(scenario)
+    model = measure_model(scenario, tables=args.tables == "all")
     rss_mb = peak_rss_mb()
+    gc.collect()  # the model's garbage must not be collected on the floor's clock
+    floors = [schedule_floor(scenario) for _ in range(FLOOR_REPEATS)]
+    floor_events, floor_cpu_s = floors[0][0], statistics.median(cpu_s for _, cpu_s in floors)
     bare = bare_simpy_timeouts_per_s()
+    events, wall_s = model["events"], model["wall_s"]
     events_per_s = events / wall_s
     row = {
         "appliances": 3 * chains,
         "days": args.days,
         "protocol": args.protocol,
+        "tables": args.tables,
+        "limits": "off" if args.no_limits else "on",
         "events": events,
         "wall_s": round(wall_s, 3),
         "events_per_s": round(events_per_s, 1),
         "peak_rss_mb": round(rss_mb, 1),
         "bare_simpy_events_per_s": round(bare, 1),
         "ratio": round(events_per_s / bare, 4),
+        "build_cpu_s": round(model["build_cpu_s"], 3),
+        "start_cpu_s": round(model["start_cpu_s"], 3),
+        "loop_cpu_s": round(model["loop_cpu_s"], 3),
+        "finalise_cpu_s": round(model["finalise_cpu_s"], 3),
+        "updates": model["updates"],
+        "events_per_update": round(events / model["updates"], 3) if model["updates"] else None,
+        "floor_events": floor_events,
+        "floor_cpu_s": round(floor_cpu_s, 4),
+        "model_floor": round(model["loop_cpu_s"] / floor_cpu_s, 2) if floor_cpu_s > 0 else None,
+        "loop_rss_b_per_event": round(model["loop_rss_bytes"] / events, 1) if events else None,
     }
     merge_into(args.out, row)
     print(format_table([row]))
