@@ -20,11 +20,10 @@ import sysconfig
 import time
 from pathlib import Path
 
-from scale import fleet_document, load_document
+from scale import load_fleet
 
 from sim.engine.model import Model
 from sim.protocols.registry import names as protocol_names
-from sim.scenario import ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results" / "bench"
@@ -69,11 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     chains = max(args.appliances // 3, 1)
-    try:
-        scenario = load_document(fleet_document(chains, args.days, args.protocol, args.seed),
-                                 enforce_limits=not args.no_limits)
-    except ScenarioError as err:
-        print("\n".join(err.problems), file=sys.stderr)
+    scenario = load_fleet(chains, args.days, args.protocol, args.seed, enforce_limits=not args.no_limits)
+    if scenario is None:
         return EXIT_BAD_INPUT
     model = Model(scenario, tables=args.tables == "all")
     model.start()

@@ -110,6 +110,15 @@ def load_document(document: dict[str, Any], *, enforce_limits: bool = True) -> S
         return load_scenario(path, enforce_limits=enforce_limits)
 
 
+def load_fleet(chains: int, days: int, protocol: str, seed: int, *, enforce_limits: bool) -> Scenario | None:
+    """The fleet of `fleet_document`, loaded as a user's file; None (its problems printed) when refused."""
+    try:
+        return load_document(fleet_document(chains, days, protocol, seed), enforce_limits=enforce_limits)
+    except ScenarioError as err:
+        print("\n".join(err.problems), file=sys.stderr)
+        return None
+
+
 def run_model(scenario: Scenario) -> tuple[int, float]:
     """(events processed, wall seconds) of building, starting and running one model."""
     started = time.perf_counter()
@@ -275,11 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     if 3 * chains != args.appliances:
         print(f"note: {args.appliances} appliances make {chains} chains; benchmarking {3 * chains} appliances",
               file=sys.stderr)
-    try:
-        scenario = load_document(fleet_document(chains, args.days, args.protocol, args.seed),
-                                 enforce_limits=not args.no_limits)
-    except ScenarioError as err:
-        print("\n".join(err.problems), file=sys.stderr)
+    scenario = load_fleet(chains, args.days, args.protocol, args.seed, enforce_limits=not args.no_limits)
+    if scenario is None:
         return EXIT_BAD_INPUT
     model = measure_model(scenario, tables=args.tables == "all")
     rss_mb = peak_rss_mb()

@@ -597,8 +597,9 @@ def check_fault_bytes_and_counts(scenario: Scenario | dict[str, Any], result: Re
     away no more than it sent; every transfer made at least one attempt. The KPIs
     `aborted_bytes` (the column's sum), `transfer_breaks`, `no_space_breaks`,
     `failed_transfers` and `missed_firings` (their event rows), each relationship's entries of
-    them, and each appliance's crashes and availability (its `appliance_down`/`up` rows) agree
-    with the tables."""
+    them, each appliance's crashes and availability (its `appliance_down`/`up` rows), and each
+    link's availability and the KPI `link_availability` (its `link_down` rows) agree with the
+    tables."""
     transfers, events = result.tables["transfers"], result.tables["events"]
     summary, kpis = result.summary, result.summary["kpis"]
     problems: list[str] = []
@@ -645,7 +646,33 @@ def check_fault_bytes_and_counts(scenario: Scenario | dict[str, Any], result: Re
         if duration > 0 and not math.isclose(entry["availability"], 1.0 - down_s / duration, rel_tol=1e-9, abs_tol=1e-9):
             problems.append(f"appliance {name}: availability {entry['availability']!r}, its rows give "
                             f"{1.0 - down_s / duration!r}")
+    problems += _link_availability_problems(events, summary, duration)
     assert not problems, "fault costs differ from their rows:\n  " + _first(problems)
+
+
+def _link_availability_problems(events: pd.DataFrame, summary: dict[str, Any], duration: float) -> list[str]:
+    """Each link's `availability` is 1 - (the union of its down periods, `link_down` rows at their
+    time for their `value`, within the run) / duration, and KPI `link_availability` their mean."""
+    problems: list[str] = []
+    downs = events[events["event"] == "link_down"]
+    measured = {}
+    for name, entry in summary["links"].items():
+        spans = sorted((float(t), min(float(t) + float(v), duration))
+                       for t, v in zip(downs.loc[downs["component"] == name, "time_s"],
+                                       downs.loc[downs["component"] == name, "value"]))
+        down_s, reach = 0.0, 0.0
+        for start, end in spans:
+            start = max(start, reach)
+            if end > start:
+                down_s += end - start
+            reach = max(reach, end)
+        measured[name] = 1.0 - down_s / duration if duration > 0 else 1.0
+        if not math.isclose(entry["availability"], measured[name], rel_tol=1e-9, abs_tol=1e-9):
+            problems.append(f"link {name}: availability {entry['availability']!r}, its rows give {measured[name]!r}")
+    mean = sum(measured.values()) / len(measured) if measured else 1.0
+    if not math.isclose(summary["kpis"]["link_availability"], mean, rel_tol=1e-9, abs_tol=1e-9):
+        problems.append(f"KPI link_availability is {summary['kpis']['link_availability']!r}, the links' rows give {mean!r}")
+    return problems
 
 
 def check_capacity(_scenario: Scenario | dict[str, Any], result: Results) -> None:
