@@ -24,7 +24,6 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-PROTOCOLS = ("none", "local", "softlock", "hard", "lease")
 VOLATILE = ("wall_seconds", "provenance")
 
 
@@ -36,16 +35,17 @@ def table_digest(frame: pd.DataFrame) -> str:
 
 
 def fingerprints(ignore: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
-    """{"<file>/<protocol>": {"summary": sha256, "<table>": sha256, ...}}."""
+    """{"<file>/<protocol>": {"summary": sha256, "<table>": sha256, ...}}, every registered protocol."""
     sys.path.insert(0, str(ROOT))
     from sim.engine.model import simulate
+    from sim.protocols.registry import names
     from sim.scenario import load_scenario
 
     paths = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "tests" / "worlds").glob("*.yaml"))
     found: dict[str, dict[str, str]] = {}
     for path in paths:
         scenario = load_scenario(path)
-        for protocol in PROTOCOLS:
+        for protocol in names():
             result = simulate(scenario.model_copy(update={"protocol": protocol}))
             summary = {k: v for k, v in result.summary.items() if k not in VOLATILE + ignore}
             entry = {"summary": hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()}
