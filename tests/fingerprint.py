@@ -9,6 +9,10 @@ commit before a refactor and after each step; the two files must be identical:
     python tests/fingerprint.py after.json      # after the step
     cmp before.json after.json
 
+`events_processed` is kept as a number beside the summary's hash rather than in it: an
+optimisation may change how many SimPy events a run takes without moving any outcome, and the
+two files then differ on those lines only (`diff` shows them).
+
 `--ignore-summary-key KEY` leaves a new top-level summary key out (e.g. a schema version
 that the refactor itself adds).
 """
@@ -24,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-VOLATILE = ("wall_seconds", "provenance")
+VOLATILE = ("wall_seconds", "provenance", "events_processed")
 
 
 def table_digest(frame: pd.DataFrame) -> str:
@@ -34,7 +38,7 @@ def table_digest(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def fingerprints(ignore: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
+def fingerprints(ignore: tuple[str, ...] = ()) -> dict[str, dict[str, str | int]]:
     """{"<file>/<protocol>": {"summary": sha256, "<table>": sha256, ...}}, every registered protocol."""
     sys.path.insert(0, str(ROOT))
     from sim.engine.model import simulate
@@ -42,13 +46,14 @@ def fingerprints(ignore: tuple[str, ...] = ()) -> dict[str, dict[str, str]]:
     from sim.scenario import load_scenario
 
     paths = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "tests" / "worlds").glob("*.yaml"))
-    found: dict[str, dict[str, str]] = {}
+    found: dict[str, dict[str, str | int]] = {}
     for path in paths:
         scenario = load_scenario(path)
         for protocol in names():
             result = simulate(scenario.model_copy(update={"protocol": protocol}))
             summary = {k: v for k, v in result.summary.items() if k not in VOLATILE + ignore}
-            entry = {"summary": hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()}
+            entry = {"summary": hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
+                     "events_processed": result.summary["events_processed"]}
             entry.update({name: table_digest(frame) for name, frame in sorted(result.tables.items())})
             found[f"{path.relative_to(ROOT)}/{protocol}"] = entry
     return found
