@@ -25,12 +25,14 @@ issue 10, the check warns and uses what those offer for that part, or leaves it 
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import pandas as pd
 
+from sim.engine.mirror import MIRROR_LABEL
 from sim.results import Results
 from sim.scenario import MirrorSpec, Plan, Scenario
 
@@ -742,6 +744,42 @@ def check_transfers_table(scenario: Scenario | dict[str, Any], result: Results) 
     assert not problems, "transfers table inconsistent:\n  " + _first(problems)
 
 
+def check_gaps(scenario: Scenario | dict[str, Any], result: Results) -> None:
+    """`gap_pcpis`, per destination and as the KPI, is the README's definition recomputed from
+    the pcpis table: per volume-mirror or vault destination that updated at least once, the
+    non-mirror PCPIs of the head of its source's lineage (its source at the end of the run)
+    deleted there after its first update (and before it retired) that no row of the
+    destination ever held (and, for a vault with a filter, whose names the filter sends)."""
+    s = as_scenario(scenario)
+    plan, specs = Plan(s), relationships(s)
+    pcpis, transfers = result.tables["pcpis"], result.tables["transfers"]
+    sources = Sources(specs, result.tables["events"])
+    held = {volume: set(rows["pcpi_id"]) for volume, rows in pcpis.groupby("volume")}
+    deleted = pcpis[pcpis["deleted_s"].map(_present) & (pcpis["label"] != MIRROR_LABEL)]
+    done = transfers[completed(transfers)]
+    expected: dict[str, set[int]] = {}
+    for rel, spec in specs.items():
+        ends = done.loc[done["relationship"] == rel, "end_s"]
+        if spec.type == "qtree" or ends.empty:
+            continue
+        first, until = float(ends.min()), spec.retire_at if spec.retire_at is not None else math.inf
+        wanted = re.compile(spec.filter) if spec.filter else None
+        at_head = deleted[deleted["volume"] == plan.head(sources.at(rel, s.duration))]
+        got = held.get(spec.destination_volume, set())
+        expected[spec.destination_volume] = {
+            int(pid) for pid, when, name in zip(at_head["pcpi_id"], at_head["deleted_s"], at_head["name"])
+            if first < when < until and int(pid) not in got and (wanted is None or wanted.search(name))}
+    measured = result.summary["gap_pcpis"]
+    wrong = [f"{volume}: gap_pcpis is {measured.get(volume)}, the pcpis table gives {len(ids)} "
+             f"({sorted(ids)[:8]})" for volume, ids in expected.items() if measured.get(volume) != len(ids)]
+    wrong += [f"{volume}: gap_pcpis reported, but it is not a destination that updated"
+              for volume in set(measured) - set(expected)]
+    union = len(set().union(*expected.values()))
+    if result.summary["kpis"]["gap_pcpis"] != union:
+        wrong.append(f"KPI gap_pcpis is {result.summary['kpis']['gap_pcpis']}, the pcpis table gives {union}")
+    assert not wrong, "gap PCPIs differ from their definition:\n  " + _first(wrong)
+
+
 Check = Callable[[Scenario | dict[str, Any], Results], None]
 
 CHECKS: tuple[Check, ...] = (
@@ -756,6 +794,7 @@ CHECKS: tuple[Check, ...] = (
     check_capacity,
     check_lock_table,
     check_transfers_table,
+    check_gaps,
 )
 """Every invariant, in the order issue 10 lists them; each takes the scenario (a dict or a
 `Scenario`) and a run's result, whether or not it needs the scenario."""

@@ -270,7 +270,7 @@ def to_head_delays(scenario: Scenario) -> np.ndarray:
     model = Model(scenario, tables=False)
     model.start()
     model.run()
-    return np.array([delay for _hops, delay, head in model.traffic.propagation if head])
+    return model.traffic.delays(to_head=True)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])

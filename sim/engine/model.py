@@ -127,7 +127,8 @@ class Model:
         self.pressure = SpacePressure(events)
         self.pile_up = PileUp(events)
         self.fault_log = FaultLog(events, sorted(scenario.appliances))
-        self.gap_watch = GapWatch(events, plan, self.volumes)
+        self.gap_watch = GapWatch(events, plan, self.volumes, self.relationships,
+                                  [(change.destination, change.source) for change in scenario.faults.repoints])
         rotated = {rel.destination.name: QTREE_MIRROR_LABEL for rel in self.relationships if rel.kind == "qtree"}
         strategy = self.strategy
         vetoed = (lambda volume, pcpi_id: strategy.vetoes(volume, pcpi_id, RETENTION)) if strategy.has_veto else None
