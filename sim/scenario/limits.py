@@ -22,9 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from croniter import croniter
-
-from sim.scenario.schedule import count_firings
+from sim.scenario.schedule import count_firings, first_firing
 
 if TYPE_CHECKING:
     from sim.scenario.plan import Plan
@@ -52,7 +50,6 @@ MIN_FAILURE_MEAN_S = 1.0
 """Shortest `mtbf` or `mttr` of a random link failure or crash, and shortest retry back-off: a
 link that flaps faster is more likely a unit mistake (`1s` for `1d`) than a scenario, and its
 failures (or a transfer's retries) would swamp the run."""
-_EPSILON_S = 1e-3
 
 
 def schedules(s: Scenario) -> list[tuple[Loc, str, int]]:
@@ -64,14 +61,6 @@ def schedules(s: Scenario) -> list[tuple[Loc, str, int]]:
     found += [(("links", i, "bandwidth_schedule", j, "schedule"), change.schedule, 1)
               for i, link in enumerate(s.links) for j, change in enumerate(link.bandwidth_schedule)]
     return found
-
-
-def first_firing(expr: str, after_ts: float) -> float | None:
-    """The first firing of `expr` at or after `after_ts` (POSIX seconds), None if there is none."""
-    try:
-        return croniter(expr, after_ts - _EPSILON_S).get_next(float)
-    except Exception:  # croniter gives up on a date that never comes (31 February)
-        return None
 
 
 def planned_firings(s: Scenario) -> int:

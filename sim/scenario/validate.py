@@ -15,8 +15,9 @@ import datetime as dt
 
 import networkx as nx
 
-from sim.scenario.limits import MAX_DURATION_S, first_firing, limit_problems, planned_firings, schedules
+from sim.scenario.limits import MAX_DURATION_S, limit_problems, planned_firings, schedules
 from sim.scenario.plan import Plan
+from sim.scenario.schedule import first_firing
 from sim.scenario.schema import Loc, Scenario
 
 _FIRST_DAY = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
