@@ -1,8 +1,9 @@
 """Human units: durations, sizes and rates parse to seconds, bytes and bytes per second."""
 
+import pint
 import pytest
 
-from sim.scenario.units import parse_duration, parse_rate, parse_size
+from sim.scenario.units import COMMON_UNITS, parse_duration, parse_rate, parse_size
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -39,3 +40,22 @@ def test_rates(text, rate):
 def test_bad_units_say_what_is_wrong(parser, value, fragment):
     with pytest.raises(ValueError, match=fragment):
         parser(value)
+
+
+def test_the_common_units_are_pints_answers_to_the_last_bit():
+    ureg = pint.UnitRegistry()
+    for unit, per_unit in COMMON_UNITS.items():
+        assert per_unit == ureg.Quantity(1, ureg.parse_units(unit)).to(ureg.byte).magnitude, unit
+
+
+@pytest.mark.parametrize(("text", "size"), [("3 kilobytes", 3000.0), ("2 gibibyte", 2.0 * 2**30), ("8 octets", 8.0),
+                                            ("4 hB", 400.0)])
+def test_other_units_are_read_by_pint(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["1KB", "1Kbit", "1b", "1 nibble", "1 m", "1 Bd"])
+def test_units_pint_does_not_read_as_information_are_refused(text):
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size(text)
+

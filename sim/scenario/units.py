@@ -5,6 +5,10 @@ number and a unit, read by a regular expression: pint only names the unit (SI an
 prefixes, bits and bytes), it never evaluates the text, so `9**9**9 B` is a clean error rather
 than an endless computation. pytimeparse2 reads compound durations. A rate is a size over a
 duration, so `20GiB/h` and `1Gbit/s` share one rule.
+
+Importing pint and building its registry takes about 0.4 s, more than reading a scenario: the
+units scenarios use (`COMMON_UNITS`: bytes and bits with SI and IEC prefixes) are pint's answers
+written down, which a test checks against pint, and pint is imported only for any other unit.
 """
 
 from __future__ import annotations
@@ -12,13 +16,25 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import pint
 from pytimeparse2 import parse as _parse_timespan
+
+if TYPE_CHECKING:
+    import pint
+
+_PREFIXES = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21, "Y": 1e24,
+             **{f"{p}i": 2.0 ** (10 * n) for n, p in enumerate("KMGTPEZY", start=1)}}
+COMMON_UNITS = {f"{prefix}{unit}": factor * per_unit
+                for prefix, factor in _PREFIXES.items() for unit, per_unit in (("B", 1.0), ("bit", 0.125))}
+"""Bytes in one of each unit scenarios commonly use (`B`, `kB`, `GiB`, `bit`, `Gbit`, `Kibit`,
+...), as pint gives them (`tests/test_units.py` compares every one)."""
 
 
 @lru_cache(maxsize=1)
 def _registry() -> pint.UnitRegistry:
+    import pint
+
     return pint.UnitRegistry()
 
 
@@ -49,9 +65,15 @@ _QUANTITY = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?
 arithmetic or exponent operators: pint would evaluate `2**2000 B` or `10 GiB * 100 / 10`."""
 
 
-@lru_cache(maxsize=64)
 def _bytes_per(unit: str) -> float:
     """Bytes in one `unit` of information (`B`, `KiB`, `Gbit`, ...); ValueError for anything else."""
+    common = COMMON_UNITS.get(unit)
+    return _bytes_per_pint(unit) if common is None else common
+
+
+@lru_cache(maxsize=64)
+def _bytes_per_pint(unit: str) -> float:
+    """Bytes in one `unit` of information as pint reads it; ValueError for anything but information."""
     ureg = _registry()
     try:
         quantity = ureg.Quantity(1, ureg.parse_units(unit))
