@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -146,6 +147,23 @@ def _warn_no_limits(args: argparse.Namespace) -> None:
         print(NO_LIMITS_WARNING, file=sys.stderr, flush=True)
 
 
+def _output_checked(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`command`, a command that writes results folders, with an output path that cannot be
+    written (`OutputError`) reported as bad input. Caught here rather than in `main`, so that
+    `validate` and `schema` never import the results package (and pandas with it)."""
+    @functools.wraps(command)
+    def checked(args: argparse.Namespace) -> int:
+        from sim.results.plan import OutputError
+
+        try:
+            return command(args)
+        except OutputError as err:
+            print(f"--out {args.out}: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    return checked
+
+
+@_output_checked
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.experiments.provenance import provenance
     from sim.present.compare import kpi_table
@@ -170,6 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+@_output_checked
 def cmd_compare(args: argparse.Namespace) -> int:
     from sim.experiments.provenance import provenance
     from sim.present.compare import kpi_table
@@ -377,17 +396,12 @@ def _silence_stdout() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sim.results.plan import OutputError
-
     args = build_parser().parse_args(argv)
     try:
         with _sigterm_unwinds():
             return args.func(args)
     except ScenarioError as err:
         print("\n".join(err.problems), file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OutputError as err:
-        print(f"--out {getattr(args, 'out', '')}: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -43,6 +43,14 @@ def test_validate_accepts_the_library():
     assert main(["validate", *map(str, sorted(SCENARIOS.glob("*.yaml")))]) == 0
 
 
+def test_validate_imports_neither_pint_nor_the_results_stack():
+    # pint's registry (0.4 s), pandas with pyarrow, numpy and matplotlib were most of validate's 1 s.
+    code = ("import sys; from sim.cli import main; main(['validate', 'scenarios/quickstart.yaml']); "
+            "print(sorted({'pint', 'pandas', 'pyarrow', 'numpy', 'matplotlib'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=SCENARIOS.parent, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == ["scenarios/quickstart.yaml: ok (quickstart)", "[]"]
+
+
 def test_check_runs_expect_blocks(capsys):
     assert main(["check", str(QUICKSTART)]) == 0
     assert "0 failed" in capsys.readouterr().out

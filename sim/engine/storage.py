@@ -30,13 +30,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
 import simpy
 
 from sim.engine.deletion import AUTODELETE, IMAGE, ROLLBACK, DeletionGate
 from sim.engine.lock_table import LockTable, VolumeLocks
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from sim.engine.events import DomainEvents
     from sim.engine.mirror import MirrorRelationship
     from sim.scenario.schema import AutodeleteSpec
