@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sim.protocols.registry import names
-from sim.scenario import Scenario, ScenarioError, load_scenario, read_source, scenario_files
-from sim.scenario.file import ScenarioFile
+from sim.scenario import Scenario, ScenarioDocument, ScenarioError, load_scenario, parse_scenario, scenario_files
 
 if TYPE_CHECKING:
     from sim.results import Results
@@ -43,18 +42,20 @@ class Terminated(Exception):
     """SIGTERM arrived: unwind like Ctrl-C (cleaning up) and exit with `EXIT_TERMINATED`."""
 
 
-def _read(args: argparse.Namespace, seed: int | None = None, protocol: str | None = None,
-          source: ScenarioFile | None = None) -> tuple[ScenarioFile, Scenario]:
-    """The scenario file (read once, unless `source` is the file already read) and the scenario
-    with `--set`, `--seed` and `--protocol` applied."""
-    limits = not args.no_limits
-    source = source or read_source(args.scenario, enforce_limits=limits)
+def _parse(args: argparse.Namespace) -> ScenarioDocument:
+    """The scenario file, read and parsed once, with `--set` applied."""
+    return parse_scenario(args.scenario, sets=args.set or (), enforce_limits=not args.no_limits)
+
+
+def _validate(args: argparse.Namespace, document: ScenarioDocument, seed: int | None = None,
+              protocol: str | None = None) -> Scenario:
+    """The scenario of `document` with `--seed` and `--protocol` applied."""
     overrides: dict[str, object] = {}
     if seed is not None:
         overrides["seed"] = seed
     if protocol is not None:
         overrides["protocol"] = protocol
-    return source, load_scenario(source, overrides, sets=args.set or (), enforce_limits=limits)
+    return document.validate(overrides, enforce_limits=not args.no_limits)
 
 
 def _add_input_args(parser: argparse.ArgumentParser, *, sets: bool = True) -> None:
@@ -172,7 +173,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.results.plan import plan_run_folder
     from sim.results.write import write_run_folder
 
-    source, scenario = _read(args, args.seed, args.protocol)
+    document = _parse(args)
+    source, scenario = document.source, _validate(args, document, args.seed, args.protocol)
     target = plan_run_folder(Path(args.out), scenario.name, scenario.protocol, scenario.seed, source.sha256,
                              force=args.force)
     _warn_no_limits(args)
@@ -196,11 +198,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from sim.results.plan import plan_compare, plan_run_folder
     from sim.results.write import write_compare, write_run_folder
 
-    source, scenario = _read(args, args.seed)
+    document = _parse(args)
+    source, scenario = document.source, _validate(args, document, args.seed)
     protocols = args.protocols or list(scenario.expect) or ["none", "softlock"]
     for protocol in protocols:  # the limits depend on the protocol each run uses
         if protocol != scenario.protocol:
-            _read(args, args.seed, protocol, source)
+            _validate(args, document, args.seed, protocol)
     out = Path(args.out)
     targets = {p: plan_run_folder(out, scenario.name, p, scenario.seed, source.sha256, force=args.force)
                for p in protocols}
@@ -227,7 +230,7 @@ def cmd_locks(args: argparse.Namespace) -> int:
     from sim.present.formatting import format_seconds
     from sim.present.listing import snapshot_listing
 
-    _source, scenario = _read(args, args.seed, args.protocol)
+    scenario = _validate(args, _parse(args), args.seed, args.protocol)
     if args.at > scenario.duration:
         print(f"--at: {format_seconds(args.at)} is after the end of the run ({format_seconds(scenario.duration)})",
               file=sys.stderr)

@@ -39,6 +39,22 @@ def test_compare_prints_and_writes_a_side_by_side_table(tmp_path, capsys):
     assert csv[0] == "kpi,none,softlock"
 
 
+def test_compare_and_check_parse_the_scenario_file_once_whatever_the_protocols(tmp_path, monkeypatch, capsys):
+    # Parsing is most of the cost of loading a large file (8 s at 3,000 appliances); the limits,
+    # which depend on the protocol, are checked per protocol on the one parsed document.
+    import sim.scenario.load
+
+    parses: list[str] = []
+    compose = sim.scenario.load.compose
+    monkeypatch.setattr(sim.scenario.load, "compose", lambda text: parses.append(text) or compose(text))
+    assert main(["compare", str(QUICKSTART), "--protocols", "none,softlock,lease", "--out", str(tmp_path), "--quiet",
+                 "--set", "sample_interval=2h"]) == 0
+    assert len(parses) == 1 + 1  # the file, and the --set value
+    assert main(["check", str(QUICKSTART), "--jobs", "1"]) == 0
+    assert len(parses) == 2 + 1
+    capsys.readouterr()
+
+
 def test_validate_accepts_the_library():
     assert main(["validate", *map(str, sorted(SCENARIOS.glob("*.yaml")))]) == 0
 

@@ -23,8 +23,7 @@ from sim.scenario import (
     Scenario,
     ScenarioError,
     line_of,
-    load_scenario,
-    read_source,
+    parse_scenario,
     scenario_files,
 )
 from sim.scenario.limits import planned_firings
@@ -72,12 +71,12 @@ def load_library(paths: Iterable[str | Path], *, enforce_limits: bool = True) ->
     problems: list[str] = []
     for path in scenario_files(paths):
         try:
-            source = read_source(path, enforce_limits=enforce_limits)
-            scenario = load_scenario(source, enforce_limits=enforce_limits)
+            document = parse_scenario(path, enforce_limits=enforce_limits)
+            scenario = document.validate(enforce_limits=enforce_limits)
             for protocol in scenario.expect:  # the limits depend on the protocol the run uses
                 if protocol != scenario.protocol and enforce_limits:
-                    load_scenario(source, {"protocol": protocol})
-            entries.append(Entry(path, scenario, source.sha256))
+                    document.validate({"protocol": protocol})
+            entries.append(Entry(path, scenario, document.source.sha256))
         except ScenarioError as err:
             problems += err.problems
     if problems:

@@ -2,7 +2,8 @@
 
 - `schema`: the format as frozen pydantic models (`Scenario` and its parts); units become
   seconds, bytes and bytes per second there, once;
-- `load`: YAML with line numbers, `--set` overrides, problems as `file:line: field: message`;
+- `load`: YAML with line numbers (parsed once, validated as often as needed), `--set` overrides,
+  problems as `file:line: field: message`;
 - `validate`: cross references, paths and run limits (`limits`), checked once;
 - `plan`: what a scenario resolves to, once, for everyone (network and routes, mirror order,
   volume layout, lineages);
@@ -13,7 +14,16 @@ The engine receives a frozen `Scenario` and never re-checks or defaults anything
 below are the ones the rest of the code imports from `sim.scenario`.
 """
 
-from sim.scenario.load import ScenarioError, line_of, load_scenario, parse_set_path, read_source, scenario_files
+from sim.scenario.load import (
+    ScenarioDocument,
+    ScenarioError,
+    line_of,
+    load_scenario,
+    parse_scenario,
+    parse_set_path,
+    read_source,
+    scenario_files,
+)
 from sim.scenario.plan import Plan
 from sim.scenario.schema import (
     KPIS,
@@ -36,9 +46,11 @@ __all__ = [
     "Plan",
     "Range",
     "Scenario",
+    "ScenarioDocument",
     "ScenarioError",
     "line_of",
     "load_scenario",
+    "parse_scenario",
     "parse_set_path",
     "read_source",
     "scenario_files",

@@ -5,6 +5,9 @@ round-trip YAML document (ruamel.yaml keeps positions; its round-trip loader bui
 plain mappings, sequences and scalars, so loading is safe; `sim.scenario.file` reads the file
 and bounds its aliases). A problem with a `--set` value is blamed on the flag instead:
 `file: --set 'PATH=VALUE': field: message`.
+
+A file is parsed once (`parse_scenario`, the costly part for a large file) and may be validated
+several times (`ScenarioDocument.validate`): `compare` checks the limits under each protocol.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import re
 import shlex
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -196,10 +200,73 @@ def _set_problem(path: Path, text: str, loc: Loc, message: str) -> str:
     return f"{path}: --set {shlex.quote(text)}: {field}{_one_line(message)}"
 
 
+@dataclass(frozen=True)
+class ScenarioDocument:
+    """A scenario file read and parsed once, `--set` values applied: `validate` makes a
+    `Scenario` of it as often as needed (`compare` validates it under each protocol, since the
+    limits depend on the protocol) without reading the YAML again, which is most of the cost
+    of loading a large file."""
+
+    source: ScenarioFile
+    document: Any
+    """The round-trip document (mappings and sequences that know their lines)."""
+    problems: tuple[str, ...]
+    """Problems found while reading (keys given twice), reported with the validation's."""
+    applied: tuple[tuple[Loc, str], ...]
+    """Each `--set` applied: the field's location and the text, to blame the flag for its problems."""
+
+    def _problem(self, loc: Loc, message: str) -> str:
+        """`message` about the field at `loc`, blamed on the last `--set` that touched it, if any."""
+        blamed = [text for s, text in self.applied if loc[:len(s)] == s or s[:len(loc)] == loc]
+        if blamed:
+            return _set_problem(self.source.path, blamed[-1], loc, message)
+        return _problem(self.source.path, _line_of(self.document, loc), loc, message)
+
+    def validate(self, overrides: dict[str, Any] | None = None, *, enforce_limits: bool = True) -> Scenario:
+        """The validated, frozen scenario, with `overrides` replacing top-level fields (the
+        command line's `--seed` and `--protocol`, checked by the command line itself); raise
+        `ScenarioError` listing every problem. `enforce_limits=False` lifts the run limits."""
+        problems = list(self.problems)
+        data = dict(self.document)
+        data.update(overrides or {})
+        try:
+            scenario = Scenario.model_validate(data)
+        except ValidationError as err:
+            locs = [tuple(key for key in error["loc"] if key != "[key]") for error in err.errors()]  # "[key]": a bad dict key
+            problems += [self._problem(loc, _message(error)) for loc, error in zip(locs, err.errors())]
+            raise ScenarioError(problems) from None
+        problems += [self._problem(loc, message) for loc, message in cross_reference_problems(scenario, enforce_limits)]
+        if problems:
+            raise ScenarioError(problems)
+        return scenario
+
+
+def parse_scenario(source: str | Path | ScenarioFile, *, sets: Sequence[str] = (),
+                   enforce_limits: bool = True) -> ScenarioDocument:
+    """Read (unless `source` is a file already read) and parse a scenario file, and apply `sets`,
+    the command line's `--set PATH=VALUE` texts, to the document, so that an overridden value is
+    validated like the file's and its problems are blamed on the `--set` that gave it. Raise
+    `ScenarioError` for a file that cannot be read or parsed, or a `--set` that cannot be applied.
+    `enforce_limits=False` lifts the limit on the file's size."""
+    if not isinstance(source, ScenarioFile):
+        source = read_source(source, enforce_limits=enforce_limits)
+    document, problems = _load_yaml(source)
+    applied: list[tuple[Loc, str]] = []
+    for text in sets:
+        loc, message = _apply_set(document, text)
+        if message is None:
+            applied.append((loc, text))
+        else:
+            problems.append(_set_problem(source.path, text, loc, message))
+    if len(applied) < len(sets):
+        raise ScenarioError(problems)
+    return ScenarioDocument(source, document, tuple(problems), tuple(applied))
+
+
 def load_scenario(source: str | Path | ScenarioFile, overrides: dict[str, Any] | None = None, *,
                   sets: Sequence[str] = (), enforce_limits: bool = True) -> Scenario:
     """Read, validate and freeze a scenario (a path, or a file already read); raise
-    `ScenarioError` listing every problem.
+    `ScenarioError` listing every problem: `parse_scenario` then `ScenarioDocument.validate`.
 
     `sets` are `PATH=VALUE` texts (the command line's `--set`) applied to the document
     before validation, so an overridden value is checked like the file's; its problems are
@@ -208,35 +275,5 @@ def load_scenario(source: str | Path | ScenarioFile, overrides: dict[str, Any] |
     `enforce_limits=False` lifts the limits on file size, duration, sizes and counts
     (`--no-limits`).
     """
-    if not isinstance(source, ScenarioFile):
-        source = read_source(source, enforce_limits=enforce_limits)
-    path = source.path
-    document, problems = _load_yaml(source)
-    applied: list[tuple[Loc, str]] = []
-    for text in sets:
-        loc, message = _apply_set(document, text)
-        if message is None:
-            applied.append((loc, text))
-        else:
-            problems.append(_set_problem(path, text, loc, message))
-    if len(applied) < len(sets):
-        raise ScenarioError(problems)
-    data = dict(document)
-    data.update(overrides or {})
-
-    def problem(loc: Loc, message: str) -> str:
-        blamed = [text for s, text in applied if loc[:len(s)] == s or s[:len(loc)] == loc]
-        if blamed:
-            return _set_problem(path, blamed[-1], loc, message)
-        return _problem(path, _line_of(document, loc), loc, message)
-
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as err:
-        locs = [tuple(key for key in error["loc"] if key != "[key]") for error in err.errors()]  # "[key]": a bad dict key
-        problems += [problem(loc, _message(error)) for loc, error in zip(locs, err.errors())]
-        raise ScenarioError(problems) from None
-    problems += [problem(loc, message) for loc, message in cross_reference_problems(scenario, enforce_limits)]
-    if problems:
-        raise ScenarioError(problems)
-    return scenario
+    document = parse_scenario(source, sets=sets, enforce_limits=enforce_limits)
+    return document.validate(overrides, enforce_limits=enforce_limits)
