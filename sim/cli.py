@@ -68,6 +68,12 @@ def _add_input_args(parser: argparse.ArgumentParser, *, sets: bool = True) -> No
                         help="lift the limits on duration, sizes and counts that keep a run finite")
 
 
+def _add_output_args(parser: argparse.ArgumentParser) -> None:
+    """`--no-plots`, for commands that write results folders."""
+    parser.add_argument("--no-plots", action="store_true",
+                        help="draw no plots (report.html says so); the summary and tables are written as always")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -105,8 +111,10 @@ def _protocol_list(text: str) -> list[str]:
     return chosen
 
 
-def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "") -> Results:
-    """Run `scenario` to the end; with `bar_file`, draw a progress bar of simulated time on it.
+def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "", *,
+                           tables: bool = True) -> Results:
+    """Run `scenario` to the end; with `bar_file`, draw a progress bar of simulated time on it;
+    `tables=False` keeps the summary only (`--tables kpis`).
 
     The model runs in `PROGRESS_STEPS` chunks of simulated time. `Model.run(until_s)` handles the
     events before `until_s`, so the chunks handle the same events in the same order as one call:
@@ -118,9 +126,9 @@ def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: s
     from sim.present.formatting import seconds_unit
 
     if bar_file is None:
-        return simulate(scenario)
+        return simulate(scenario, tables=tables)
     started = time.perf_counter()
-    model = Model(scenario)
+    model = Model(scenario, tables=tables)
     model.start()
     scale, unit = seconds_unit(scenario.duration)
     total = scenario.duration / scale
@@ -178,9 +186,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = plan_run_folder(Path(args.out), scenario.name, scenario.protocol, scenario.seed, source.sha256,
                              force=args.force)
     _warn_no_limits(args)
-    result = simulate_with_progress(scenario, _progress_stream(args), scenario.protocol)
+    result = simulate_with_progress(scenario, _progress_stream(args), scenario.protocol, tables=args.tables == "all")
     result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
-    folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir))
+    folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir),
+                              plots=not args.no_plots)
     summaries = {scenario.protocol: result.summary}
     print(f"results: {folder}")
     print("\n".join(verdict_lines(summaries)))
@@ -213,15 +222,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for protocol, target in targets.items():
         result = simulate_with_progress(scenario.model_copy(update={"protocol": protocol}), bar_file, protocol)
         result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
-        print(f"{protocol}: {write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir))}")
+        folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir),
+                                  plots=not args.no_plots)
+        print(f"{protocol}: {folder}")
     title = f"{scenario.name}, seed {scenario.seed}: the same scenario and seed under each protocol"
     summaries = write_compare(csv_path, {p: t.folder for p, t in targets.items()}, title,
-                              on_wait=_waiting(csv_path.parent))
+                              on_wait=_waiting(csv_path.parent), plots=not args.no_plots)
     print(f"\n{scenario.name}, seed {scenario.seed}: same scenario and seed under each protocol")
     print("\n".join(verdict_lines(summaries)))
     print()
     print(format_kpi_table(kpi_table(summaries)))
-    print(f"\ntable: {csv_path}\nfigure: {csv_path.with_suffix('.png')}")
+    print(f"\ntable: {csv_path}")
+    if not args.no_plots:
+        print(f"figure: {csv_path.with_suffix('.png')}")
     return 0
 
 
@@ -328,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="results")
     run.add_argument("--quiet", action="store_true", help="no progress bar (it is only drawn on a terminal anyway)")
     run.add_argument("--force", action="store_true", help=FORCE_HELP)
+    run.add_argument("--tables", choices=("kpis", "all"), default="all",
+                     help="all (default): the summary and every table; kpis: the summary only, no Parquet tables "
+                          "and no plots drawn from them (faster, far less memory)")
+    _add_output_args(run)
     _add_input_args(run)
     run.set_defaults(func=cmd_run)
 
@@ -338,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", default="results")
     compare.add_argument("--quiet", action="store_true", help="no progress bars (they are only drawn on a terminal anyway)")
     compare.add_argument("--force", action="store_true", help=FORCE_HELP)
+    _add_output_args(compare)
     _add_input_args(compare)
     compare.set_defaults(func=cmd_compare)
 

@@ -28,7 +28,7 @@ from sim.present.plots import (
     propagation_delays,
     topology_layout,
 )
-from sim.results import Results, load
+from sim.results import Results, ResultsError, load, load_summary
 from sim.results.write import write_results
 from sim.scenario import load_scenario
 
@@ -149,10 +149,11 @@ def test_lock_propagation_has_a_box_per_hop_count(runs):
     assert "no soft locks in this run (protocol none)" in [t.get_text() for t in none.axes[0].texts]
 
 
-def test_report_is_one_self_contained_page(folders):
-    page = (folders["none"] / "report.html").read_text()
-    images = re.findall(r'<img src="([^"]*)"', page)
-    assert len(images) == len(PLOTS) and all(src.startswith("data:image/png;base64,") for src in images)
+def assert_self_contained_report(page: str, images: int) -> None:
+    """report.html of the quickstart under `none`: `images` plots embedded, nothing loaded, no
+    scripts, the KPI table, the verdict and the scenario file's text."""
+    found = re.findall(r'<img src="([^"]*)"', page)
+    assert len(found) == images and all(src.startswith("data:image/png;base64,") for src in found)
     assert not re.search(r'(src|href)="(?!data:)', page), "the report must not load anything"
     assert "<script" not in page
     assert '<table id="kpis">' in page
@@ -161,6 +162,53 @@ def test_report_is_one_self_contained_page(folders):
     assert "1 premature deletion, 1 re-baseline (500 GiB re-sent); locks pinned 0 B·h, peak 0 B; 0 failed writes" in page
     assert "outages:" in page and "{at: 3d, for: 1d}" in page  # the scenario file's own text
     assert "This run used protocol none and seed 42" in page
+
+
+def test_report_is_one_self_contained_page(folders):
+    assert_self_contained_report((folders["none"] / "report.html").read_text(), images=len(PLOTS))
+
+
+def test_a_run_without_plots_has_no_png_and_a_report_that_says_so(tmp_path, capsys):
+    assert main(["run", str(QUICKSTART), "--protocol", "none", "--out", str(tmp_path), "--quiet", "--no-plots"]) == 0
+    folder = tmp_path / "quickstart" / "none-seed42"
+    assert not list(folder.glob("*.png"))
+    page = (folder / "report.html").read_text()
+    assert_self_contained_report(page, images=0)
+    assert "Plots were switched off for this run (<code>--no-plots</code>)." in page
+    results = load(folder)
+    assert set(results.tables) == {"events", "transfers", "pcpis", "locks", "timeseries"}
+    assert results.kpis["premature_deletions"] == 1
+    capsys.readouterr()
+
+
+def test_a_run_that_kept_no_tables_has_the_summary_the_topology_and_a_report(folders, tmp_path, capsys):
+    assert main(["run", str(QUICKSTART), "--protocol", "none", "--out", str(tmp_path), "--quiet",
+                 "--tables", "kpis"]) == 0
+    folder = tmp_path / "quickstart" / "none-seed42"
+    assert sorted(p.name for p in folder.iterdir()) == ["complete.json", "report.html", "scenario.json", "summary.json",
+                                                        "topology.png"]
+    page = (folder / "report.html").read_text()
+    assert_self_contained_report(page, images=1)
+    assert "which this run did not keep (<code>--tables kpis</code>)" in page
+    with pytest.raises(ResultsError, match=r"holds no tables: its run kept the summary only \(--tables kpis\); "
+                                           r"sim.results.load_summary reads it"):
+        load(folder)
+    full = load_summary(folders["none"])
+    assert load_summary(folder)["kpis"] == full["kpis"]
+    assert load_summary(folder)["relationships"] == full["relationships"]
+    capsys.readouterr()
+
+
+def test_compare_without_plots_writes_the_table_and_removes_an_older_figure(write_scenario, tmp_path, capsys):
+    path = write_scenario(chain_document(duration="1d"))
+    assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(tmp_path), "--quiet"]) == 0
+    figure = tmp_path / "chain" / "compare-seed1.png"
+    assert figure.is_file() and "figure:" in capsys.readouterr().out
+    assert main(["compare", str(path), "--protocols", "none,lease", "--out", str(tmp_path), "--quiet", "--no-plots"]) == 0
+    assert (tmp_path / "chain" / "compare-seed1.csv").read_text().startswith("kpi,none,lease\n")
+    assert not figure.exists()
+    assert not list((tmp_path / "chain").glob("none-seed1/*.png")) + list((tmp_path / "chain").glob("lease-seed1/*.png"))
+    assert "figure:" not in capsys.readouterr().out
 
 
 def test_report_without_scenario_text_says_so(runs):

@@ -268,10 +268,10 @@ def test_compare_tables_always_agree_with_the_folders_next_to_them(tmp_path, cap
     assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(out), "--quiet"]) == 0
     real = simulate
 
-    def interrupted_on_softlock(scenario):
+    def interrupted_on_softlock(scenario, **options):
         if scenario.protocol == "softlock":
             raise KeyboardInterrupt
-        return real(scenario)
+        return real(scenario, **options)
 
     monkeypatch.setattr("sim.engine.model.simulate", interrupted_on_softlock)
     capsys.readouterr()

@@ -1,8 +1,9 @@
 """report.html: one self-contained page per run that opens from disk with no server.
 
 The page holds the KPI table, per-relationship and per-link facts, lock propagation
-statistics when soft locks travelled, every plot embedded as a base64 data URI, and the
-scenario file's text. It has no scripts and loads nothing from the network.
+statistics when soft locks travelled, every plot embedded as a base64 data URI (or why there
+are none: switched off, or no tables to draw them from), and the scenario file's text. It has
+no scripts and loads nothing from the network.
 """
 
 from __future__ import annotations
@@ -113,16 +114,28 @@ def _propagation(summary: dict[str, Any]) -> str:
             "the holder.</p>" + _table(["hops", "locks", "p50", "p95", "max"], rows, "lock-propagation"))
 
 
-def render_report(results: Results, images: dict[str, bytes], scenario_text: str | None) -> str:
-    """The HTML text of a run's report; `images` maps plot file names to PNG bytes."""
-    s = results.summary
-    title = f"cascadesim: {s['scenario']} - protocol {s['protocol']}, seed {s['seed']}"
+def _figures(results: Results, images: dict[str, bytes], plots: bool) -> str:
+    """The plots section's body: each plot of `images` with its caption, and why plots are
+    missing when they were switched off or the run kept no tables for them."""
+    if not plots:
+        return "<p>Plots were switched off for this run (<code>--no-plots</code>).</p>"
     figures = []
     for name, _draw, caption in PLOTS:
         if name in images:
             data = base64.b64encode(images[name]).decode("ascii")
             figures.append(f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(name)}">'
                            f"<figcaption><b>{html.escape(name)}</b>: {html.escape(caption)}</figcaption></figure>")
+    if not results.tables:
+        figures.append("<p>The other plots are drawn from the run's tables, which this run did not keep "
+                       "(<code>--tables kpis</code>).</p>")
+    return "".join(figures)
+
+
+def render_report(results: Results, images: dict[str, bytes], scenario_text: str | None, *, plots: bool = True) -> str:
+    """The HTML text of a run's report; `images` maps plot file names to PNG bytes; `plots=False`
+    says the plots were switched off."""
+    s = results.summary
+    title = f"cascadesim: {s['scenario']} - protocol {s['protocol']}, seed {s['seed']}"
     if scenario_text is not None:
         scenario = (f"<h2>Scenario file</h2><p>This run used protocol {html.escape(str(s['protocol']))} and seed "
                     f"{s['seed']}; <code>--protocol</code>, <code>--seed</code> and <code>compare</code> override the "
@@ -147,15 +160,16 @@ def render_report(results: Results, images: dict[str, bytes], scenario_text: str
 {_links_and_locks(s)}
 {_propagation(s)}
 <h2>Plots</h2>
-{"".join(figures)}
+{_figures(results, images, plots)}
 {scenario}
 </body></html>
 """
 
 
-def write_report(results: Results, folder: Path, scenario_text: str | None) -> Path:
-    """Write `folder/report.html` with the plots already in `folder`; returns its path."""
+def write_report(results: Results, folder: Path, scenario_text: str | None, *, plots: bool = True) -> Path:
+    """Write `folder/report.html` with the plots already in `folder` (`plots=False`: saying they
+    were switched off); returns its path."""
     images = {name: (folder / name).read_bytes() for name, _draw, _caption in PLOTS if (folder / name).is_file()}
     path = folder / "report.html"
-    path.write_text(render_report(results, images, scenario_text), encoding="utf-8")
+    path.write_text(render_report(results, images, scenario_text, plots=plots), encoding="utf-8")
     return path

@@ -480,11 +480,20 @@ PLOTS: tuple[tuple[str, Callable[[Results], Figure], str], ...] = (
      "Delay from a soft lock's creation at the tail until it is in force, by hops travelled."),
 )
 """(file name, figure function, caption) of every plot in a results folder, in report order."""
+TABLELESS_PLOTS = frozenset({"topology.png"})
+"""The plots drawn from the summary and the resolved scenario alone: the only ones a run that
+kept no tables (`--tables kpis`, `simulate(scenario, tables=False)`) can draw."""
+
+
+def plots_of(results: Results) -> tuple[tuple[str, Callable[[Results], Figure], str], ...]:
+    """The entries of `PLOTS` that `results` can draw: every one, or only `TABLELESS_PLOTS`
+    when the run kept no tables."""
+    return tuple(plot for plot in PLOTS if results.tables or plot[0] in TABLELESS_PLOTS)
 
 
 def write_plots(results: Results, folder: Path, after_each: Callable[[], None] | None = None) -> None:
-    """Write every plot of `PLOTS` into `folder`, calling `after_each` after each one."""
-    for name, draw, _caption in PLOTS:
+    """Write every plot `results` can draw (`plots_of`) into `folder`, calling `after_each` after each one."""
+    for name, draw, _caption in plots_of(results):
         save(draw(results), folder / name)
         if after_each is not None:
             after_each()

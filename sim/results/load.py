@@ -3,7 +3,9 @@ saying why the folder cannot be read.
 
 A folder is read only when its writer finished (`complete.json`, written last, lists every
 file and its size, and every file is there at that size) and when its summary's
-`schema_version` is one this cascadesim reads (`READABLE_SCHEMA_VERSIONS`).
+`schema_version` is one this cascadesim reads (`READABLE_SCHEMA_VERSIONS`). A run that kept no
+tables (`cascadesim run --tables kpis`) lists none of them: `load_summary` reads its folder,
+`load` refuses it.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ def _check_complete(folder: Path) -> list[str]:
         sizes = {str(name): int(size) for name, size in listed.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ResultsError(f"{marker}: cannot read the completion marker: {err}") from None
-    required = [SUMMARY_FILE, SCENARIO_FILE, *(f"{name}.parquet" for name in TABLES)]
+    tables = [f"{name}.parquet" for name in TABLES]
+    kept_tables = any(name in sizes for name in tables)  # none: a run that kept no tables (--tables kpis)
+    required = [SUMMARY_FILE, SCENARIO_FILE, *(tables if kept_tables else ())]
     missing = [name for name in [*required, *sizes] if not (folder / name).is_file()]
     if missing:
         raise ResultsError(f"{folder} is not a complete results folder: missing {', '.join(dict.fromkeys(missing))}")
@@ -109,12 +113,16 @@ def load(path: str | Path) -> Results:
     """Read a results folder written by `cascadesim run` or `compare` (or its summary.json).
 
     Raises `ResultsError` naming what is missing when `path` is not a complete results folder,
-    or the versions it reads when the folder follows another schema version.
+    or the versions it reads when the folder follows another schema version, or when the run
+    kept no tables (`--tables kpis`: `load_summary` reads its summary).
     """
     folder = _folder_of(path)
     files = _check_complete(folder)
     summary = _read_summary(folder)
     _check_schema_version(folder, summary)
+    if not any(name.endswith(".parquet") for name in files):
+        raise ResultsError(f"{folder} holds no tables: its run kept the summary only (--tables kpis); "
+                           f"sim.results.load_summary reads it")
     tables = {Path(name).stem: pd.read_parquet(folder / name) for name in files if name.endswith(".parquet")}
     return Results(summary=summary, tables=tables,
                    scenario=_read_json(folder / SCENARIO_FILE, "resolved scenario"), path=folder)

@@ -42,16 +42,19 @@ from sim.results.plan import RunFolder, check_replaceable, compare_name, plan_ru
 from sim.results.run import Results
 
 
-def _write_files(results: Results, staging: Path, scenario_text: str | None, checkpoint: Callable[[], None]) -> None:
-    """Every file of the results folder, `complete.json` last; `checkpoint` between two files."""
+def _write_files(results: Results, staging: Path, scenario_text: str | None, checkpoint: Callable[[], None],
+                 plots: bool) -> None:
+    """Every file of the results folder (the plots only if `plots`), `complete.json` last;
+    `checkpoint` between two files."""
     (staging / SUMMARY_FILE).write_text(json.dumps(results.summary, indent=2, sort_keys=False) + "\n")
     (staging / SCENARIO_FILE).write_text(json.dumps(results.scenario, indent=2) + "\n")
     for name, frame in results.tables.items():
         checkpoint()
         frame.to_parquet(staging / f"{name}.parquet", index=False)
     checkpoint()
-    write_plots(results, staging, after_each=checkpoint)
-    write_report(results, staging, scenario_text)
+    if plots:
+        write_plots(results, staging, after_each=checkpoint)
+    write_report(results, staging, scenario_text, plots=plots)
     checkpoint()
     files = {p.name: p.stat().st_size for p in sorted(staging.iterdir()) if p.is_file()}
     (staging / COMPLETE_FILE).write_text(json.dumps({"format": COMPLETE_FORMAT, "files": files}, indent=2) + "\n")
@@ -73,10 +76,11 @@ def _drop_stale_compare(target: RunFolder, protocol: str, seed: int) -> None:
 
 
 def write_run_folder(results: Results, target: RunFolder, scenario_text: str | None = None,
-                     on_wait: Callable[[], None] | None = None) -> Path:
+                     on_wait: Callable[[], None] | None = None, *, plots: bool = True) -> Path:
     """Write every output of `results` into its planned folder (replacing an older one) and
     return it. `scenario_text`, the scenario file as written, is shown in report.html when
-    given; `on_wait` is called if another writer holds the scenario folder."""
+    given; `on_wait` is called if another writer holds the scenario folder; `plots=False`
+    writes no plots (`--no-plots`)."""
     s = results.summary
     with parent_lock(target.scenario_dir, on_wait) as created, signals_deferred() as signals:
         staging = temp_path(target.scenario_dir, "new", target.folder.name)
@@ -84,7 +88,7 @@ def write_run_folder(results: Results, target: RunFolder, scenario_text: str | N
             clean_leftovers(target.scenario_dir, COMPLETE_FILE)
             check_replaceable(target.folder, target.sha256, target.force)
             staging.mkdir(mode=0o755)
-            _write_files(results, staging, scenario_text, signals.checkpoint)
+            _write_files(results, staging, scenario_text, signals.checkpoint, plots)
             _drop_stale_compare(target, s["protocol"], s["seed"])
             install(staging, target.folder, COMPLETE_FILE)
         except BaseException:
@@ -103,14 +107,20 @@ def write_results(results: Results, out_dir: Path, scenario_text: str | None = N
 
 
 def write_compare(csv_path: Path, folders: dict[str, Path], title: str,
-                  on_wait: Callable[[], None] | None = None) -> dict[str, dict[str, Any]]:
+                  on_wait: Callable[[], None] | None = None, *, plots: bool = True) -> dict[str, dict[str, Any]]:
     """Write the compare table (raw KPIs, one column per protocol) at `csv_path` and its figure
-    (`.png`) next to it, from the summaries in the run `folders` as they are now; returns them."""
+    (`.png`) next to it (`plots=False`: no figure, and an older one removed, as it would not
+    match the table), from the summaries in the run `folders` as they are now; returns them."""
     figure = csv_path.with_suffix(".png")
     with parent_lock(csv_path.parent, on_wait), signals_deferred() as signals:
         summaries = {protocol: load_summary(folder) for protocol, folder in folders.items()}
-        for final, write in ((csv_path, lambda p: kpi_table(summaries).to_csv(p, index_label="kpi")),
-                             (figure, lambda p: save(plot_compare(summaries, title), p))):
+        outputs: list[tuple[Path, Callable[[Path], object]]] = [
+            (csv_path, lambda p: kpi_table(summaries).to_csv(p, index_label="kpi"))]
+        if plots:
+            outputs.append((figure, lambda p: save(plot_compare(summaries, title), p)))
+        else:
+            figure.unlink(missing_ok=True)
+        for final, write in outputs:
             staging = temp_path(csv_path.parent, "tmp", final.name)
             try:
                 write(staging)
