@@ -102,6 +102,23 @@ def test_timeline_marks_the_premature_deletion_and_shows_who_locked_what(runs):
     assert {"soft lock for B:/vol/db", "soft lock for C:/vol/db", "link B-C down"} <= set(softlock)
 
 
+def test_timeline_draws_each_kind_of_span_as_one_line_whatever_the_number_of_pcpis(runs):
+    # One path per kind of span (PCPIs, hard locks, each holder's soft locks), not one per PCPI:
+    # Axes.hlines made a path per span, seconds of drawing for big runs.
+    results = runs["softlock"]
+    fig = plot_pcpi_timeline(results)
+    for ax in fig.axes:
+        volume = ax.get_title(loc="left").partition(": ")[0]
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        retained = lines["PCPI retained"].get_xdata()
+        assert len(retained) == 3 * (results.pcpis["volume"] == volume).sum()
+        assert np.isnan(retained[2::3]).all()
+        hard = results.locks[(results.locks["volume"] == volume) & (results.locks["type"] == "hard")]
+        drawn = lines.get("hard lock (relationship base)")
+        assert (len(drawn.get_xdata()) if drawn else 0) == 3 * len(hard)
+        assert len(ax.get_lines()) <= 2 + len(set(results.locks["locking_dataset"])) + 2
+
+
 def test_outages_come_from_link_events(runs):
     assert outages(runs["none"]) == [("B-C", 3 * DAY, 4 * DAY)]
 

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from numpy.typing import ArrayLike
 
 from sim.present.formatting import (
     byte_unit,
@@ -94,6 +95,16 @@ def shade_outages(ax: Axes, spans: list[tuple[str, float, float]], scale: float)
         ax.axvspan(start / scale, end / scale, color=tints[link], alpha=0.55, linewidth=0, zorder=0,
                    label=None if link in labelled else f"link {link} down")
         labelled.add(link)
+
+
+def horizontal_spans(ax: Axes, rows: ArrayLike, starts: ArrayLike, ends: ArrayLike, **style: Any) -> None:
+    """Horizontal spans at heights `rows` from `starts` to `ends` (a span with a NaN end or row is
+    not drawn), as one line broken by NaN gaps: one path for matplotlib to lay out and draw, where
+    `Axes.hlines` makes a path per span (a PCPI timeline of 100,000 PCPIs took seconds)."""
+    rows, starts, ends = (np.asarray(values, dtype=float) for values in (rows, starts, ends))
+    gaps = np.full(len(rows), np.nan)
+    ax.plot(np.column_stack([starts, ends, gaps]).ravel(), np.column_stack([rows, rows, gaps]).ravel(),
+            solid_capstyle="butt", **style)
 
 
 def empty(ax: Axes, message: str) -> None:
@@ -300,8 +311,9 @@ def plot_pcpi_timeline(results: Results) -> Figure:
     duration = float(results.summary["duration_s"])
     scale, unit = seconds_unit(duration)
     premature = pcpis[pcpis["premature"].astype(bool)]
-    all_volumes = sorted(set(pcpis["volume"]))
-    first = sorted(set(premature["volume"])) + [v for v in all_volumes if v not in set(premature["volume"])]
+    all_volumes = sorted(pcpis["volume"].unique())
+    broken = set(premature["volume"].unique())
+    first = sorted(broken) + [v for v in all_volumes if v not in broken]
     volumes = sorted(first[:MAX_PANELS])
     fig = Figure(figsize=(12, 1.2 + 2.4 * max(len(volumes), 1)), layout="constrained")
     axes = fig.subplots(max(len(volumes), 1), 1, sharex=True, squeeze=False)[:, 0]
@@ -319,18 +331,20 @@ def plot_pcpi_timeline(results: Results) -> Figure:
         rows = pcpis[pcpis["volume"] == volume].sort_values(["arrived_s", "pcpi_id"], kind="stable")
         order = pd.Series(np.arange(len(rows)), index=rows["pcpi_id"].to_numpy())
         shade_outages(ax, spans, scale)
-        ax.hlines(order.to_numpy(), rows["arrived_s"] / scale, rows["deleted_s"].fillna(duration) / scale,
-                  color="tab:blue", linewidth=0.6, label="PCPI retained")
+        horizontal_spans(ax, order.to_numpy(), rows["arrived_s"] / scale, rows["deleted_s"].fillna(duration) / scale,
+                         color="tab:blue", linewidth=0.6, label="PCPI retained")
         held = locks[locks["volume"] == volume]
         hard = held[held["type"] == "hard"]
         if len(hard):
-            ax.hlines(hard["pcpi_id"].map(order), hard["set_s"] / scale, hard["released_s"].fillna(duration) / scale,
-                      color=HARD_LOCK, linewidth=2.0, label="hard lock (relationship base)")
+            horizontal_spans(ax, hard["pcpi_id"].map(order), hard["set_s"] / scale,
+                             hard["released_s"].fillna(duration) / scale, color=HARD_LOCK, linewidth=2.0,
+                             label="hard lock (relationship base)")
         soft = held[held["type"] != "hard"]
         for holders, colour, label in _holder_groups(colours, set(soft["locking_dataset"].astype(str)), "soft lock for"):
             group = soft[soft["locking_dataset"].isin(holders)]
-            ax.hlines(group["pcpi_id"].map(order), group["set_s"] / scale, group["released_s"].fillna(duration) / scale,
-                      color=colour, linewidth=3.0, alpha=0.85, label=label)
+            horizontal_spans(ax, group["pcpi_id"].map(order), group["set_s"] / scale,
+                             group["released_s"].fillna(duration) / scale, color=colour, linewidth=3.0, alpha=0.85,
+                             label=label)
         bad = rows[rows["premature"].astype(bool)]
         if len(bad):
             ax.plot(bad["deleted_s"] / scale, bad["pcpi_id"].map(order), "x", color=PREMATURE, markersize=11, mew=2.5,
