@@ -109,6 +109,20 @@ def test_a_flow_stalls_during_an_outage_and_resumes_where_it_was():
     assert finish_times(network, [("A", "B", 1000.0, 0.0)]) == [pytest.approx(15.0)]
 
 
+def test_a_flow_started_on_a_down_private_path_waits_for_it_then_takes_its_narrowest_link():
+    # A -50 B/s- B -20 B/s- C, B-C down until t=3: 100 B at 20 B/s from then, done at 8.
+    network = make_network([("A", "B", 50.0, 0.0), ("B", "C", 20.0, 0.0)])
+    env = network.env
+    network.set_link_down(network.links[1])
+
+    def restore():
+        yield env.timeout(3.0)
+        network.set_link_up(network.links[1])
+
+    env.process(restore())
+    assert finish_times(network, [("A", "C", 100.0, 0.0)]) == [pytest.approx(8.0)]
+
+
 def test_control_message_waits_for_the_link_then_pays_latency_and_size():
     network = make_network([("A", "B", 1000.0, 0.25)])
     env = network.env

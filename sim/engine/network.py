@@ -194,9 +194,14 @@ class Network:
         links = self.path(src, dst)
         flow = Flow(links, size_bytes, self.env.event(), self.env.now, cap_bps)
         if size_bytes > 0:
+            alone = True
             for link in links:
                 link.flows[flow] = None
-            self._reallocate(links)
+                alone = alone and len(link.flows) == 1
+            if alone:
+                self._time_alone(flow)
+            else:
+                self._reallocate(links)
         return flow
 
     def complete(self, flow: Flow) -> Generator[simpy.Event, Any, None]:
@@ -239,6 +244,25 @@ class Network:
         flow.done.succeed()
         self._reallocate(flow.links)
 
+    def _time_alone(self, flow: Flow) -> None:
+        """Rate and completion timer of a flow that has every link of its path to itself (a
+        private path): what `_reallocate` gives it, without walking or filling."""
+        now = self.env.now
+        for link in flow.links:
+            link.integrate(now)
+        flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
+        flow.last_s = now
+        rate = _alone_rate(flow)
+        flow.version += 1
+        flow.rate_bps = rate
+        if rate > 0:
+            delay = max(flow.remaining_bytes, 0.0) / rate
+            self.env.timeout(delay).callbacks.append(partial(self._finish, flow, flow.version))
+        for link in flow.links:
+            link.rate_bps = rate  # the sum of its flows' rates
+            if rate > link.peak_rate_bps:
+                link.peak_rate_bps = rate
+
     def _reallocate(self, changed: Sequence[Link]) -> None:
         """Max-min fair rates, within their caps, for every flow connected to the `changed` links,
         and one completion timer per connected group of them.
@@ -246,11 +270,16 @@ class Network:
         Progressive filling: repeatedly, the link with the smallest fair share (what it has left
         over its flows without a rate yet) fixes that share for its flows, unless a flow without
         a rate has a cap below that share: then that flow gets its cap first (capped flows are
-        taken in order of their caps).
+        taken in order of their caps). A flow alone in what is walked gets its rate directly.
 
         The timer of a group is for its flow that finishes first (of those finishing at the same
         instant, the first to get its rate); see the module docstring for why one suffices."""
         now = self.env.now
+        if not any(link.flows for link in changed):
+            for link in changed:
+                link.integrate(now)
+                link.rate_bps = 0.0
+            return
         links: dict[Link, None] = {}
         flows: dict[Flow, None] = {}
         starts: list[int] = []  # where each connected group with flows begins in `flows`
@@ -280,7 +309,11 @@ class Network:
         for flow in flows:
             flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
             flow.last_s = now
-        rates = _max_min_rates(links, flows)
+        if len(flows) == 1:
+            (flow,) = flows
+            rates = {flow: _alone_rate(flow)}
+        else:
+            rates = _max_min_rates(links, flows)
         group: dict[Flow, int] = {}
         if len(starts) > 1:
             ordered = list(flows)
@@ -391,6 +424,15 @@ class Network:
         links = self.path(src, dst)
         if links:
             yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.capacity_bps for link in links))
+
+
+def _alone_rate(flow: Flow) -> float:
+    """The max-min rate of a flow that shares no link: its path's narrowest current capacity
+    (zero across a link that is down), or its cap if that is lower (progressive filling of
+    one flow, with the same comparisons)."""
+    share = max(min(link.capacity_bps if link.up else 0.0 for link in flow.links), 0.0)
+    cap = flow.cap_bps
+    return cap if cap is not None and cap < share else share
 
 
 def _max_min_rates(links: dict[Link, None], flows: dict[Flow, None]) -> dict[Flow, float]:
