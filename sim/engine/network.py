@@ -45,7 +45,6 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Sequence
 from functools import partial
-from operator import itemgetter
 from typing import Any
 
 import simpy
@@ -244,6 +243,10 @@ class Network:
         flow.done.succeed()
         self._reallocate(flow.links)
 
+    def _set_timer(self, flow: Flow, delay: float) -> None:
+        """The completion timer of `flow`'s group: `flow` ends in `delay` unless re-timed first."""
+        self.env.timeout(delay).callbacks.append(partial(self._finish, flow, flow.version))
+
     def _time_alone(self, flow: Flow) -> None:
         """Rate and completion timer of a flow that has every link of its path to itself (a
         private path): what `_reallocate` gives it, without walking or filling."""
@@ -256,8 +259,7 @@ class Network:
         flow.version += 1
         flow.rate_bps = rate
         if rate > 0:
-            delay = max(flow.remaining_bytes, 0.0) / rate
-            self.env.timeout(delay).callbacks.append(partial(self._finish, flow, flow.version))
+            self._set_timer(flow, max(flow.remaining_bytes, 0.0) / rate)
         for link in flow.links:
             link.rate_bps = rate  # the sum of its flows' rates
             if rate > link.peak_rate_bps:
@@ -314,24 +316,16 @@ class Network:
             rates = {flow: _alone_rate(flow)}
         else:
             rates = _max_min_rates(links, flows)
-        group: dict[Flow, int] = {}
-        if len(starts) > 1:
-            ordered = list(flows)
-            for index, (first, end) in enumerate(zip(starts, starts[1:] + [len(ordered)])):
-                group.update(dict.fromkeys(ordered[first:end], index))
-        timers: dict[int, tuple[float, int, float, Flow]] = {}
-        for position, (flow, rate) in enumerate(rates.items()):
+        for flow, rate in rates.items():
             flow.version += 1
             flow.rate_bps = rate
-            if rate > 0:
-                delay = max(flow.remaining_bytes, 0.0) / rate
-                at = now + delay  # where SimPy puts a timeout of `delay`: ties compare equal here too
-                index = group[flow] if group else 0
-                earliest = timers.get(index)
-                if earliest is None or at < earliest[0]:
-                    timers[index] = (at, position, delay, flow)
-        for _, _, delay, flow in sorted(timers.values(), key=itemgetter(1)):
-            self.env.timeout(delay).callbacks.append(partial(self._finish, flow, flow.version))
+        if len(starts) == 1:
+            first = _first_to_finish(rates.items(), now)
+            firsts = [first] if first is not None else []
+        else:
+            firsts = _first_per_group(rates, list(flows), starts, now)
+        for delay, flow in firsts:
+            self._set_timer(flow, delay)
         for link in links:
             total = sum(flow.rate_bps for flow in link.flows)
             link.rate_bps = total
@@ -433,6 +427,35 @@ def _alone_rate(flow: Flow) -> float:
     share = max(min(link.capacity_bps if link.up else 0.0 for link in flow.links), 0.0)
     cap = flow.cap_bps
     return cap if cap is not None and cap < share else share
+
+
+def _first_to_finish(rates: Iterable[tuple[Flow, float]], now: float) -> tuple[float, Flow] | None:
+    """(delay, flow) for the flow of the (flow, rate) pairs that finishes first, None if none
+    moves. Finish instants are compared as the event heap compares its timeouts (`now + delay`,
+    then the order of scheduling): of flows finishing at the same instant, the first listed."""
+    first: tuple[float, Flow] | None = None
+    first_at = 0.0
+    for flow, rate in rates:
+        if rate > 0:
+            delay = max(flow.remaining_bytes, 0.0) / rate
+            at = now + delay
+            if first is None or at < first_at:
+                first, first_at = (delay, flow), at
+    return first
+
+
+def _first_per_group(rates: dict[Flow, float], walked: list[Flow], starts: list[int],
+                     now: float) -> list[tuple[float, Flow]]:
+    """`_first_to_finish` of each connected group (the flows `walked[start:next start]`), ordered
+    as the flows got their rates, which is how their own timeouts would have been ordered."""
+    position = {flow: i for i, flow in enumerate(rates)}
+    firsts = []
+    for begin, end in zip(starts, starts[1:] + [len(walked)]):
+        members = sorted(walked[begin:end], key=position.__getitem__)
+        first = _first_to_finish(((flow, rates[flow]) for flow in members), now)
+        if first is not None:
+            firsts.append(first)
+    return sorted(firsts, key=lambda first: position[first[1]])
 
 
 def _max_min_rates(links: dict[Link, None], flows: dict[Flow, None]) -> dict[Flow, float]:
