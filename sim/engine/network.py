@@ -277,7 +277,7 @@ class Network:
         The timer of a group is for its flow that finishes first (of those finishing at the same
         instant, the first to get its rate); see the module docstring for why one suffices."""
         now = self.env.now
-        if not any(link.flows for link in changed):
+        if not any(link.flows for link in changed):  # nothing to share: close their integrals
             for link in changed:
                 link.integrate(now)
                 link.rate_bps = 0.0
@@ -304,10 +304,6 @@ class Network:
                         stack.extend(flow.links)
         for link in links:
             link.integrate(now)
-        if not flows:
-            for link in links:
-                link.rate_bps = 0.0
-            return
         for flow in flows:
             flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
             flow.last_s = now
