@@ -1,4 +1,5 @@
-"""Transfers against closed forms: idle-link time, equal sharing, max-min over bottlenecks, outages."""
+"""Transfers against closed forms (idle-link time, equal sharing, max-min over bottlenecks, outages)
+and a from-scratch reference, and the completion timers: one per group of flows sharing links."""
 
 import math
 import random
