@@ -12,18 +12,21 @@ hourly snapshots, mirrored every 15 minutes down each hop) in two topologies:
 The shared WAN link has N times the control's per-chain WAN bandwidth (`--wan-per-chain`,
 1 Gbit/s by default), so that on average a transfer gets the same rate in both and the runs
 differ only in how many flows share a link (`--shared-wan GBPS` fixes it instead: the link
-then saturates as N grows, transfers overlap longer and updates get skipped). Max-min fair sharing recomputes every flow of a
-connected group whenever one starts or ends (`Network._reallocate`) and schedules a new
-completion timeout for each, leaving the old one in the heap to be ignored when it fires:
-with N flows on one link each update costs O(N) stale timeouts, O(N^2) per round of updates.
+then saturates as N grows, transfers overlap longer and updates get skipped). Max-min fair
+sharing recomputes every flow of a connected group whenever one starts or ends
+(`Network._reallocate`). Until issue 15 it also scheduled a new completion timeout for each
+flow, leaving the old one in the heap to be ignored when it fired: with N flows on one link
+each update cost O(N) stale timeouts, O(N^2) per round of updates. Now a group has one
+completion timer (for its flow that finishes first), so events per update should not depend
+on N; the recomputation itself still walks the group's N flows at every start and end.
 
 For each N it prints, for both topologies: events, completed mirror updates (from the
 summary), events per update, CPU seconds of the event loop alone (`time.process_time`; build,
 start and finalise apart) and CPU per update; then the shared/control ratios. A run whose loop
 would pass `--cpu-budget` CPU seconds stops at the end of the simulated hour in which it
 passed it, and its row says how many simulated days it covered (the per-update figures are
-over those days). `--count-stale` also counts the flow completion timeouts that fire after
-their flow's rate changed (stale), by wrapping the network's `_finish` on the instance; it
+over those days). `--count-stale` also counts the completion timers that fire after their
+flow's group was re-timed (stale), by wrapping the network's `_finish` on the instance; it
 slows the loop a little, so its CPU figures are not comparable with runs without it.
 
     python bench/shared_wan.py [--chains 10 30 100 300] [--days 2] [--protocol none]
@@ -106,9 +109,9 @@ def chains_document(chains: int, days: int, protocol: str, seed: int, *, shared:
 
 
 def count_stale_finishes(model: Model) -> dict[str, int]:
-    """Count the network's flow completion callbacks, and the stale ones among them (the flow's
-    rate changed after the timeout was scheduled, or it is done): wraps `_finish` on this
-    model's network instance only (the engine's code is untouched)."""
+    """Count the network's completion timer callbacks, and the stale ones among them (the
+    flow's group was re-timed after the timer was set, or the flow is done): wraps `_finish` on
+    this model's network instance only (the engine's code is untouched)."""
     network = model.network
     finish: Callable[..., None] = network._finish
     counts = {"finishes": 0, "stale": 0}
@@ -168,7 +171,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cpu-budget", type=float, default=240.0,
                         help="stop a run's loop after the simulated hour in which it passes this many CPU seconds")
     parser.add_argument("--count-stale", action="store_true",
-                        help="count stale flow completion timeouts (slows the loop a little)")
+                        help="count stale completion timers (slows the loop a little)")
     parser.add_argument("--no-limits", action="store_true", help="load with the run limits lifted")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="JSON list of runs to merge the rows into (default: results/bench/shared_wan.json)")

@@ -5,9 +5,20 @@ max-min fairly (progressive filling), and a flow may have a cap (a mirror's thro
 whose cap is below its fair share gets its cap and the others share the rest (max-min
 fairness with demands). Allocations are recomputed only for the flows connected, through
 shared links, to the flow or link that changed, and only when a flow starts, ends, or a link
-goes down, comes up or changes its bandwidth. A flow's completion is one timeout computed
-from its remaining bytes and rate; when its rate changes the old timeout is left in the heap
-and ignored (its version no longer matches).
+goes down, comes up or changes its bandwidth.
+
+Completions are timed per connected group, not per flow. A reallocation walks whole groups
+(every flow reachable through shared links from what changed), and so does any later change
+to a group: a flow joining it, one ending or being cancelled (the pieces it leaves are walked
+from all of its links), a link of it going down or up or changing its bandwidth. The flows of
+a group are therefore re-timed together or not at all, and the group needs one SimPy timeout:
+for its flow that finishes first (remaining bytes over rate; of flows finishing at the same
+instant, the first to get its rate, which is the one the heap would give first). When it
+fires, that flow ends, which re-times the rest of its group and sets the next timer. A
+reallocation that re-times a group leaves its previous timer in the heap, ignored when it
+fires (its flow's version no longer matches): one stale event per reallocation, however many
+flows share a link. Finish times are `now + remaining / rate` as before, so they are the
+same floats as with one timeout per flow.
 
 A link has a nominal bandwidth (the scenario's `bandwidth`) and a current capacity, which a
 bandwidth schedule changes and which the allocator shares. Utilisation is always relative to
@@ -32,7 +43,7 @@ take bandwidth from bulk flows.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -182,9 +193,14 @@ class Network:
         links = self.path(src, dst)
         flow = Flow(links, size_bytes, self.env.event(), self.env.now, cap_bps)
         if size_bytes > 0:
+            alone = True
             for link in links:
                 link.flows[flow] = None
-            self._reallocate(links)
+                alone = alone and len(link.flows) == 1
+            if alone:
+                self._time_alone(flow)
+            else:
+                self._reallocate(links)
         return flow
 
     def complete(self, flow: Flow) -> Generator[simpy.Event, Any, None]:
@@ -216,6 +232,8 @@ class Network:
         flow.rate_bps = 0.0
 
     def _finish(self, flow: Flow, version: int, _event: simpy.Event) -> None:
+        """A group's completion timer fired: `flow` has sent its last byte, unless the group
+        was re-timed since (`version` no longer matches): then a newer timer stands for it."""
         if version != flow.version or flow.done.triggered:
             return
         flow.remaining_bytes = 0.0
@@ -225,60 +243,85 @@ class Network:
         flow.done.succeed()
         self._reallocate(flow.links)
 
-    def _reallocate(self, changed: Iterable[Link]) -> None:
-        """Max-min fair rates, within their caps, for every flow connected to the `changed` links.
+    def _set_timer(self, flow: Flow, delay: float) -> None:
+        """The completion timer of `flow`'s group: `flow` ends in `delay` unless re-timed first."""
+        self.env.timeout(delay).callbacks.append(partial(self._finish, flow, flow.version))
+
+    def _time_alone(self, flow: Flow) -> None:
+        """Rate and completion timer of a flow that has every link of its path to itself (a
+        private path): what `_reallocate` gives it, without walking or filling."""
+        now = self.env.now
+        for link in flow.links:
+            link.integrate(now)
+        flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
+        flow.last_s = now
+        rate = _alone_rate(flow)
+        flow.version += 1
+        flow.rate_bps = rate
+        if rate > 0:
+            self._set_timer(flow, max(flow.remaining_bytes, 0.0) / rate)
+        for link in flow.links:
+            link.rate_bps = rate  # the sum of its flows' rates
+            if rate > link.peak_rate_bps:
+                link.peak_rate_bps = rate
+
+    def _reallocate(self, changed: Sequence[Link]) -> None:
+        """Max-min fair rates, within their caps, for every flow connected to the `changed` links,
+        and one completion timer per connected group of them.
 
         Progressive filling: repeatedly, the link with the smallest fair share (what it has left
         over its flows without a rate yet) fixes that share for its flows, unless a flow without
         a rate has a cap below that share: then that flow gets its cap first (capped flows are
-        taken in order of their caps)."""
+        taken in order of their caps). A flow alone in what is walked gets its rate directly.
+
+        The timer of a group is for its flow that finishes first (of those finishing at the same
+        instant, the first to get its rate); see the module docstring for why one suffices."""
         now = self.env.now
-        links: dict[Link, None] = {}
-        flows: dict[Flow, None] = {}
-        stack = list(changed)
-        while stack:
-            link = stack.pop()
-            if link in links:
-                continue
-            links[link] = None
-            for flow in link.flows:
-                if flow not in flows:
-                    flows[flow] = None
-                    stack.extend(flow.links)
-        for link in links:
-            link.integrate(now)
-        if not flows:
-            for link in links:
+        if not any(link.flows for link in changed):  # nothing to share: close their integrals
+            for link in changed:
+                link.integrate(now)
                 link.rate_bps = 0.0
             return
+        links: dict[Link, None] = {}
+        flows: dict[Flow, None] = {}
+        starts: list[int] = []  # where each connected group with flows begins in `flows`
+        # Walk the groups one by one (the order of one stack over all of `changed`): a group's
+        # flows are contiguous in `flows`.
+        for start in reversed(changed):
+            if start in links:
+                continue
+            if start.flows:
+                starts.append(len(flows))
+            stack = [start]
+            while stack:
+                link = stack.pop()
+                if link in links:
+                    continue
+                links[link] = None
+                for flow in link.flows:
+                    if flow not in flows:
+                        flows[flow] = None
+                        stack.extend(flow.links)
+        for link in links:
+            link.integrate(now)
         for flow in flows:
             flow.remaining_bytes -= flow.rate_bps * (now - flow.last_s)
             flow.last_s = now
-        capacity = {link: (link.capacity_bps if link.up else 0.0) for link in links}
-        unfrozen = {link: len(link.flows) for link in links}
-        capped = sorted((flow.cap_bps, i, flow) for i, flow in enumerate(flows) if flow.cap_bps is not None)
-        next_capped = 0
-        rates: dict[Flow, float] = {}
-        while len(rates) < len(flows):
-            share, bottleneck = min(
-                (capacity[link] / count, link.index, link) for link, count in unfrozen.items() if count
-            )[0::2]
-            share = max(share, 0.0)
-            while next_capped < len(capped) and capped[next_capped][2] in rates:
-                next_capped += 1
-            if next_capped < len(capped) and capped[next_capped][0] < share:
-                cap, _, flow = capped[next_capped]
-                _fix_rate(flow, cap, rates, capacity, unfrozen)
-                continue
-            for flow in bottleneck.flows:
-                if flow not in rates:
-                    _fix_rate(flow, share, rates, capacity, unfrozen)
+        if len(flows) == 1:
+            (flow,) = flows
+            rates = {flow: _alone_rate(flow)}
+        else:
+            rates = _max_min_rates(links, flows)
         for flow, rate in rates.items():
             flow.version += 1
             flow.rate_bps = rate
-            if rate > 0:
-                delay = max(flow.remaining_bytes, 0.0) / rate
-                self.env.timeout(delay).callbacks.append(partial(self._finish, flow, flow.version))
+        if len(starts) == 1:
+            first = _first_to_finish(rates.items(), now)
+            firsts = [first] if first is not None else []
+        else:
+            firsts = _first_per_group(rates, list(flows), starts, now)
+        for delay, flow in firsts:
+            self._set_timer(flow, delay)
         for link in links:
             total = sum(flow.rate_bps for flow in link.flows)
             link.rate_bps = total
@@ -371,6 +414,69 @@ class Network:
         links = self.path(src, dst)
         if links:
             yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.capacity_bps for link in links))
+
+
+def _alone_rate(flow: Flow) -> float:
+    """The max-min rate of a flow that shares no link: its path's narrowest current capacity
+    (zero across a link that is down), or its cap if that is lower (progressive filling of
+    one flow, with the same comparisons)."""
+    share = max(min(link.capacity_bps if link.up else 0.0 for link in flow.links), 0.0)
+    cap = flow.cap_bps
+    return cap if cap is not None and cap < share else share
+
+
+def _first_to_finish(rates: Iterable[tuple[Flow, float]], now: float) -> tuple[float, Flow] | None:
+    """(delay, flow) for the flow of the (flow, rate) pairs that finishes first, None if none
+    moves. Finish instants are compared as the event heap compares its timeouts (`now + delay`,
+    then the order of scheduling): of flows finishing at the same instant, the first listed."""
+    first: tuple[float, Flow] | None = None
+    first_at = 0.0
+    for flow, rate in rates:
+        if rate > 0:
+            delay = max(flow.remaining_bytes, 0.0) / rate
+            at = now + delay
+            if first is None or at < first_at:
+                first, first_at = (delay, flow), at
+    return first
+
+
+def _first_per_group(rates: dict[Flow, float], walked: list[Flow], starts: list[int],
+                     now: float) -> list[tuple[float, Flow]]:
+    """`_first_to_finish` of each connected group (the flows `walked[start:next start]`), ordered
+    as the flows got their rates, which is how their own timeouts would have been ordered."""
+    position = {flow: i for i, flow in enumerate(rates)}
+    firsts = []
+    for begin, end in zip(starts, starts[1:] + [len(walked)]):
+        members = sorted(walked[begin:end], key=position.__getitem__)
+        first = _first_to_finish(((flow, rates[flow]) for flow in members), now)
+        if first is not None:
+            firsts.append(first)
+    return sorted(firsts, key=lambda first: position[first[1]])
+
+
+def _max_min_rates(links: dict[Link, None], flows: dict[Flow, None]) -> dict[Flow, float]:
+    """Progressive filling over `links` for `flows` (every flow on those links), in the order
+    the flows get their rates."""
+    capacity = {link: (link.capacity_bps if link.up else 0.0) for link in links}
+    unfrozen = {link: len(link.flows) for link in links}
+    capped = sorted((flow.cap_bps, i, flow) for i, flow in enumerate(flows) if flow.cap_bps is not None)
+    next_capped = 0
+    rates: dict[Flow, float] = {}
+    while len(rates) < len(flows):
+        share, bottleneck = min(
+            (capacity[link] / count, link.index, link) for link, count in unfrozen.items() if count
+        )[0::2]
+        share = max(share, 0.0)
+        while next_capped < len(capped) and capped[next_capped][2] in rates:
+            next_capped += 1
+        if next_capped < len(capped) and capped[next_capped][0] < share:
+            cap, _, flow = capped[next_capped]
+            _fix_rate(flow, cap, rates, capacity, unfrozen)
+            continue
+        for flow in bottleneck.flows:
+            if flow not in rates:
+                _fix_rate(flow, share, rates, capacity, unfrozen)
+    return rates
 
 
 def _fix_rate(flow: Flow, rate: float, rates: dict[Flow, float], capacity: dict[Link, float],
