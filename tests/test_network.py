@@ -170,6 +170,28 @@ def events_to_finish(network: Network, transfers: list[tuple[str, str, float, fl
     return events
 
 
+def test_a_transfer_on_a_private_path_is_four_events_and_arrives_one_latency_after_its_last_byte():
+    # Its start (the process), its completion timer, its last byte's arrival (the flow's
+    # `done`, triggered when the byte is sent and fired one latency later) and the process's
+    # end; a zero-byte transfer waits the latency alone.
+    network = make_network([("A", "B", 100.0, 0.25), ("B", "C", 50.0, 0.5)])
+    env = network.env
+    flow = network.start_flow("A", "C", 1000.0)
+    arrived: list[float] = []
+
+    def wait():
+        yield from network.complete(flow)
+        arrived.append(env.now)
+
+    env.process(wait())
+    env.run(until=20.5)  # sent at 20 s, not yet arrived
+    assert flow.done.triggered and flow.sent_bytes(20.5) == 1000.0 and not arrived
+    env.run()
+    assert arrived == [pytest.approx(1000.0 / 50.0 + 0.75)]
+    assert events_to_finish(make_network([("A", "B", 100.0, 0.25)]), [("A", "B", 1000.0, 0.0)]) == 5  # + the start's timeout
+    assert finish_times(make_network([("A", "B", 100.0, 0.25)]), [("A", "B", 0.0, 0.0)]) == [0.25]
+
+
 @pytest.mark.parametrize("spread", [0.0, 1.0])
 def test_events_per_transfer_do_not_grow_with_the_flows_sharing_a_link(spread):
     # n flows of different sizes on one link, started together (spread 0) or one a second

@@ -34,7 +34,8 @@ A link in an outage has zero capacity: flows across it stall and resume where th
 when the link returns (a mirror that would rather break its transfer and retry cancels its
 flow: `sim.engine.crashes.break_on_link_down`). The last byte arrives one
 path latency after the flow's bytes have been sent, so a transfer on an idle path takes
-latency + bytes / bandwidth.
+latency + bytes / bandwidth. The flow's `done` event is triggered when its last byte is sent
+and fires one latency later: a transfer costs one event for its end, not two.
 
 Control messages (soft-lock sets) are small: they pay the path latency plus
 size / (narrowest current capacity) and wait for every link of the path to be up, but do not
@@ -48,6 +49,7 @@ from functools import partial
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL
 
 from sim.scenario.plan import Plan
 
@@ -121,8 +123,9 @@ class Link:
 
 
 class Flow:
-    """Bytes in transit along a path, at most `cap_bps` (None: no cap); `done` fires when the
-    last byte has been sent."""
+    """Bytes in transit along a path, at most `cap_bps` (None: no cap). `done` is triggered
+    when the last byte has been sent and fires when it has arrived, one path latency later
+    (a flow of no bytes never triggers it: `Network.complete` waits the latency alone)."""
 
     __slots__ = ("links", "remaining_bytes", "rate_bps", "last_s", "version", "done", "size_bytes", "cap_bps")
 
@@ -208,7 +211,8 @@ class Network:
         path (one path latency later)."""
         if flow.size_bytes > 0:
             yield flow.done
-        latency = sum(link.latency_s for link in flow.links)
+            return
+        latency = _latency(flow.links)
         if latency > 0:
             yield self.env.timeout(latency)
 
@@ -240,7 +244,7 @@ class Network:
         for link in flow.links:
             del link.flows[flow]
             link.bytes_carried += flow.size_bytes
-        flow.done.succeed()
+        _succeed_after(flow.done, _latency(flow.links))
         self._reallocate(flow.links)
 
     def _set_timer(self, flow: Flow, delay: float) -> None:
@@ -414,6 +418,20 @@ class Network:
         links = self.path(src, dst)
         if links:
             yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.capacity_bps for link in links))
+
+
+def _latency(links: tuple[Link, ...]) -> float:
+    """The one-way latency of a path: the sum of its links' latencies."""
+    return sum(link.latency_s for link in links)
+
+
+def _succeed_after(event: simpy.Event, delay: float) -> None:
+    """Trigger `event` now and have it fire `delay` later, as a SimPy `Timeout` does: one
+    event in the heap for a flow's last byte being sent and then arriving, instead of the
+    event for its sending and a timeout for the latency."""
+    event._ok = True
+    event._value = None
+    event.env.schedule(event, NORMAL, delay)
 
 
 def _alone_rate(flow: Flow) -> float:
