@@ -12,7 +12,7 @@ intermediate system forwards its set upstream as soon as a set it received chang
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -37,11 +37,19 @@ class LockSetState:
     """Delivery of the lock set waiting for the path to come back up, if one is."""
     lock_sets_sent: int = 0
     lock_sets_applied: int = 0
-    own_lock_candidates: tuple[int, ...] = ()
-    own_lock_created_s: float = 0.0
-    settled_candidates: tuple[int, ...] = ()
-    """The destination's own candidates in the last set built while no transfer ran."""
-    settled_created_s: float = 0.0
+    own_lock: SoftLock | None = None
+    """The destination's own lock in the last set that had one: sent again, the same object,
+    while its candidates stay the same (its creation time is when they last changed)."""
+    settled_lock: SoftLock | None = None
+    """The destination's own lock in the last set built while no transfer ran (None: that set
+    had none)."""
+    forwarded: dict[int, tuple[SoftLock, SoftLock]] = field(default_factory=dict)
+    """The locks held from further down that the last set forwarded, by `id` of the held lock:
+    (held lock, the lock forwarded for it), to send the same object again while neither the
+    held lock nor its narrowed candidates change."""
+    requests: dict[tuple[MirrorRelationship, int], SoftLock] = field(default_factory=dict)
+    """The requests for outgoing transfers in the last set, by (transfer's relationship, PCPI
+    read), to send the same object again while nothing of it changes."""
     handover_reads: tuple[int, ...] = ()
     """What the last transfer read, still asked for upstream until the destination's own
     lock set sent after it has reached the source."""
@@ -118,50 +126,80 @@ class SoftLockProtocol(DependencyStrategy):
         being transferred (a `qtree` lock naming the qtree), and forwards nothing: its own
         PCPIs are not its source's, so no lock from further down, and no lock for its own
         outgoing transfers, concerns a PCPI it shares with its source.
+
+        A lock whose fields did not change since the last set is the same object as in that
+        set (`LockSetState`): a set costs new locks only for what changed, and a holder sees
+        at a glance (`is`) that a lock it holds is unchanged.
         """
         dst = rel.destination
         state = self.state_of(rel)
+        now = self.services.env.now
         locks: list[SoftLock] = []
         candidates = tuple(reversed(rel.held_base_ids()))
-        if rel.kind == "qtree":
-            lock_type, string = "qtree", f"qtree {rel.destination_name} (mirror of {rel.source_name})"
-        else:
-            lock_type, string = "destination_path", f"snapmirror {rel.name}"
+        own = state.own_lock
         if candidates:
-            if state.own_lock_candidates != candidates:
-                state.own_lock_candidates, state.own_lock_created_s = candidates, self.services.env.now
-            locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
-                                  state.own_lock_created_s, 1, candidates))
+            if own is None or own.candidates != candidates:
+                own = state.own_lock = self._own_lock(rel, candidates, now)
+            locks.append(own)
         if rel.transfer is None:
-            state.settled_candidates, state.settled_created_s = candidates, state.own_lock_created_s
+            state.settled_lock = own if candidates else None
         else:
             fallback = tuple(reversed(rel.settled_base_ids()))
             if fallback and fallback != candidates:
-                created = state.settled_created_s if fallback == state.settled_candidates else self.services.env.now
-                locks.append(SoftLock(fallback[0], lock_type, string, rel.destination_name, created, 1, fallback))
+                settled = state.settled_lock
+                locks.append(settled if settled is not None and settled.candidates == fallback
+                             else self._own_lock(rel, fallback, now))
         if self.forwards and rel.kind != "qtree":
             shared = dst.pcpis
+            in_shared = shared.__contains__
+            sent_before, sent_now = state.forwarded, {}
             for held in dst.locks.soft.values():
                 for lock, _set_s, _delay in held.values():
-                    narrowed = tuple(c for c in lock.candidates if c in shared)
+                    narrowed = tuple(filter(in_shared, lock.candidates))
                     if narrowed:
-                        locks.append(lock.pinned_on(narrowed[0], narrowed, lock.hops + 1))
-            listed = {(lock.pcpi_id, lock.locking_dataset) for lock in locks}
+                        before = sent_before.get(id(lock))
+                        if before is not None and before[0] is lock and before[1].candidates == narrowed:
+                            up = before[1]
+                        else:
+                            up = lock.pinned_on(narrowed[0], narrowed, lock.hops + 1)
+                        sent_now[id(lock)] = (lock, up)
+                        locks.append(up)
+            state.forwarded = sent_now
+            listed: set[tuple[int, str]] | None = None
+            asked_before, asked_now = state.requests, {}
             for out in dst.outgoing:
                 if out.defunct:
                     continue
                 reads = out.transfer_reads + self.state_of(out).handover_reads
                 if not reads:
                     continue
-                fallback = () if out.kind == "qtree" else tuple(
-                    c for c in reversed(out.held_base_ids()) if c in dst.pcpis)
+                if listed is None:
+                    listed = {(lock.pcpi_id, lock.locking_dataset) for lock in locks}
+                fallback = () if out.kind == "qtree" else tuple(filter(in_shared, reversed(out.held_base_ids())))
                 for pcpi_id in reads:
-                    candidates = ((pcpi_id,) if pcpi_id in dst.pcpis else ()) + tuple(c for c in fallback if c < pcpi_id)
+                    candidates = ((pcpi_id,) if pcpi_id in shared else ()) + tuple(filter(pcpi_id.__gt__, fallback))
                     if candidates and (candidates[0], out.destination_name) not in listed:
                         listed.add((candidates[0], out.destination_name))
-                        locks.append(SoftLock(candidates[0], "destination_path", f"transfer {out.name} in progress",
-                                              out.destination_name, out.transfer_started_s, 1, candidates))
+                        key = (out, candidates[0])
+                        request = asked_before.get(key)
+                        if (request is None or request.candidates != candidates
+                                or request.created_s != out.transfer_started_s):
+                            request = SoftLock(candidates[0], "destination_path", f"transfer {out.name} in progress",
+                                               out.destination_name, out.transfer_started_s, 1, candidates)
+                        asked_now[key] = request
+                        locks.append(request)
+            state.requests = asked_now
         return locks
+
+    @staticmethod
+    def _own_lock(rel: MirrorRelationship, candidates: tuple[int, ...], created_s: float) -> SoftLock:
+        """`rel`'s destination's own lock on `candidates` (newest first), created at `created_s`:
+        a `qtree` lock naming the qtree, or a `destination_path` lock naming the relationship."""
+        if rel.kind == "qtree":
+            lock_type, string = "qtree", f"qtree {rel.destination_name} (mirror of {rel.source_name})"
+        else:
+            lock_type, string = "destination_path", f"snapmirror {rel.name}"
+        return SoftLock(candidates[0], lock_type, string, rel.destination_name, created_s, 1, candidates)
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         """Process body: get the destination's whole lock set to the source.
@@ -204,7 +242,7 @@ class SoftLockProtocol(DependencyStrategy):
         network = services.network
         state = self.state_of(rel)
         locks = self.lock_set(rel)
-        size = services.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
+        size = services.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum([len(k.candidates) for k in locks])
         sender, receiver = rel.destination.appliance.name, rel.source.appliance.name
         services.events.lock_set_sent(services.env.now, sender, size)
         state.lock_sets_sent += 1
@@ -253,11 +291,12 @@ class SoftLockProtocol(DependencyStrategy):
         volume, sender = rel.source, rel.destination.name
         state = self.state_of(rel)
         held_before = table.held_from(volume, sender)
+        in_source = volume.pcpis.__contains__
         wanted: dict[tuple[int, str], SoftLock] = {}
         for lock in locks:
-            pinned = next((c for c in lock.candidates if c in volume.pcpis), None)
+            pinned = next(filter(in_source, lock.candidates), None)
             if pinned is not None:
-                wanted[(pinned, lock.locking_dataset)] = lock.pinned_on(pinned)
+                wanted[(pinned, lock.locking_dataset)] = lock if pinned == lock.pcpi_id else lock.pinned_on(pinned)
         changed = False
         if state.handover_reads and sequence > state.handover_after_sequence:
             state.handover_reads = ()
@@ -267,6 +306,8 @@ class SoftLockProtocol(DependencyStrategy):
             changed = True
         for key, lock in wanted.items():
             before = held_before.get(key)
+            if before is lock:
+                continue
             if before is None:
                 table.set_soft(volume, sender, lock)
                 changed = True
