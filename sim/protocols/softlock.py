@@ -11,12 +11,13 @@ intermediate system forwards its set upstream as soon as a set it received chang
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.events import URGENT
 
 from sim.engine.lock_table import SoftLock
 from sim.protocols.base import DependencyStrategy
@@ -76,6 +77,44 @@ class LockSetInFlight:
     epochs: tuple[int, int]
     copies_left: int
     arrived: bool = False
+
+
+class _Start(simpy.Event):
+    """An event that fires at the current instant with a process start's priority (SimPy's
+    `Initialize`, which needs a `Process`)."""
+
+    def __init__(self, env: simpy.Environment, callback: Callable[[simpy.Event], None]):
+        super().__init__(env)
+        self.callbacks.append(callback)
+        self._ok = True
+        self._value = None
+        env.schedule(self, URGENT)
+
+
+def run_detached(env: simpy.Environment, body: Generator[simpy.Event, Any, None]) -> None:
+    """Run the process body `body` as `env.process(body)` would, for a body nothing waits for
+    or interrupts: it starts at the same point of the event order (after what is already due
+    now with start priority), and resumes, in the same place among each yielded event's
+    callbacks, when that event is processed. What it saves is the process itself: its start
+    is one event, and its end no event at all (a process's end is an event of its own)."""
+    _Start(env, partial(_resume_detached, body))
+
+
+def _resume_detached(body: Generator[simpy.Event, Any, None], event: simpy.Event) -> None:
+    """Resume `body` with the outcome of `event`, and on until it yields an event not yet
+    processed (as `simpy.Process` does) or returns."""
+    while True:
+        try:
+            if event.ok:
+                event = body.send(event.value)
+            else:
+                event.defused = True
+                event = body.throw(event.value)
+        except StopIteration:
+            return
+        if event.callbacks is not None:
+            event.callbacks.append(partial(_resume_detached, body))
+            return
 
 
 class SoftLockProtocol(DependencyStrategy):
@@ -326,9 +365,12 @@ class SoftLockProtocol(DependencyStrategy):
         self.forward(volume)
 
     def forward(self, volume: Volume) -> None:
-        """Claims 31 and 35: a changed set on an intermediate system goes upstream at once."""
+        """Claims 31 and 35: a changed set on an intermediate system goes upstream at once.
+
+        Nothing waits for a forwarded set, so it needs no SimPy process of its own: it is
+        sent as one would be (`run_detached`), at the same point of the event order."""
         if self.forwards and volume.incoming is not None:
-            self.services.env.process(self.send_lock_set(volume.incoming))
+            run_detached(self.services.env, self.send_lock_set(volume.incoming))
 
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
