@@ -152,3 +152,44 @@ def test_the_tails_lock_reaches_the_head_of_a_depth_4_chain_whose_sets_are_lost_
     assert set(tail_at_head["hops"]) == {3} and set(tail_at_head["locking_dataset"]) == {"S3:/vol/v"}
     # The tail's locks kept coming in after the outage (1d to 1d12h), not only before it.
     assert (tail_at_head["set_s"] > 1.5 * 86400).sum() >= 3
+
+
+def test_a_forwarded_lock_is_narrowed_again_when_the_intermediates_pcpis_change(make_scenario):
+    model = Model(make_scenario(chain_document(protocol="softlock", duration="1d")))
+    model.start()
+    model.run(until_s=6 * 3600 + 60)
+    ab, bc = model.relationships
+    strategy = model.strategy
+
+    def forwarded():
+        return [lock for lock in strategy.lock_set(ab) if lock.locking_dataset == bc.destination_name]
+
+    first = forwarded()
+    assert first and forwarded() == first and all(a is b for a, b in zip(forwarded(), first))
+    gone = first[0].candidates[-1]  # the oldest PCPI of B's that C could use
+    ab.destination.delete_pcpi(gone, "retention", "test")
+    again = forwarded()
+    assert gone not in again[0].candidates and again[0].candidates == first[0].candidates[:-1]
+    assert first[0].candidates[-1] == gone  # the earlier set's lock is untouched
+
+
+def test_a_transfer_request_follows_the_transfer_it_speaks_for(make_scenario):
+    # While B -> C transfers, B's set asks A for what the transfer reads; the request is the
+    # same object while its candidates stay the same, and a new one for the next transfer.
+    model = Model(make_scenario(chain_document(protocol="softlock", duration="1d")))
+    model.start()
+    env, strategy = model.env, model.strategy
+    ab, bc = model.relationships
+    requests = []
+    while env.now < 86400 - 3600:
+        env.step()
+        if bc.transfer is not None:
+            asked = [lock for lock in strategy.lock_set(ab) if lock.string.startswith("transfer ")]
+            assert asked and all(lock.created_s == bc.transfer_started_s for lock in asked)
+            assert asked[0].pcpi_id == bc.transfer_reads[0]
+            requests.append((bc.transfer_started_s, asked[0]))
+    objects = {}
+    for started, lock in requests:
+        objects.setdefault((started, lock.candidates), set()).add(id(lock))
+    assert len({started for started, _lock in requests}) >= 10
+    assert all(len(ids) == 1 for ids in objects.values())  # one object per transfer and candidates

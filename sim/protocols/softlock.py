@@ -44,18 +44,32 @@ class LockSetState:
     settled_lock: SoftLock | None = None
     """The destination's own lock in the last set built while no transfer ran (None: that set
     had none)."""
-    forwarded: dict[int, tuple[SoftLock, SoftLock]] = field(default_factory=dict)
-    """The locks held from further down that the last set forwarded, by `id` of the held lock:
-    (held lock, the lock forwarded for it), to send the same object again while neither the
-    held lock nor its narrowed candidates change."""
-    requests: dict[tuple[MirrorRelationship, int], SoftLock] = field(default_factory=dict)
-    """The requests for outgoing transfers in the last set, by (transfer's relationship, PCPI
-    read), to send the same object again while nothing of it changes."""
+    shared_ids: tuple[int, ...] = ()
+    """The destination's PCPI ids when the last forwarding set was built. While they stay the
+    same, what was narrowed to them then is not narrowed again."""
+    forwarded: dict[int, tuple[SoftLock, SoftLock | None]] = field(default_factory=dict)
+    """What the last set made of each lock held from further down, by `id` of the held lock:
+    (held lock, the lock forwarded for it, or None when no candidate is shared)."""
+    requests: dict[MirrorRelationship, TransferRequests] = field(default_factory=dict)
+    """What the last set asked for each outgoing transfer that read something."""
     handover_reads: tuple[int, ...] = ()
     """What the last transfer read, still asked for upstream until the destination's own
     lock set sent after it has reached the source."""
     handover_after_sequence: int = 0
     """The destination's lock sets numbered above this one were built after the transfer."""
+
+
+@dataclass(slots=True)
+class TransferRequests:
+    """The requests an intermediate's set makes for one outgoing transfer (one per PCPI it
+    reads: its candidates and, once built, its lock), and what they were built from."""
+
+    reads: tuple[int, ...]
+    image: tuple[int, ...]
+    """The ids of what the transfer's destination receives (has, in the hand-over)."""
+    started_s: float
+    candidates: list[tuple[int, ...]]
+    locks: list[SoftLock | None]
 
 
 ON_TIME = (0.0,)
@@ -170,7 +184,6 @@ class SoftLockProtocol(DependencyStrategy):
         set (`LockSetState`): a set costs new locks only for what changed, and a holder sees
         at a glance (`is`) that a lock it holds is unchanged.
         """
-        dst = rel.destination
         state = self.state_of(rel)
         now = self.services.env.now
         locks: list[SoftLock] = []
@@ -189,46 +202,72 @@ class SoftLockProtocol(DependencyStrategy):
                 locks.append(settled if settled is not None and settled.candidates == fallback
                              else self._own_lock(rel, fallback, now))
         if self.forwards and rel.kind != "qtree":
-            shared = dst.pcpis
-            in_shared = shared.__contains__
-            sent_before, sent_now = state.forwarded, {}
-            for held in dst.locks.soft.values():
-                for lock, _set_s, _delay in held.values():
-                    narrowed = tuple(filter(in_shared, lock.candidates))
-                    if narrowed:
-                        before = sent_before.get(id(lock))
-                        if before is not None and before[0] is lock and before[1].candidates == narrowed:
-                            up = before[1]
-                        else:
-                            up = lock.pinned_on(narrowed[0], narrowed, lock.hops + 1)
-                        sent_now[id(lock)] = (lock, up)
-                        locks.append(up)
-            state.forwarded = sent_now
-            listed: set[tuple[int, str]] | None = None
-            asked_before, asked_now = state.requests, {}
-            for out in dst.outgoing:
-                if out.defunct:
-                    continue
-                reads = out.transfer_reads + self.state_of(out).handover_reads
-                if not reads:
-                    continue
-                if listed is None:
-                    listed = {(lock.pcpi_id, lock.locking_dataset) for lock in locks}
-                fallback = () if out.kind == "qtree" else tuple(filter(in_shared, reversed(out.held_base_ids())))
-                for pcpi_id in reads:
-                    candidates = ((pcpi_id,) if pcpi_id in shared else ()) + tuple(filter(pcpi_id.__gt__, fallback))
-                    if candidates and (candidates[0], out.destination_name) not in listed:
-                        listed.add((candidates[0], out.destination_name))
-                        key = (out, candidates[0])
-                        request = asked_before.get(key)
-                        if (request is None or request.candidates != candidates
-                                or request.created_s != out.transfer_started_s):
-                            request = SoftLock(candidates[0], "destination_path", f"transfer {out.name} in progress",
-                                               out.destination_name, out.transfer_started_s, 1, candidates)
-                        asked_now[key] = request
-                        locks.append(request)
-            state.requests = asked_now
+            self._forwarded_and_requested(rel, state, locks)
         return locks
+
+    def _forwarded_and_requested(self, rel: MirrorRelationship, state: LockSetState, locks: list[SoftLock]) -> None:
+        """Add to `locks` what `rel`'s destination forwards (every lock it holds from further
+        down, narrowed to its own PCPIs) and what it asks for its outgoing transfers.
+
+        While the destination's PCPIs are the same as for the last set, a held lock that is
+        the same object, or a transfer that reads the same PCPIs into the same image, gives
+        the same locks as then, and they are sent again without being narrowed again."""
+        dst = rel.destination
+        if not dst.locks.soft and not dst.outgoing:  # the tail of a chain: nothing to forward or ask for
+            state.forwarded, state.requests = {}, {}
+            return
+        shared = dst.pcpis
+        in_shared = shared.__contains__
+        shared_ids = tuple(shared)
+        unchanged = shared_ids == state.shared_ids
+        state.shared_ids = shared_ids
+        forwarded_before, forwarded = state.forwarded, {}
+        for held in dst.locks.soft.values():
+            for lock, _set_s, _delay in held.values():
+                before = forwarded_before.get(id(lock))
+                up = before[1] if before is not None and before[0] is lock else None
+                if not unchanged or before is None or before[0] is not lock:
+                    narrowed = tuple(filter(in_shared, lock.candidates))
+                    if not narrowed:
+                        up = None
+                    elif up is None or up.candidates != narrowed:
+                        up = lock.pinned_on(narrowed[0], narrowed, lock.hops + 1)
+                forwarded[id(lock)] = (lock, up)
+                if up is not None:
+                    locks.append(up)
+        state.forwarded = forwarded
+        listed: set[tuple[int, str]] | None = None
+        requested_before, requested = state.requests, {}
+        for out in dst.outgoing:
+            if out.defunct:
+                continue
+            reads = out.transfer_reads + self.state_of(out).handover_reads
+            if not reads:
+                continue
+            if listed is None:
+                listed = {(lock.pcpi_id, lock.locking_dataset) for lock in locks}
+            image = () if out.kind == "qtree" else tuple(out.held_base_ids())
+            asked = requested_before.get(out)
+            if not (unchanged and asked is not None and asked.reads == reads and asked.image == image
+                    and asked.started_s == out.transfer_started_s):
+                fallback = tuple(filter(in_shared, reversed(image)))
+                wanted = [((pcpi_id,) if pcpi_id in shared else ()) + tuple(filter(pcpi_id.__gt__, fallback))
+                          for pcpi_id in reads]
+                built = {} if asked is None or asked.started_s != out.transfer_started_s else {
+                    lock.candidates: lock for lock in asked.locks if lock is not None}
+                asked = TransferRequests(reads, image, out.transfer_started_s, wanted,
+                                         [built.get(candidates) for candidates in wanted])
+            requested[out] = asked
+            for index, candidates in enumerate(asked.candidates):
+                if candidates and (candidates[0], out.destination_name) not in listed:
+                    listed.add((candidates[0], out.destination_name))
+                    request = asked.locks[index]
+                    if request is None:
+                        request = asked.locks[index] = SoftLock(
+                            candidates[0], "destination_path", f"transfer {out.name} in progress",
+                            out.destination_name, out.transfer_started_s, 1, candidates)
+                    locks.append(request)
+        state.requests = requested
 
     @staticmethod
     def _own_lock(rel: MirrorRelationship, candidates: tuple[int, ...], created_s: float) -> SoftLock:
