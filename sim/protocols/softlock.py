@@ -180,9 +180,9 @@ class SoftLockProtocol(DependencyStrategy):
         PCPIs are not its source's, so no lock from further down, and no lock for its own
         outgoing transfers, concerns a PCPI it shares with its source.
 
-        A lock whose fields did not change since the last set is the same object as in that
-        set (`LockSetState`): a set costs new locks only for what changed, and a holder sees
-        at a glance (`is`) that a lock it holds is unchanged.
+        A lock is sent again as the same object while what it was built from has not changed
+        since the last set (`LockSetState`): a set costs new locks, and narrowing, only for
+        what changed, and a holder sees at a glance (`is`) that a lock it holds is unchanged.
         """
         state = self.state_of(rel)
         now = self.services.env.now
@@ -225,13 +225,11 @@ class SoftLockProtocol(DependencyStrategy):
         for held in dst.locks.soft.values():
             for lock, _set_s, _delay in held.values():
                 before = forwarded_before.get(id(lock))
-                up = before[1] if before is not None and before[0] is lock else None
-                if not unchanged or before is None or before[0] is not lock:
+                if unchanged and before is not None and before[0] is lock:
+                    up = before[1]
+                else:
                     narrowed = tuple(filter(in_shared, lock.candidates))
-                    if not narrowed:
-                        up = None
-                    elif up is None or up.candidates != narrowed:
-                        up = lock.pinned_on(narrowed[0], narrowed, lock.hops + 1)
+                    up = lock.pinned_on(narrowed[0], narrowed, lock.hops + 1) if narrowed else None
                 forwarded[id(lock)] = (lock, up)
                 if up is not None:
                     locks.append(up)
@@ -251,12 +249,9 @@ class SoftLockProtocol(DependencyStrategy):
             if not (unchanged and asked is not None and asked.reads == reads and asked.image == image
                     and asked.started_s == out.transfer_started_s):
                 fallback = tuple(filter(in_shared, reversed(image)))
-                wanted = [((pcpi_id,) if pcpi_id in shared else ()) + tuple(filter(pcpi_id.__gt__, fallback))
-                          for pcpi_id in reads]
-                built = {} if asked is None or asked.started_s != out.transfer_started_s else {
-                    lock.candidates: lock for lock in asked.locks if lock is not None}
-                asked = TransferRequests(reads, image, out.transfer_started_s, wanted,
-                                         [built.get(candidates) for candidates in wanted])
+                asked = TransferRequests(reads, image, out.transfer_started_s, [
+                    ((pcpi_id,) if pcpi_id in shared else ()) + tuple([c for c in fallback if c < pcpi_id])
+                    for pcpi_id in reads], [None] * len(reads))
             requested[out] = asked
             for index, candidates in enumerate(asked.candidates):
                 if candidates and (candidates[0], out.destination_name) not in listed:
