@@ -45,8 +45,8 @@ class LockSetState:
     """The destination's own lock in the last set built while no transfer ran (None: that set
     had none)."""
     shared_ids: tuple[int, ...] = ()
-    """The destination's PCPI ids when the last forwarding set was built. While they stay the
-    same, what was narrowed to them then is not narrowed again."""
+    """The destination's PCPI ids, newest first, when the last forwarding set was built. While
+    they stay the same, what was narrowed to them then is not narrowed again."""
     forwarded: dict[int, tuple[SoftLock, SoftLock | None]] = field(default_factory=dict)
     """What the last set made of each lock held from further down, by `id` of the held lock:
     (held lock, the lock forwarded for it, or None when no candidate is shared)."""
@@ -187,7 +187,8 @@ class SoftLockProtocol(DependencyStrategy):
         state = self.state_of(rel)
         now = self.services.env.now
         locks: list[SoftLock] = []
-        candidates = tuple(reversed(rel.held_base_ids()))
+        held = rel.held_base_ids()
+        candidates = tuple(reversed(held))
         own = state.own_lock
         if candidates:
             if own is None or own.candidates != candidates:
@@ -202,12 +203,14 @@ class SoftLockProtocol(DependencyStrategy):
                 locks.append(settled if settled is not None and settled.candidates == fallback
                              else self._own_lock(rel, fallback, now))
         if self.forwards and rel.kind != "qtree":
-            self._forwarded_and_requested(rel, state, locks)
+            self._forwarded_and_requested(rel, state, locks, candidates if held is rel.destination.pcpis else None)
         return locks
 
-    def _forwarded_and_requested(self, rel: MirrorRelationship, state: LockSetState, locks: list[SoftLock]) -> None:
+    def _forwarded_and_requested(self, rel: MirrorRelationship, state: LockSetState, locks: list[SoftLock],
+                                 shared_ids: tuple[int, ...] | None) -> None:
         """Add to `locks` what `rel`'s destination forwards (every lock it holds from further
         down, narrowed to its own PCPIs) and what it asks for its outgoing transfers.
+        `shared_ids` are the destination's PCPI ids, newest first, if the caller has them.
 
         While the destination's PCPIs are the same as for the last set, a held lock that is
         the same object, or a transfer that reads the same PCPIs into the same image, gives
@@ -218,7 +221,8 @@ class SoftLockProtocol(DependencyStrategy):
             return
         shared = dst.pcpis
         in_shared = shared.__contains__
-        shared_ids = tuple(shared)
+        if shared_ids is None:
+            shared_ids = tuple(reversed(shared))
         unchanged = shared_ids == state.shared_ids
         state.shared_ids = shared_ids
         forwarded_before, forwarded = state.forwarded, {}
