@@ -192,3 +192,33 @@ def test_a_transfer_request_follows_the_transfer_it_speaks_for(make_scenario):
     assert len({started for started, _pcpis, _lock in seen}) >= 10
     for (started, pcpis, lock), (started_next, pcpis_next, lock_next) in zip(seen, seen[1:]):
         assert (lock_next is lock) == (started_next == started and pcpis_next == pcpis)
+
+
+def test_a_forwarded_set_waits_out_an_outage_and_leaves_with_the_newest_locks(make_scenario):
+    # A -> B is down from 12h to 16h, when no A -> B update is due, while C keeps updating
+    # from B: B's first forward in the outage waits for the path (a detached body, no update
+    # waits with it), the later ones leave it to that one, nothing leaves B meanwhile, and
+    # what leaves when the link is back is built then: A holds C's newest lock at once.
+    links = [{"between": ["A", "B"], "bandwidth": "1Gbit/s", "latency": "1ms",
+              "outages": [{"at": "12h", "for": "4h"}]},
+             {"between": ["B", "C"], "bandwidth": "1Gbit/s", "latency": "1ms"}]
+    mirrors = [{"source": "A:/vol/v", "destination": "B:/vol/v", "schedule": "30 */8 * * *"},
+               {"source": "B:/vol/v", "destination": "C:/vol/v", "schedule": "0 */2 * * *"}]
+    model = Model(make_scenario(chain_document(protocol="softlock", duration="1d", links=links, mirrors=mirrors)))
+    sent = []
+    model.events.lock_set_sent.subscribe(lambda now, sender, _size: sent.append((now, sender)))
+    model.start()
+    model.run(until_s=15 * 3600)
+    ab, bc = model.relationships
+    a, b, c = ab.source, ab.destination, bc.destination
+    assert not [t for t, sender in sent if sender == "B" and t > 12 * 3600]
+    assert [t for t, sender in sent if sender == "C" and t > 12 * 3600]  # C went on sending to B
+    assert model.strategy.state_of(ab).lock_set_waiting is not None
+    model.run(until_s=16 * 3600 + 1)
+    assert [t for t, sender in sent if sender == "B" and t > 12 * 3600][0] == 16 * 3600
+    own_c = next(lock for lock in model.strategy.lock_set(bc) if lock.hops == 1)
+    newest_shared = next(pcpi_id for pcpi_id in own_c.candidates if pcpi_id in b.pcpis and pcpi_id in a.pcpis)
+    held = [lock for (_sender, dataset), (lock, _s, _d) in
+            ((key, value) for per_pcpi in a.locks.soft.values() for key, value in per_pcpi.items())
+            if dataset == c.name and lock.string.startswith("snapmirror ")]
+    assert [lock.pcpi_id for lock in held] == [newest_shared] and held[0].hops == 2
