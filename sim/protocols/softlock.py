@@ -11,12 +11,13 @@ intermediate system forwards its set upstream as soon as a set it received chang
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.events import URGENT
 
 from sim.engine.lock_table import SoftLock
 from sim.protocols.base import DependencyStrategy
@@ -37,16 +38,38 @@ class LockSetState:
     """Delivery of the lock set waiting for the path to come back up, if one is."""
     lock_sets_sent: int = 0
     lock_sets_applied: int = 0
-    own_lock_candidates: tuple[int, ...] = ()
-    own_lock_created_s: float = 0.0
-    settled_candidates: tuple[int, ...] = ()
-    """The destination's own candidates in the last set built while no transfer ran."""
-    settled_created_s: float = 0.0
+    own_lock: SoftLock | None = None
+    """The destination's own lock in the last set that had one: sent again, the same object,
+    while its candidates stay the same (its creation time is when they last changed)."""
+    settled_lock: SoftLock | None = None
+    """The destination's own lock in the last set built while no transfer ran (None: that set
+    had none)."""
+    shared_ids: tuple[int, ...] = ()
+    """The destination's PCPI ids, newest first, when the last forwarding set was built. While
+    they stay the same, what was narrowed to them then is not narrowed again."""
+    forwarded: dict[int, tuple[SoftLock, SoftLock | None]] = field(default_factory=dict)
+    """What the last set made of each lock held from further down, by `id` of the held lock:
+    (held lock, the lock forwarded for it, or None when no candidate is shared)."""
+    requests: dict[MirrorRelationship, TransferRequests] = field(default_factory=dict)
+    """What the last set asked for each outgoing transfer that read something."""
     handover_reads: tuple[int, ...] = ()
     """What the last transfer read, still asked for upstream until the destination's own
     lock set sent after it has reached the source."""
     handover_after_sequence: int = 0
     """The destination's lock sets numbered above this one were built after the transfer."""
+
+
+@dataclass(slots=True)
+class TransferRequests:
+    """The requests an intermediate's set makes for one outgoing transfer (one per PCPI it
+    reads: its candidates and, once built, its lock), and what they were built from."""
+
+    reads: tuple[int, ...]
+    image: tuple[int, ...]
+    """The ids of what the transfer's destination receives (has, in the hand-over)."""
+    started_s: float
+    candidates: list[tuple[int, ...]]
+    locks: list[SoftLock | None]
 
 
 ON_TIME = (0.0,)
@@ -68,6 +91,44 @@ class LockSetInFlight:
     epochs: tuple[int, int]
     copies_left: int
     arrived: bool = False
+
+
+class _Start(simpy.Event):
+    """An event that fires at the current instant with a process start's priority (SimPy's
+    `Initialize`, which needs a `Process`)."""
+
+    def __init__(self, env: simpy.Environment, callback: Callable[[simpy.Event], None]):
+        super().__init__(env)
+        self.callbacks.append(callback)
+        self._ok = True
+        self._value = None
+        env.schedule(self, URGENT)
+
+
+def run_detached(env: simpy.Environment, body: Generator[simpy.Event, Any, None]) -> None:
+    """Run the process body `body` as `env.process(body)` would, for a body nothing waits for
+    or interrupts: it starts at the same point of the event order (after what is already due
+    now with start priority), and resumes, in the same place among each yielded event's
+    callbacks, when that event is processed. What it saves is the process itself: its start
+    is one event, and its end no event at all (a process's end is an event of its own)."""
+    _Start(env, partial(_resume_detached, body))
+
+
+def _resume_detached(body: Generator[simpy.Event, Any, None], event: simpy.Event) -> None:
+    """Resume `body` with the outcome of `event`, and on until it yields an event not yet
+    processed (as `simpy.Process` does) or returns."""
+    while True:
+        try:
+            if event.ok:
+                event = body.send(event.value)
+            else:
+                event.defused = True
+                event = body.throw(event.value)
+        except StopIteration:
+            return
+        if event.callbacks is not None:
+            event.callbacks.append(partial(_resume_detached, body))
+            return
 
 
 class SoftLockProtocol(DependencyStrategy):
@@ -118,50 +179,104 @@ class SoftLockProtocol(DependencyStrategy):
         being transferred (a `qtree` lock naming the qtree), and forwards nothing: its own
         PCPIs are not its source's, so no lock from further down, and no lock for its own
         outgoing transfers, concerns a PCPI it shares with its source.
+
+        A lock is sent again as the same object while what it was built from has not changed
+        since the last set (`LockSetState`): a set costs new locks, and narrowing, only for
+        what changed, and a holder sees at a glance (`is`) that a lock it holds is unchanged.
         """
-        dst = rel.destination
         state = self.state_of(rel)
+        now = self.services.env.now
         locks: list[SoftLock] = []
-        candidates = tuple(reversed(rel.held_base_ids()))
+        held = rel.held_base_ids()
+        candidates = tuple(reversed(held))
+        own = state.own_lock
+        if candidates:
+            if own is None or own.candidates != candidates:
+                own = state.own_lock = self._own_lock(rel, candidates, now)
+            locks.append(own)
+        if rel.transfer is None:
+            state.settled_lock = own if candidates else None
+        else:
+            fallback = tuple(reversed(rel.settled_base_ids()))
+            if fallback and fallback != candidates:
+                settled = state.settled_lock
+                locks.append(settled if settled is not None and settled.candidates == fallback
+                             else self._own_lock(rel, fallback, now))
+        if self.forwards and rel.kind != "qtree":
+            self._forwarded_and_requested(rel, state, locks, candidates if held is rel.destination.pcpis else None)
+        return locks
+
+    def _forwarded_and_requested(self, rel: MirrorRelationship, state: LockSetState, locks: list[SoftLock],
+                                 shared_ids: tuple[int, ...] | None) -> None:
+        """Add to `locks` what `rel`'s destination forwards (every lock it holds from further
+        down, narrowed to its own PCPIs) and what it asks for its outgoing transfers.
+        `shared_ids` are the destination's PCPI ids, newest first, if the caller has them.
+
+        While the destination's PCPIs are the same as for the last set, a held lock that is
+        the same object, or a transfer that reads the same PCPIs into the same image, gives
+        the same locks as then, and they are sent again without being narrowed again."""
+        dst = rel.destination
+        if not dst.locks.soft and not dst.outgoing:  # the tail of a chain: nothing to forward or ask for
+            state.forwarded, state.requests = {}, {}
+            return
+        shared = dst.pcpis
+        in_shared = shared.__contains__
+        if shared_ids is None:
+            shared_ids = tuple(reversed(shared))
+        unchanged = shared_ids == state.shared_ids
+        state.shared_ids = shared_ids
+        forwarded_before, forwarded = state.forwarded, {}
+        for held in dst.locks.soft.values():
+            for lock, _set_s, _delay in held.values():
+                before = forwarded_before.get(id(lock))
+                if unchanged and before is not None and before[0] is lock:
+                    up = before[1]
+                else:
+                    narrowed = tuple(filter(in_shared, lock.candidates))
+                    up = lock.pinned_on(narrowed[0], narrowed, lock.hops + 1) if narrowed else None
+                forwarded[id(lock)] = (lock, up)
+                if up is not None:
+                    locks.append(up)
+        state.forwarded = forwarded
+        listed: set[tuple[int, str]] | None = None
+        requested_before, requested = state.requests, {}
+        for out in dst.outgoing:
+            if out.defunct:
+                continue
+            reads = out.transfer_reads + self.state_of(out).handover_reads
+            if not reads:
+                continue
+            if listed is None:
+                listed = {(lock.pcpi_id, lock.locking_dataset) for lock in locks}
+            image = () if out.kind == "qtree" else tuple(out.held_base_ids())
+            asked = requested_before.get(out)
+            if not (unchanged and asked is not None and asked.reads == reads and asked.image == image
+                    and asked.started_s == out.transfer_started_s):
+                fallback = tuple(filter(in_shared, reversed(image)))
+                asked = TransferRequests(reads, image, out.transfer_started_s, [
+                    ((pcpi_id,) if pcpi_id in shared else ()) + tuple([c for c in fallback if c < pcpi_id])
+                    for pcpi_id in reads], [None] * len(reads))
+            requested[out] = asked
+            for index, candidates in enumerate(asked.candidates):
+                if candidates and (candidates[0], out.destination_name) not in listed:
+                    listed.add((candidates[0], out.destination_name))
+                    request = asked.locks[index]
+                    if request is None:
+                        request = asked.locks[index] = SoftLock(
+                            candidates[0], "destination_path", f"transfer {out.name} in progress",
+                            out.destination_name, out.transfer_started_s, 1, candidates)
+                    locks.append(request)
+        state.requests = requested
+
+    @staticmethod
+    def _own_lock(rel: MirrorRelationship, candidates: tuple[int, ...], created_s: float) -> SoftLock:
+        """`rel`'s destination's own lock on `candidates` (newest first), created at `created_s`:
+        a `qtree` lock naming the qtree, or a `destination_path` lock naming the relationship."""
         if rel.kind == "qtree":
             lock_type, string = "qtree", f"qtree {rel.destination_name} (mirror of {rel.source_name})"
         else:
             lock_type, string = "destination_path", f"snapmirror {rel.name}"
-        if candidates:
-            if state.own_lock_candidates != candidates:
-                state.own_lock_candidates, state.own_lock_created_s = candidates, self.services.env.now
-            locks.append(SoftLock(candidates[0], lock_type, string, rel.destination_name,
-                                  state.own_lock_created_s, 1, candidates))
-        if rel.transfer is None:
-            state.settled_candidates, state.settled_created_s = candidates, state.own_lock_created_s
-        else:
-            fallback = tuple(reversed(rel.settled_base_ids()))
-            if fallback and fallback != candidates:
-                created = state.settled_created_s if fallback == state.settled_candidates else self.services.env.now
-                locks.append(SoftLock(fallback[0], lock_type, string, rel.destination_name, created, 1, fallback))
-        if self.forwards and rel.kind != "qtree":
-            shared = dst.pcpis
-            for held in dst.locks.soft.values():
-                for lock, _set_s, _delay in held.values():
-                    narrowed = tuple(c for c in lock.candidates if c in shared)
-                    if narrowed:
-                        locks.append(lock.pinned_on(narrowed[0], narrowed, lock.hops + 1))
-            listed = {(lock.pcpi_id, lock.locking_dataset) for lock in locks}
-            for out in dst.outgoing:
-                if out.defunct:
-                    continue
-                reads = out.transfer_reads + self.state_of(out).handover_reads
-                if not reads:
-                    continue
-                fallback = () if out.kind == "qtree" else tuple(
-                    c for c in reversed(out.held_base_ids()) if c in dst.pcpis)
-                for pcpi_id in reads:
-                    candidates = ((pcpi_id,) if pcpi_id in dst.pcpis else ()) + tuple(c for c in fallback if c < pcpi_id)
-                    if candidates and (candidates[0], out.destination_name) not in listed:
-                        listed.add((candidates[0], out.destination_name))
-                        locks.append(SoftLock(candidates[0], "destination_path", f"transfer {out.name} in progress",
-                                              out.destination_name, out.transfer_started_s, 1, candidates))
-        return locks
+        return SoftLock(candidates[0], lock_type, string, rel.destination_name, created_s, 1, candidates)
 
     def send_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         """Process body: get the destination's whole lock set to the source.
@@ -204,7 +319,7 @@ class SoftLockProtocol(DependencyStrategy):
         network = services.network
         state = self.state_of(rel)
         locks = self.lock_set(rel)
-        size = services.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum(len(k.candidates) for k in locks)
+        size = services.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum([len(k.candidates) for k in locks])
         sender, receiver = rel.destination.appliance.name, rel.source.appliance.name
         services.events.lock_set_sent(services.env.now, sender, size)
         state.lock_sets_sent += 1
@@ -253,11 +368,12 @@ class SoftLockProtocol(DependencyStrategy):
         volume, sender = rel.source, rel.destination.name
         state = self.state_of(rel)
         held_before = table.held_from(volume, sender)
+        in_source = volume.pcpis.__contains__
         wanted: dict[tuple[int, str], SoftLock] = {}
         for lock in locks:
-            pinned = next((c for c in lock.candidates if c in volume.pcpis), None)
+            pinned = next(filter(in_source, lock.candidates), None)
             if pinned is not None:
-                wanted[(pinned, lock.locking_dataset)] = lock.pinned_on(pinned)
+                wanted[(pinned, lock.locking_dataset)] = lock if pinned == lock.pcpi_id else lock.pinned_on(pinned)
         changed = False
         if state.handover_reads and sequence > state.handover_after_sequence:
             state.handover_reads = ()
@@ -267,6 +383,8 @@ class SoftLockProtocol(DependencyStrategy):
             changed = True
         for key, lock in wanted.items():
             before = held_before.get(key)
+            if before is lock:
+                continue
             if before is None:
                 table.set_soft(volume, sender, lock)
                 changed = True
@@ -285,9 +403,12 @@ class SoftLockProtocol(DependencyStrategy):
         self.forward(volume)
 
     def forward(self, volume: Volume) -> None:
-        """Claims 31 and 35: a changed set on an intermediate system goes upstream at once."""
+        """Claims 31 and 35: a changed set on an intermediate system goes upstream at once.
+
+        Nothing waits for a forwarded set, so it needs no SimPy process of its own: it is
+        sent as one would be (`run_detached`), at the same point of the event order."""
         if self.forwards and volume.incoming is not None:
-            self.services.env.process(self.send_lock_set(volume.incoming))
+            run_detached(self.services.env, self.send_lock_set(volume.incoming))
 
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
