@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from sim.engine.network import Link
     from sim.engine.storage import Pcpi, Volume
 
-CHUNK_ROWS = 1 << 16
+CHUNK_ROWS = 1 << 14
 """Rows a collector holds in memory before it writes them out as one row group."""
 SPILL_FILE = "table.parquet"
 """The Parquet file in a collector's spill folder."""
@@ -143,9 +143,10 @@ class FinishedTable:
         self._memory = memory
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
-        """Every row group, in order, cast to the DataFrame's schema (a column of only None to nulls)."""
+        """Every row group, in order, cast to the DataFrame's schema (a column of only None to nulls).
+        The spill file is read one row group at a time (`pre_buffer` would read all of it ahead)."""
         if self._spill is not None:
-            with pq.ParquetFile(Path(self._spill.name) / SPILL_FILE) as file:
+            with pq.ParquetFile(Path(self._spill.name) / SPILL_FILE, pre_buffer=False) as file:
                 yield from map(self._cast, file.iter_batches(batch_size=CHUNK_ROWS))
         yield from map(self._cast, self._memory)
 
