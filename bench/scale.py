@@ -7,15 +7,16 @@ YAML and loads it with `load_scenario`, so it is validated exactly like a user's
 in this process:
 
 - the model: events processed, wall seconds of build + start + run, events per second; the
-  CPU seconds (`time.process_time`) of building, starting, the event loop alone and
-  `finalise`; completed mirror updates (from the summary) and events per update;
+  CPU seconds (`time.process_time`) of building, starting, the event loop alone, `finalise`
+  and writing every table's Parquet file into a temporary folder (as `cascadesim run` does
+  before its plots); completed mirror updates (from the summary) and events per update;
 - the schedule floor: one bare SimPy timeout per firing of each snapshot policy and each
   mirror schedule, replayed at the same simulated times in a bare environment with the same
   stepping loop and GC threshold as `Model.run`; its loop CPU (median of three replays) and
   `model/floor`, the model's loop CPU over the floor's, the figure issue 15 sets targets on;
-- memory: peak resident set size of the process (MB), after `finalise`, and the growth of
-  the peak over the event loop per event (RSS at the end of the loop minus RSS before
-  building, over events);
+- memory: peak resident set size of the process (MB), after `finalise` and writing the
+  tables, and the growth of the peak over the event loop per event (RSS at the end of the
+  loop minus RSS before building, over events);
 - a bare SimPy loop (1000 processes doing `yield env.timeout(1)`, 1,000,000 timeouts in
   all) in timeouts per second, and the ratio of the model's events per second to it, a
   rough measure of how much work the model does per event beyond SimPy's own.
@@ -53,6 +54,8 @@ from ruamel.yaml import YAML
 
 from sim.engine.model import GC_GEN0_THRESHOLD, Model
 from sim.protocols.registry import names as protocol_names
+from sim.results import Results
+from sim.results.tables import write_parquet
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.schedule import ScheduleBook
 
@@ -64,7 +67,7 @@ FLOOR_REPEATS = 3
 """Replays of the schedule floor; its CPU is their median."""
 COLUMNS = ("appliances", "days", "protocol", "tables", "limits", "events", "wall_s", "events_per_s", "peak_rss_mb",
            "bare_simpy_events_per_s", "ratio", "build_cpu_s", "start_cpu_s", "loop_cpu_s", "finalise_cpu_s",
-           "updates", "events_per_update", "floor_events", "floor_cpu_s", "model_floor", "loop_rss_b_per_event")
+           "write_cpu_s", "updates", "events_per_update", "floor_events", "floor_cpu_s", "model_floor", "loop_rss_b_per_event")
 KEY = ("appliances", "days", "protocol", "tables")
 
 
@@ -128,10 +131,19 @@ def run_model(scenario: Scenario) -> tuple[int, float]:
     return model.events_processed, time.perf_counter() - started
 
 
+def write_tables(results: Results) -> None:
+    """Write every table's Parquet file into a temporary folder, as `cascadesim run` writes them
+    into the results folder (streamed from the collectors' chunks, without the DataFrames)."""
+    with tempfile.TemporaryDirectory() as folder:
+        for name in results.tables:
+            write_parquet(results.tables, name, Path(folder) / f"{name}.parquet")
+
+
 def measure_model(scenario: Scenario, *, tables: bool = True) -> dict[str, Any]:
-    """Build, start, run and finalise one model, timing each phase in CPU seconds (and
-    build + start + run in wall seconds, as `run_model` does); the events processed, the
-    completed mirror updates (from the summary) and the RSS growth of the event loop."""
+    """Build, start, run and finalise one model and write its tables, timing each phase in CPU
+    seconds (and build + start + run in wall seconds, as `run_model` does); the events
+    processed, the completed mirror updates (from the summary) and the RSS growth of the
+    event loop."""
     rss_before = current_rss_bytes()
     wall_started = time.perf_counter()
     cpu_started = time.process_time()
@@ -145,6 +157,8 @@ def measure_model(scenario: Scenario, *, tables: bool = True) -> dict[str, Any]:
     rss_loop = peak_rss_mb() * 1024 * 1024
     results = model.finalise(wall_s)
     cpu_finalised = time.process_time()
+    write_tables(results)
+    cpu_written = time.process_time()
     return {
         "events": model.events_processed,
         "wall_s": wall_s,
@@ -152,6 +166,7 @@ def measure_model(scenario: Scenario, *, tables: bool = True) -> dict[str, Any]:
         "start_cpu_s": cpu_started_processes - cpu_built,
         "loop_cpu_s": cpu_ran - cpu_started_processes,
         "finalise_cpu_s": cpu_finalised - cpu_ran,
+        "write_cpu_s": cpu_written - cpu_finalised,
         "updates": results.summary["kpis"]["updates_completed"],
         "loop_rss_bytes": max(rss_loop - rss_before, 0.0),
     }
@@ -229,7 +244,7 @@ def format_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS)
     formats = {"wall_s": "{:.2f}", "events_per_s": "{:.0f}", "peak_rss_mb": "{:.1f}",
                "bare_simpy_events_per_s": "{:.0f}", "ratio": "{:.3f}", "build_cpu_s": "{:.2f}",
                "start_cpu_s": "{:.2f}", "loop_cpu_s": "{:.2f}", "finalise_cpu_s": "{:.2f}",
-               "events_per_update": "{:.2f}", "floor_cpu_s": "{:.3f}", "model_floor": "{:.1f}",
+               "write_cpu_s": "{:.2f}", "events_per_update": "{:.2f}", "floor_cpu_s": "{:.3f}", "model_floor": "{:.1f}",
                "loop_rss_b_per_event": "{:.0f}"}
 
     def cell(row: dict[str, Any], column: str) -> str:
@@ -311,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "start_cpu_s": round(model["start_cpu_s"], 3),
         "loop_cpu_s": round(model["loop_cpu_s"], 3),
         "finalise_cpu_s": round(model["finalise_cpu_s"], 3),
+        "write_cpu_s": round(model["write_cpu_s"], 3),
         "updates": model["updates"],
         "events_per_update": round(events / model["updates"], 3) if model["updates"] else None,
         "floor_events": floor_events,

@@ -14,7 +14,6 @@ import gc
 import re
 import time
 
-import pandas as pd
 import simpy
 
 from sim.engine.cascade_changes import release, repoint
@@ -45,6 +44,7 @@ from sim.observe.summary import build_summary
 from sim.protocols.base import Services
 from sim.protocols.registry import protocol, strategy_config
 from sim.results import Results
+from sim.results.tables import Tables
 from sim.retention.base import RetentionRule
 from sim.retention.registry import build as build_retention
 from sim.scenario import Plan, Scenario
@@ -214,16 +214,16 @@ class Model:
         for rel in self.relationships:
             rel.report_in_flight(end)
         volumes = list(self.volumes.values())
-        frames: dict[str, pd.DataFrame] = {}
+        tables = Tables({})
         if self.tables is not None and self.sampler is not None:
             self.tables.close(volumes)
             self.locks.close(volumes)
-            frames = {**self.tables.frames(), "timeseries": self.sampler.timeseries.to_frame()}
+            tables = Tables({**self.tables.finish(), "timeseries": self.sampler.timeseries.finish()})
         summary = build_summary(self.scenario, end, self.events_processed, wall_seconds, self.relationships, volumes,
                                 self.network.links, self.oracle, self.stats, self.traffic, self.lock_space,
                                 self.gap_watch, self.pressure, self.pile_up, self.fault_log,
                                 list(self.appliances.values()))
-        return Results.of_run(self.scenario, summary, frames)
+        return Results.of_run(self.scenario, summary, tables)
 
 
 def simulate(scenario: Scenario, tables: bool = True) -> Results:

@@ -38,11 +38,11 @@ class Sampler:
         self.links = links
         self.stats = stats
         self.meter = meter
-        self.timeseries: Collector[SampleRow] = Collector(SampleRow)
+        self.timeseries: Collector[SampleRow] = Collector("timeseries", SampleRow)
 
     def sample(self) -> Generator[simpy.Event, Any, None]:
         """Long-lived process: one row per level at every interval from the start of the run."""
-        rows = self.timeseries.rows
+        add = self.timeseries.append
         interval = self.interval_s
         meter, stats = self.meter, self.stats
         carried = [0.0] * len(self.links)
@@ -54,20 +54,20 @@ class Sampler:
             for rel in self.relationships:
                 lag = stats.lag_s(rel, t)
                 if lag is not None:
-                    rows.append(SampleRow(t, "lag_s", rel.name, lag))
+                    add(SampleRow(t, "lag_s", rel.name, lag))
             for name, volume in self.volumes.items():
-                rows.append(SampleRow(t, "pcpis", name, float(len(volume.pcpis))))
-                rows.append(SampleRow(t, "snapshot_space_bytes", name, volume.snapshot_space_bytes))
+                add(SampleRow(t, "pcpis", name, float(len(volume.pcpis))))
+                add(SampleRow(t, "snapshot_space_bytes", name, volume.snapshot_space_bytes))
                 lock_bytes, hold_bytes = meter.held_bytes(volume)
-                rows.append(SampleRow(t, "lock_held_bytes", name, lock_bytes))
-                rows.append(SampleRow(t, "hold_held_bytes", name, hold_bytes))
+                add(SampleRow(t, "lock_held_bytes", name, lock_bytes))
+                add(SampleRow(t, "hold_held_bytes", name, hold_bytes))
             for name, appliance in self.appliances.items():
                 held = sum(len(locks) for v in appliance.volumes for locks in v.locks.soft.values())
-                rows.append(SampleRow(t, "soft_locks", name, float(held)))
-                rows.append(SampleRow(t, "used_bytes", name, appliance.used_bytes))
+                add(SampleRow(t, "soft_locks", name, float(held)))
+                add(SampleRow(t, "used_bytes", name, appliance.used_bytes))
             for link in self.links:
                 link.integrate(t)
                 mean = (link.rate_integral - carried[link.index]) / (interval * link.bandwidth_bps) if t > 0 else 0.0
                 carried[link.index] = link.rate_integral
-                rows.append(SampleRow(t, "link_utilisation", link.name, mean))
+                add(SampleRow(t, "link_utilisation", link.name, mean))
             t += interval

@@ -16,6 +16,7 @@ loaded folder cannot rebuild one (scenario files need units; the resolved form h
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,38 +32,40 @@ class Results:
     """One run: `summary` (summary.json as a dict), its tables, and its resolved scenario.
 
     `tables` maps each table's name (`sim.results.TABLES`) to its DataFrame; the properties
-    below name them. `scenario` is the resolved scenario as plain data (see the module
-    docstring). `path` is the results folder it was loaded from, None for a run in memory.
+    below name them. For a run in memory it is a `sim.results.tables.Tables`, which builds each
+    DataFrame when it is first read (a run without tables has none). `scenario` is the resolved
+    scenario as plain data (see the module docstring). `path` is the results folder it was
+    loaded from, None for a run in memory.
     """
 
     summary: dict[str, Any]
-    tables: dict[str, pd.DataFrame]
+    tables: Mapping[str, pd.DataFrame]
     scenario: dict[str, Any]
     path: Path | None = None
 
     @classmethod
-    def of_run(cls, scenario: Scenario, summary: dict[str, Any], tables: dict[str, pd.DataFrame]) -> Results:
+    def of_run(cls, scenario: Scenario, summary: dict[str, Any], tables: Mapping[str, pd.DataFrame]) -> Results:
         """The results of a run of `scenario` that just finished, its scenario resolved to plain data."""
         return cls(summary=summary, tables=tables, scenario=scenario.model_dump(mode="json", by_alias=True))
 
     @property
     def events(self) -> pd.DataFrame:
-        """What happened, one row per event (columns: `sim.observe.collectors.EVENT_COLUMNS`)."""
+        """What happened, one row per event (columns: the fields of `sim.observe.collectors.EventRow`)."""
         return self.tables["events"]
 
     @property
     def transfers(self) -> pd.DataFrame:
-        """One row per mirror transfer (columns: `sim.observe.collectors.TRANSFER_COLUMNS`)."""
+        """One row per mirror transfer (columns: the fields of `sim.observe.collectors.TransferRow`)."""
         return self.tables["transfers"]
 
     @property
     def pcpis(self) -> pd.DataFrame:
-        """One row per PCPI per volume holding it (columns: `sim.observe.collectors.PCPI_COLUMNS`)."""
+        """One row per PCPI per volume holding it (columns: the fields of `sim.observe.collectors.PcpiRow`)."""
         return self.tables["pcpis"]
 
     @property
     def locks(self) -> pd.DataFrame:
-        """One row per lock per volume (columns: `sim.observe.collectors.LOCK_COLUMNS`)."""
+        """One row per lock per volume (columns: the fields of `sim.observe.collectors.LockRow`)."""
         return self.tables["locks"]
 
     @property

@@ -40,6 +40,7 @@ from sim.results.layout import COMPLETE_FILE, COMPLETE_FORMAT, SCENARIO_FILE, SU
 from sim.results.load import load_summary
 from sim.results.plan import RunFolder, check_replaceable, compare_name, plan_run_folder
 from sim.results.run import Results
+from sim.results.tables import write_parquet
 
 
 def _write_files(results: Results, staging: Path, scenario_text: str | None, checkpoint: Callable[[], None],
@@ -48,9 +49,9 @@ def _write_files(results: Results, staging: Path, scenario_text: str | None, che
     `checkpoint` between two files."""
     (staging / SUMMARY_FILE).write_text(json.dumps(results.summary, indent=2, sort_keys=False) + "\n")
     (staging / SCENARIO_FILE).write_text(json.dumps(results.scenario, indent=2) + "\n")
-    for name, frame in results.tables.items():
+    for name in results.tables:
         checkpoint()
-        frame.to_parquet(staging / f"{name}.parquet", index=False)
+        write_parquet(results.tables, name, staging / f"{name}.parquet")
     checkpoint()
     if plots:
         write_plots(results, staging, after_each=checkpoint)
