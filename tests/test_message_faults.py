@@ -392,3 +392,24 @@ def test_a_lease_holder_down_for_longer_than_the_lease_expires_nothing_while_dow
     locks = model.finalise(0.0).tables["locks"]
     expired = locks[locks["release_reason"] == "lease_expired"]
     assert set(expired["volume"]) == {"A:/vol/home"}
+
+
+# -- a known hole: a lock set delayed past its source's rotation ------------------------------
+
+HOLE = SCENARIOS.parent / "tests" / "holes" / "lock_set_delayed_past_the_sources_rotation.yaml"
+
+
+@pytest.mark.parametrize("protocol", ["softlock", "hard", "softlock_pending"])
+@pytest.mark.xfail(strict=True, reason="known hole (tests/holes/): a lock set delayed longer than its source's "
+                                       "update period arrives after the base it names was rotated away")
+def test_a_lock_set_delayed_past_the_sources_rotation_still_protects_the_base(protocol):
+    scenario = load_scenario(HOLE, {"protocol": protocol})
+    assert simulate(scenario, tables=False).summary["kpis"]["premature_deletions"] == 0
+
+
+def test_the_hole_needs_the_delay():
+    """Without the message delay the same world loses nothing under the locking protocols."""
+    scenario = load_scenario(HOLE, {"faults": {}})
+    for protocol in ("softlock", "hard", "softlock_pending"):
+        summary = simulate(scenario.model_copy(update={"protocol": protocol}), tables=False).summary
+        assert summary["kpis"]["premature_deletions"] == 0 == summary["kpis"]["rebaselines"]
