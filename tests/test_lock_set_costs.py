@@ -48,10 +48,16 @@ def test_a_set_already_sent_is_never_changed_by_later_updates(make_scenario, pro
     assert sum(1 for earlier, later in zip(ids, ids[1:]) if earlier & later) > len(sent) // 4  # reuse happens
 
 
-def test_an_unchanged_lock_is_sent_again_as_the_same_object_and_a_changed_one_is_new(make_scenario):
+def chain_after_six_hours(make_scenario) -> Model:
+    """A softlock A -> B -> C chain of the library, run to just after its sixth hour."""
     model = Model(make_scenario(chain_document(protocol="softlock", duration="1d")))
     model.start()
     model.run(until_s=6 * 3600 + 60)
+    return model
+
+
+def test_an_unchanged_lock_is_sent_again_as_the_same_object_and_a_changed_one_is_new(make_scenario):
+    model = chain_after_six_hours(make_scenario)
     ab, bc = model.relationships
     strategy = model.strategy
     first, again = strategy.lock_set(ab), strategy.lock_set(ab)
@@ -155,9 +161,7 @@ def test_the_tails_lock_reaches_the_head_of_a_depth_4_chain_whose_sets_are_lost_
 
 
 def test_a_forwarded_lock_is_narrowed_again_when_the_intermediates_pcpis_change(make_scenario):
-    model = Model(make_scenario(chain_document(protocol="softlock", duration="1d")))
-    model.start()
-    model.run(until_s=6 * 3600 + 60)
+    model = chain_after_six_hours(make_scenario)
     ab, bc = model.relationships
     strategy = model.strategy
 

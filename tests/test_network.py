@@ -47,6 +47,19 @@ def make_network(links):
     return Network(simpy.Environment(), LinksOnly(links))
 
 
+def start_outage(network: Network, link: int, *, at: float, for_: float) -> None:
+    """Take link number `link` down at `at` for `for_` seconds."""
+    env = network.env
+
+    def outage():
+        yield env.timeout(at)
+        network.set_link_down(network.links[link])
+        yield env.timeout(for_)
+        network.set_link_up(network.links[link])
+
+    env.process(outage())
+
+
 def test_idle_link_transfer_takes_latency_plus_size_over_bandwidth():
     network = make_network([("A", "B", 100.0, 0.5)])
     assert finish_times(network, [("A", "B", 1000.0, 0.0)]) == [pytest.approx(0.5 + 10.0)]
@@ -96,16 +109,7 @@ def test_rates_inside_allocator_are_max_min_fair():
 
 def test_a_flow_stalls_during_an_outage_and_resumes_where_it_was():
     network = make_network([("A", "B", 100.0, 0.0)])
-    env = network.env
-    link = network.links[0]
-
-    def outage():
-        yield env.timeout(2.0)
-        network.set_link_down(link)
-        yield env.timeout(5.0)
-        network.set_link_up(link)
-
-    env.process(outage())
+    start_outage(network, 0, at=2.0, for_=5.0)
     # 1000 B at 100 B/s = 10 s of sending, plus 5 s stalled.
     assert finish_times(network, [("A", "B", 1000.0, 0.0)]) == [pytest.approx(15.0)]
 
@@ -278,16 +282,7 @@ def test_a_link_down_in_a_larger_group_stalls_its_flows_and_frees_the_others_sha
     # down at t=2 (f1 sent 10 B, f2 10 B): f1 stalls, f2 takes L1 alone and ends at 2 + 9 = 11.
     # L2 comes back at t=20: f1 sends its 90 B at 10 B/s, done at 29.
     network = make_network([("X", "Y", 10.0, 0.0), ("Y", "Z", 10.0, 0.0)])
-    env = network.env
-    l2 = network.links[1]
-
-    def outage():
-        yield env.timeout(2.0)
-        network.set_link_down(l2)
-        yield env.timeout(18.0)
-        network.set_link_up(l2)
-
-    env.process(outage())
+    start_outage(network, 1, at=2.0, for_=18.0)
     assert finish_times(network, [("X", "Z", 100.0, 0.0), ("X", "Y", 100.0, 0.0)]) == [
         pytest.approx(29.0), pytest.approx(11.0)]
 
@@ -356,16 +351,10 @@ def test_random_flows_finish_when_a_from_scratch_max_min_reference_says(seed):
         yield from network.complete(network.start_flow(src, dst, size, cap))
         done[i] = env.now
 
-    def outage(link, start, end):
-        yield env.timeout(start)
-        network.set_link_down(network.links[link])
-        yield env.timeout(end - start)
-        network.set_link_up(network.links[link])
-
     for i, spec in enumerate(flows):
         env.process(one(i, *spec))
-    for window in windows:
-        env.process(outage(*window))
+    for link, start, end in windows:
+        start_outage(network, link, at=start, for_=end - start)
     env.run()
     expected = reference_finish_times(
         capacities, windows,

@@ -184,9 +184,10 @@ class Model:
     def run(self, until_s: float | None = None) -> None:
         """Process every event before the end of the run (or `until_s`), counting them.
 
-        The collectors' rows are long-lived and acyclic; with Python's default thresholds the
-        cyclic garbage collector rescans them over and over as they pile up (about a quarter
-        of a long run's time), so it runs less often while the simulation runs.
+        A run allocates many short-lived objects (events, generator frames, rows waiting to be
+        spilled) and few cycles; with Python's default thresholds the cyclic garbage collector
+        would scan the young ones about every 700 allocations, so it runs less often while the
+        simulation runs (10 chains x 30 days with tables: 2.8 s of loop CPU against 3.3 s).
         """
         env = self.env
         until = self.scenario.duration if until_s is None else min(until_s, self.scenario.duration)
