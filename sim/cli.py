@@ -1,4 +1,4 @@
-"""The `cascadesim` command line: run, compare, locks, validate, check, catalog, schema.
+"""The `cascadesim` command line: run, compare, locks, validate, check, catalog, sweep, sweep-report, schema.
 
 Bad input (a scenario, a flag's value, an output path) exits with code 2 and one line per
 problem before anything runs; Ctrl-C exits with 130 and SIGTERM with 143, quietly and without
@@ -23,6 +23,7 @@ from sim.protocols.registry import names
 from sim.scenario import Scenario, ScenarioDocument, ScenarioError, load_scenario, parse_scenario, scenario_files
 
 if TYPE_CHECKING:
+    from sim.experiments.sweep_file import SweepPlan
     from sim.results import Results
 
 EXIT_BAD_INPUT = 2
@@ -322,6 +323,96 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_manifest(plan: SweepPlan) -> dict[str, object]:
+    """What a sweep's dataset records about the sweep (`sim.results.sweep_dataset`)."""
+    from sim.experiments.provenance import code_version
+    from sim.observe.kpis import NAMES
+    from sim.results.sweep_dataset import columns
+
+    parameters = [{"path": p.path, "kind": p.kind, "unit": p.unit, "label": p.label} for p in plan.parameters]
+    return {"name": plan.name, "sweep_file": plan.source.path.name, "sweep_sha256": plan.source.sha256,
+            "scenario_file": plan.base.path.name, "scenario_sha256": plan.base.sha256, "runs": len(plan.jobs),
+            "parameters": parameters, "protocols": list(plan.protocols), "kpis": list(NAMES),
+            "columns": [name for name, _type in columns(parameters, NAMES)], "limits_enforced": plan.enforce_limits,
+            "code": code_version()}
+
+
+@_output_checked
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from sim.experiments.executors import ExecutorError, open_executor
+    from sim.experiments.sweep import RUN_FOLDERS, SweepBroken, run_sweep, runs_to_skip
+    from sim.experiments.sweep_file import load_sweep_file
+    from sim.present.formatting import format_seconds, plural
+    from sim.results.sweep_dataset import STATUSES, load_sweep, open_dataset
+
+    if args.scheduler and args.jobs:
+        print("--jobs: a Dask cluster at --scheduler has its own workers; --jobs sizes local ones", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    plan = load_sweep_file(args.sweep, enforce_limits=not args.no_limits)
+    folder = Path(args.out) / plan.name
+    _warn_no_limits(args)
+    with open_dataset(folder, _sweep_manifest(plan), plan.source.text, plan.base.text,
+                      resume=args.resume, force=args.force) as dataset:
+        before = len(runs_to_skip(dataset, args.retry_failed))
+        bar_file = _progress_stream(args)
+        try:
+            with open_executor(workers=args.jobs, dask=args.executor == "dask", scheduler=args.scheduler) as workers, \
+                    tqdm(total=len(plan.jobs), initial=before, unit="run", file=bar_file or sys.stderr,
+                         disable=bar_file is None, desc=plan.name) as bar:
+                print(f"{plan.name}: {plural(len(plan.jobs), 'run')}, {before} recorded before, "
+                      f"on {workers.description}", flush=True)
+                failed = 0
+
+                def count(row: dict[str, object]) -> None:
+                    nonlocal failed
+                    failed += row["status"] != "ok"
+                    bar.set_postfix_str(f"{failed} failed", refresh=False)
+                    bar.update()
+
+                progress = run_sweep(plan, dataset, workers, retry_failed=args.retry_failed,
+                                     run_folders=folder / RUN_FOLDERS if args.run_folders else None, on_row=count)
+        except ExecutorError as err:
+            print(f"cascadesim: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except SweepBroken as err:
+            print(f"cascadesim: the sweep stopped: {err}; what finished is recorded, --resume runs the rest",
+                  file=sys.stderr)
+            return 1
+    rows = load_sweep(folder)
+    counts = rows["status"].value_counts()
+    rate = f" ({progress.done / progress.seconds:.2f} runs/s)" if progress.done and progress.seconds > 0 else ""
+    print(f"{plural(progress.done, 'run')} in {format_seconds(progress.seconds)}{rate}; the dataset holds "
+          f"{len(rows)} of {len(plan.jobs)}: " + ", ".join(f"{int(counts.get(s, 0))} {s}" for s in STATUSES))
+    print(f"dataset: {folder}")
+    print(f"report: cascadesim sweep-report {folder}")
+    failures = rows[rows["status"] != "ok"]
+    for _, failure in failures.head(5).iterrows():
+        print(f"  run {failure['run_id']} ({failure['protocol']}, seed {failure['seed']}): {failure['status']}: "
+              f"{failure['error']}")
+    return 1 if len(failures) else 0
+
+
+def cmd_sweep_report(args: argparse.Namespace) -> int:
+    from sim.present.sweep_report import write_sweep_report
+    from sim.results import ResultsError
+    from sim.results.plan import OutputError
+
+    try:
+        written = write_sweep_report(Path(args.dataset), Path(args.out) if args.out else None)
+    except ResultsError as err:
+        print(f"cascadesim: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OutputError as err:
+        print(f"{f'--out {args.out}' if args.out else 'cascadesim'}: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"report: {written[0]}")
+    for path in written[1:]:
+        print(f"figure: {path}")
+    return 0
+
+
 def cmd_schema(_args: argparse.Namespace) -> int:
     from sim.scenario.json_schema import scenario_json_schema
 
@@ -385,6 +476,27 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--jobs", type=_positive_int, help="worker processes (default: one per CPU)")
     _add_input_args(catalog, sets=False)
     catalog.set_defaults(func=cmd_catalog)
+
+    sweep = sub.add_parser("sweep", help="run a sweep file: parameters x protocols x seeds, one Parquet row per run")
+    sweep.add_argument("sweep", help="a sweep file (README, Sweeps)")
+    sweep.add_argument("--out", default="results/sweeps", help="the dataset goes to OUT/<name> (default results/sweeps)")
+    sweep.add_argument("--jobs", type=_positive_int, help="worker processes, local or in the LocalCluster (default: one per CPU)")
+    sweep.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="local (default): worker processes here; dask: a Dask LocalCluster started here")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    sweep.add_argument("--resume", action="store_true", help="continue the dataset of an interrupted sweep")
+    sweep.add_argument("--retry-failed", action="store_true", help="with --resume, run the invalid and failed runs again")
+    sweep.add_argument("--force", action="store_true", help="replace what is at the dataset's path")
+    sweep.add_argument("--run-folders", action="store_true",
+                       help="also write every run's results folder (tables, plots, report) under DATASET/run-folders/")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar (it is only drawn on a terminal anyway)")
+    _add_input_args(sweep, sets=False)
+    sweep.set_defaults(func=cmd_sweep)
+
+    sweep_report = sub.add_parser("sweep-report", help="draw each KPI against each swept parameter, per protocol")
+    sweep_report.add_argument("dataset", help="a sweep's dataset folder, e.g. results/sweeps/outage_vs_protocol")
+    sweep_report.add_argument("--out", help="where the figures and report.html go (default: DATASET/report)")
+    sweep_report.set_defaults(func=cmd_sweep_report)
 
     schema = sub.add_parser("schema", help="print the scenario format's JSON Schema, for editors (README, Scenario format)")
     schema.set_defaults(func=cmd_schema)

@@ -8,7 +8,7 @@ from conftest import ROOT
 from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-PLOTS_AT_LEAST = {"lock_propagation.ipynb": 7, "protocol_tradeoffs.ipynb": 1}
+PLOTS_AT_LEAST = {"lock_propagation.ipynb": 7, "protocol_tradeoffs.ipynb": 1, "sweep_analysis.ipynb": 1}
 """How many figures each notebook must show: every plot call of its story."""
 
 

@@ -35,7 +35,7 @@ class ScenarioError(Exception):
         self.problems = problems
 
 
-def _line_of(document: Any, loc: Loc) -> int:
+def line_in(document: Any, loc: Loc) -> int:
     """1-based line of the deepest node of `loc` present in the round-trip document."""
     line = 1
     node = document
@@ -78,7 +78,7 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
-def _problem(path: Path, line: int, loc: Loc | str, message: str) -> str:
+def problem_text(path: Path, line: int, loc: Loc | str, message: str) -> str:
     """`file:line: field: message`, always one line."""
     field = loc if isinstance(loc, str) else _field(loc)
     return f"{path}:{line}: {field}: {_one_line(message)}"
@@ -86,8 +86,8 @@ def _problem(path: Path, line: int, loc: Loc | str, message: str) -> str:
 
 def line_of(path: str | Path, loc: Loc) -> int:
     """1-based line of the field at `loc` (or of its deepest present parent) in a scenario file."""
-    document, _problems = _load_yaml(read_source(path, enforce_limits=False))
-    return _line_of(document, loc)
+    document, _problems = load_yaml(read_source(path, enforce_limits=False))
+    return line_in(document, loc)
 
 
 def read_source(path: str | Path, *, enforce_limits: bool = True) -> ScenarioFile:
@@ -96,25 +96,25 @@ def read_source(path: str | Path, *, enforce_limits: bool = True) -> ScenarioFil
     try:
         return read_scenario_file(path, max_bytes=MAX_FILE_BYTES if enforce_limits else None)
     except InputError as err:
-        raise ScenarioError([_problem(Path(path), err.line, err.field, err.message)]) from None
+        raise ScenarioError([problem_text(Path(path), err.line, err.field, err.message)]) from None
 
 
-def _load_yaml(source: ScenarioFile) -> tuple[Any, list[str]]:
+def load_yaml(source: ScenarioFile, *, what: str = "a scenario", example: str = "`name: ...`") -> tuple[Any, list[str]]:
     """The round-trip document and the problems found while reading it (duplicate keys: the
     first value is kept, so that validation can go on and report everything at once)."""
     path = source.path
     try:
         yaml, node = compose(source.text)
-        problems = [_problem(path, line, loc, message) for line, loc, message in duplicate_keys(node)]
+        problems = [problem_text(path, line, loc, message) for line, loc, message in duplicate_keys(node)]
         document = construct(yaml, node)
     except InputError as err:
-        raise ScenarioError([_problem(path, err.line, err.field, err.message)]) from None
+        raise ScenarioError([problem_text(path, err.line, err.field, err.message)]) from None
     if not isinstance(document, dict):
-        raise ScenarioError([_problem(path, 1, "(file)", "a scenario is a mapping of fields, e.g. `name: ...`")])
+        raise ScenarioError([problem_text(path, 1, "(file)", f"{what} is a mapping of fields, e.g. {example}")])
     return document, problems
 
 
-def _message(error: dict[str, Any]) -> str:
+def pydantic_message(error: dict[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown field"
     if error["type"] == "missing":
@@ -186,7 +186,7 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     for path in map(Path, paths):
         found = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
         if not found:
-            empty.append(_problem(path, 1, "(file)", "a folder without *.yaml scenario files"))
+            empty.append(problem_text(path, 1, "(file)", "a folder without *.yaml scenario files"))
         files += found
     if empty:
         raise ScenarioError(empty)
@@ -220,7 +220,7 @@ class ScenarioDocument:
         blamed = [text for s, text in self.applied if loc[:len(s)] == s or s[:len(loc)] == loc]
         if blamed:
             return _set_problem(self.source.path, blamed[-1], loc, message)
-        return _problem(self.source.path, _line_of(self.document, loc), loc, message)
+        return problem_text(self.source.path, line_in(self.document, loc), loc, message)
 
     def validate(self, overrides: dict[str, Any] | None = None, *, enforce_limits: bool = True) -> Scenario:
         """The validated, frozen scenario, with `overrides` replacing top-level fields (the
@@ -233,7 +233,7 @@ class ScenarioDocument:
             scenario = Scenario.model_validate(data)
         except ValidationError as err:
             locs = [tuple(key for key in error["loc"] if key != "[key]") for error in err.errors()]  # "[key]": a bad dict key
-            problems += [self._problem(loc, _message(error)) for loc, error in zip(locs, err.errors())]
+            problems += [self._problem(loc, pydantic_message(error)) for loc, error in zip(locs, err.errors())]
             raise ScenarioError(problems) from None
         problems += [self._problem(loc, message) for loc, message in cross_reference_problems(scenario, enforce_limits)]
         if problems:
@@ -250,7 +250,7 @@ def parse_scenario(source: str | Path | ScenarioFile, *, sets: Sequence[str] = (
     `enforce_limits=False` lifts the limit on the file's size."""
     if not isinstance(source, ScenarioFile):
         source = read_source(source, enforce_limits=enforce_limits)
-    document, problems = _load_yaml(source)
+    document, problems = load_yaml(source)
     applied: list[tuple[Loc, str]] = []
     for text in sets:
         loc, message = _apply_set(document, text)

@@ -1,0 +1,155 @@
+"""Running a sweep: each run on a worker, one row per run appended to the dataset as runs finish.
+
+A worker gets the base scenario file's bytes and a `RunJob` (its `--set` values, protocol and
+seed), validates and simulates it without tables (KPIs never need them) and returns what the row
+needs; the row is built here, so every executor gives the same rows. A run the scenario refuses
+(`invalid`) or that raises (`error`) is recorded with its reason and the sweep goes on; an
+executor that breaks (a local worker killed) stops the sweep, and `--resume` runs what is left.
+Rows are flushed to the dataset every `FLUSH_ROWS` rows or `FLUSH_SECONDS` (what a SIGKILL can
+lose, and `--resume` runs again), and whatever has finished when the sweep stops (Ctrl-C,
+SIGTERM, an error) is flushed before it exits.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sim.experiments.executors import Workers
+from sim.experiments.sweep_file import RunJob, SweepPlan
+from sim.observe.kpis import NAMES as KPI_NAMES
+from sim.results.sweep_dataset import SweepDataset
+from sim.scenario import ScenarioError, parse_scenario
+from sim.scenario.file import ScenarioFile
+
+if TYPE_CHECKING:
+    from sim.results import Results
+
+RUN_FOLDERS = "run-folders"
+"""With `--run-folders`, every run's results folder goes to `DATASET/run-folders/<run id>/`."""
+FLUSH_ROWS = 256
+FLUSH_SECONDS = 2.0
+WINDOW_PER_SLOT = 2
+"""Runs submitted ahead per worker slot: enough to keep every worker busy, few enough that an
+interrupted sweep has little in flight."""
+
+Outcome = tuple[str, str, dict[str, float] | None, int | None, float]
+"""What a worker returns: status, error, KPIs, events processed, wall seconds."""
+
+
+def run_one(base: ScenarioFile, job: RunJob, enforce_limits: bool = True, folder: str | None = None) -> Outcome:
+    """One run of a sweep, in a worker: validate the base scenario with the job's values, protocol
+    and seed, simulate it, and return its KPIs. With `folder`, also write the run's results folder
+    (tables, plots, report) under it."""
+    from sim.engine.model import simulate
+
+    started = time.perf_counter()
+    try:
+        document = parse_scenario(base, sets=job.sets, enforce_limits=enforce_limits)
+        scenario = document.validate({"protocol": job.protocol, "seed": job.seed}, enforce_limits=enforce_limits)
+    except ScenarioError as err:
+        return "invalid", " ".join(err.problems), None, None, time.perf_counter() - started
+    try:
+        result = simulate(scenario, tables=folder is not None)
+        if folder is not None:
+            _write_folder(result, scenario.name, base, job, Path(folder), enforce_limits)
+    except Exception as err:  # a run that raises is recorded, and the sweep goes on
+        return "error", f"{type(err).__name__}: {err}", None, None, time.perf_counter() - started
+    summary = result.summary
+    return "ok", "", summary["kpis"], int(summary["events_processed"]), time.perf_counter() - started
+
+
+def _write_folder(result: Results, name: str, base: ScenarioFile, job: RunJob, folder: Path, enforce_limits: bool) -> None:
+    from sim.experiments.provenance import provenance
+    from sim.results.plan import plan_run_folder
+    from sim.results.write import write_run_folder
+
+    result.summary["provenance"] = provenance(base, job.sets, limits=enforce_limits)
+    target = plan_run_folder(folder, name, job.protocol, job.seed, base.sha256, force=True)
+    write_run_folder(result, target, base.text)
+
+
+def row(plan: SweepPlan, job: RunJob, outcome: Outcome) -> dict[str, Any]:
+    """The dataset row of `job` (every KPI; NaN for a run that did not finish)."""
+    status, error, kpis, events, seconds = outcome
+    return {"run_id": job.run_id, "point": job.point,
+            **{p.path: v for p, v in zip(plan.parameters, job.values)},
+            "protocol": job.protocol, "seed": job.seed, "status": status, "error": error,
+            **{k: float(kpis[k]) if kpis else math.nan for k in KPI_NAMES},
+            "events": events, "wall_seconds": seconds}
+
+
+class SweepBroken(Exception):
+    """The executor broke (a worker process was killed): what finished is recorded; resume for the rest."""
+
+
+@dataclass
+class Progress:
+    """What a sweep has done in this session: runs skipped (recorded before), done, and failed
+    (invalid or error), and the seconds it took (executor start-up excluded)."""
+
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
+def runs_to_skip(dataset: SweepDataset, retry_failed: bool = False) -> set[int]:
+    """Run ids already recorded in `dataset` (with `retry_failed`, those recorded as ok)."""
+    recorded = dataset.recorded()
+    if retry_failed:
+        recorded = recorded[recorded["status"] == "ok"]
+    return set(recorded["run_id"].tolist())
+
+
+def run_sweep(plan: SweepPlan, dataset: SweepDataset, workers: Workers, *, retry_failed: bool = False,
+              run_folders: Path | None = None, on_row: Callable[[dict[str, Any]], None] | None = None) -> Progress:
+    """Run every run of `plan` not yet recorded in `dataset` (with `retry_failed`, also those
+    recorded as invalid or failed) on `workers`, appending rows as they finish."""
+    started = time.perf_counter()
+    skip = runs_to_skip(dataset, retry_failed)
+    todo = iter([job for job in plan.jobs if job.run_id not in skip])
+    window = max(1, workers.slots * WINDOW_PER_SLOT)
+    pending: dict[Future, RunJob] = {}
+    buffer: list[dict[str, Any]] = []
+    progress = Progress(skipped=len(skip))
+    flushed_at = time.monotonic()
+
+    def submit() -> None:
+        while len(pending) < window and (job := next(todo, None)) is not None:
+            folder = None if run_folders is None else str(run_folders / f"{job.run_id:06d}")
+            pending[workers.executor.submit(run_one, plan.base, job, plan.enforce_limits, folder)] = job
+
+    try:
+        submit()
+        while pending:
+            done, _ = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                try:
+                    outcome = future.result()
+                except BrokenProcessPool as err:
+                    raise SweepBroken(f"a worker process died ({err})") from None
+                except Exception as err:  # a Dask worker lost while running it, or a result that did not come back
+                    outcome = ("error", f"worker failed: {type(err).__name__}: {err}", None, None, math.nan)
+                buffer.append(row(plan, job, outcome))
+                progress.done += 1
+                progress.failed += outcome[0] != "ok"
+                if on_row is not None:
+                    on_row(buffer[-1])
+            if len(buffer) >= FLUSH_ROWS or (buffer and time.monotonic() - flushed_at >= FLUSH_SECONDS):
+                rows, buffer, flushed_at = buffer, [], time.monotonic()
+                dataset.append(rows)
+            submit()
+    finally:
+        dataset.append(buffer)
+        for future in pending:
+            future.cancel()
+        progress.seconds = time.perf_counter() - started
+    return progress

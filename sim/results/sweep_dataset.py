@@ -1,0 +1,217 @@
+"""A sweep's dataset: one Parquet dataset of one row per run, appended as runs finish.
+
+```
+results/sweeps/<name>/
+  manifest.json      what the rows are: the sweep and base scenario files (SHA-256), the
+                     parameters (kind, unit, label), the protocols, the columns, the code
+  sweep.yaml         the sweep file as it was read
+  scenario.yaml      the base scenario file as it was read
+  runs/part-*.parquet   the rows, a part per flush; `pd.read_parquet("runs")` reads them all
+```
+
+The folder is created complete (staged, then renamed into place) and its manifest never changes
+but for `resumed` (rewritten atomically). A part is written under a temporary name and renamed:
+a kill at any instant leaves whole parts only, and loses at most the rows not yet flushed, which
+`--resume` runs again. A run recorded twice (`--retry-failed`, or a part written just before a
+kill) is read once: the row in the newest part wins. One writer at a time: a sweep holds an
+exclusive lock on the folder's `.lock` file while it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim.results.folders import (
+    clean_leftovers,
+    fsync_folder,
+    fsync_tree,
+    install,
+    install_file,
+    parent_lock,
+    signals_deferred,
+    temp_path,
+)
+from sim.results.load import ResultsError
+from sim.results.plan import OutputError
+
+FORMAT = "cascadesim-sweep"
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+SWEEP_FILE = "sweep.yaml"
+BASE_FILE = "scenario.yaml"
+RUNS_DIR = "runs"
+LOCK_FILE = ".lock"
+_PART = re.compile(r"^part-(\d{6,})\.parquet$")
+
+STATUSES = ("ok", "invalid", "error")
+"""A run's `status`: it ran (`ok`); the base scenario refused this combination of values
+(`invalid`); it raised, or its worker died (`error`). `error` holds the reason for the last two."""
+
+
+def columns(parameters: Sequence[dict[str, str]], kpis: Sequence[str]) -> list[tuple[str, pa.DataType]]:
+    """Every column of a sweep's rows, in order, with its Arrow type."""
+    return [("run_id", pa.int64()), ("point", pa.int64()),
+            *((p["path"], pa.string() if p["kind"] == "text" else pa.float64()) for p in parameters),
+            ("protocol", pa.string()), ("seed", pa.int64()), ("status", pa.string()), ("error", pa.string()),
+            *((k, pa.float64()) for k in kpis), ("events", pa.int64()), ("wall_seconds", pa.float64())]
+
+
+def _parts(runs: Path) -> list[Path]:
+    return sorted((p for p in runs.iterdir() if _PART.match(p.name)), key=lambda p: int(_PART.match(p.name).group(1)))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    staging = temp_path(path.parent, "tmp", path.name)
+    staging.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    install_file(staging, path)
+    fsync_folder(path.parent)
+
+
+def read_manifest(path: str | Path) -> dict[str, Any]:
+    """A dataset's manifest; `ResultsError` if `path` is not a sweep dataset this code reads."""
+    folder = Path(path)
+    try:
+        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    except (OSError, ValueError) as err:
+        raise ResultsError(f"{folder} is not a sweep dataset: no readable {MANIFEST_FILE} ({err})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ResultsError(f"{folder} is not a sweep dataset: {MANIFEST_FILE} is not a {FORMAT} manifest")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise ResultsError(f"{folder}: sweep dataset format {manifest.get('version')}, this cascadesim reads "
+                           f"{FORMAT_VERSION}")
+    return manifest
+
+
+def _schema(manifest: dict[str, Any]) -> pa.Schema:
+    return pa.schema(columns(manifest["parameters"], manifest["kpis"]))
+
+
+def load_sweep(path: str | Path) -> pd.DataFrame:
+    """Every run of a sweep dataset, one row each, sorted by `run_id` (a run recorded twice: the
+    newest row). Parameter columns are named by their `--set` path; the manifest's parameters say
+    their unit (`df.attrs["manifest"]`)."""
+    folder = Path(path)
+    manifest = read_manifest(folder)
+    schema = _schema(manifest)
+    parts = _parts(folder / RUNS_DIR)
+    table = pa.concat_tables([pq.read_table(p, schema=schema) for p in parts]) if parts else schema.empty_table()
+    frame = table.to_pandas()
+    frame = frame.drop_duplicates("run_id", keep="last").sort_values("run_id", kind="stable").reset_index(drop=True)
+    frame["events"] = frame["events"].astype("Int64")  # empty (<NA>) for a run that did not finish
+    frame.attrs["manifest"] = manifest
+    return frame
+
+
+class SweepDataset:
+    """A dataset folder open for appending: created, or resumed, by `open_dataset`."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any]):
+        self.folder = folder
+        self.manifest = manifest
+        self.schema = _schema(manifest)
+        self._runs = folder / RUNS_DIR
+        parts = _parts(self._runs)
+        self._next_part = int(_PART.match(parts[-1].name).group(1)) + 1 if parts else 0
+
+    def recorded(self) -> pd.DataFrame:
+        """`run_id` and `status` of every run recorded so far."""
+        return load_sweep(self.folder)[["run_id", "status"]]
+
+    def append(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Write `rows` as one new part, atomically (Ctrl-C and SIGTERM wait until it is in place)."""
+        if not rows:
+            return
+        table = pa.Table.from_pylist(list(rows), schema=self.schema)
+        final = self._runs / f"part-{self._next_part:06d}.parquet"
+        with signals_deferred():
+            staging = temp_path(self._runs, "tmp", final.name)
+            pq.write_table(table, staging)
+            fd = os.open(staging, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            install_file(staging, final)
+            fsync_folder(self._runs)
+        self._next_part += 1
+
+
+def _same_sweep(theirs: dict[str, Any], mine: dict[str, Any]) -> str | None:
+    """Why a dataset was not made by this sweep (None if it was)."""
+    for key, what in (("sweep_sha256", "the sweep file"), ("scenario_sha256", "the base scenario file"),
+                      ("columns", "the columns (the KPIs or parameters)"), ("runs", "the number of runs")):
+        if theirs.get(key) != mine.get(key):
+            return f"{what} changed since it was started"
+    return None
+
+
+@contextlib.contextmanager
+def _exclusive(folder: Path) -> Iterator[None]:
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"{folder}: another cascadesim sweep is writing into it") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def open_dataset(folder: Path, manifest: dict[str, Any], sweep_text: str, base_text: str, *,
+                 resume: bool = False, force: bool = False) -> Iterator[SweepDataset]:
+    """The dataset at `folder`, held for writing for the block.
+
+    A new folder is staged complete and renamed into place. An existing one is continued with
+    `resume` (if this sweep made it: same files, columns and runs), replaced with `force`, and
+    otherwise refused (`OutputError`): a user's earlier dataset is never overwritten unasked.
+    """
+    folder = folder.resolve()
+    manifest = {"format": FORMAT, "version": FORMAT_VERSION, **manifest}
+    exists = folder.exists()
+    if exists and not folder.is_dir():
+        raise OutputError(f"{folder} exists and is not a folder{'' if force else ' (--force replaces it)'}")
+    if exists and not force:
+        if not resume:
+            raise OutputError(f"{folder} exists: --resume continues it, --force starts it over")
+        try:
+            theirs = read_manifest(folder)
+        except ResultsError as err:
+            raise OutputError(f"cannot resume: {err}") from None
+        why = _same_sweep(theirs, manifest)
+        if why:
+            raise OutputError(f"cannot resume {folder}: {why} (--force starts it over)")
+        with _exclusive(folder):
+            clean_leftovers(folder / RUNS_DIR)
+            theirs["resumed"] = [*theirs.get("resumed", []), manifest["code"]]
+            _write_json(folder / MANIFEST_FILE, theirs)
+            yield SweepDataset(folder, theirs)
+        return
+    with parent_lock(folder.parent):
+        clean_leftovers(folder.parent)
+        staging = temp_path(folder.parent, "new", folder.name)
+        staging.mkdir()
+        (staging / RUNS_DIR).mkdir()
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        (staging / SWEEP_FILE).write_text(sweep_text)
+        (staging / BASE_FILE).write_text(base_text)
+        fsync_tree(staging)
+        if exists:
+            with _exclusive(folder):  # never replace a dataset another sweep is writing
+                install(staging, folder)
+        else:
+            install(staging, folder)
+    with _exclusive(folder):
+        yield SweepDataset(folder, manifest)

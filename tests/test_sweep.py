@@ -1,0 +1,338 @@
+"""Sweeps: the sweep file (expansion and refusals), the dataset (one row per run, resumable, never
+overwritten unasked) and the executors (local processes and a Dask LocalCluster give the same rows)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.engine.model import simulate
+from sim.experiments.sweep_file import load_sweep_file
+from sim.results.sweep_dataset import LOCK_FILE, RUNS_DIR, load_sweep
+from sim.scenario import ScenarioError, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "scenarios" / "quickstart.yaml"
+
+
+def write_sweep(folder: Path, body: str, name: str = "sweep.yaml") -> Path:
+    path = folder / name
+    path.write_text(f"scenario: {QUICKSTART}\n" + body)
+    return path
+
+
+SMALL = """\
+name: small
+set:
+  duration: 3d
+  links[1].outages[0].at: 1d
+parameters:
+  links[1].outages[0].for:
+    label: B-C outage
+    values: [2h, 20h]
+protocols: [none, softlock]
+seeds: 2
+"""
+
+
+def outcome_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Everything a run decides (the wall time is the machine's)."""
+    return frame.drop(columns=["wall_seconds"])
+
+
+# -- the sweep file -----------------------------------------------------------------------
+
+def test_runs_are_the_grid_times_protocols_times_seeds_in_a_fixed_order(tmp_path):
+    plan = load_sweep_file(write_sweep(tmp_path, SMALL))
+    assert [(j.run_id, j.point, j.protocol, j.seed, j.values) for j in plan.jobs] == [
+        (0, 0, "none", 42, (7200.0,)), (1, 0, "none", 43, (7200.0,)),
+        (2, 0, "softlock", 42, (7200.0,)), (3, 0, "softlock", 43, (7200.0,)),
+        (4, 1, "none", 42, (72000.0,)), (5, 1, "none", 43, (72000.0,)),
+        (6, 1, "softlock", 42, (72000.0,)), (7, 1, "softlock", 43, (72000.0,))]
+    assert plan.jobs[4].sets == ('duration="3d"', 'links[1].outages[0].at="1d"', 'links[1].outages[0].for="20h"')
+    assert [(p.path, p.kind, p.unit, p.label) for p in plan.parameters] == [
+        ("links[1].outages[0].for", "duration", "s", "B-C outage")]
+
+
+def test_a_range_includes_its_end_and_keeps_its_kind(tmp_path):
+    plan = load_sweep_file(write_sweep(tmp_path, """\
+name: r
+parameters:
+  snapshot_policies.hourly.keep: {range: {from: 2, to: 8, step: 3}}
+  volumes["A:/vol/db"].change_rate: {range: {from: 1GiB/h, to: 2GiB/h, step: 0.5GiB/h}}
+"""))
+    points = sorted({j.values for j in plan.jobs})
+    assert [p.kind for p in plan.parameters] == ["number", "rate"]
+    gib_h = 2**30 / 3600
+    assert points == sorted((k, r * gib_h) for k in (2.0, 5.0, 8.0) for r in (1.0, 1.5, 2.0))
+    assert 'snapshot_policies.hourly.keep=5' in plan.jobs[3].sets  # whole numbers stay whole
+
+
+def test_the_runs_a_sweep_makes_are_the_runs_cascadesim_run_makes(tmp_path):
+    """A row's KPIs are those of the base scenario with the row's values, protocol and seed."""
+    plan = load_sweep_file(write_sweep(tmp_path, SMALL))
+    assert main(["sweep", str(tmp_path / "sweep.yaml"), "--out", str(tmp_path / "out"), "--jobs", "2", "--quiet"]) == 0
+    rows = load_sweep(tmp_path / "out" / "small")
+    for job in (plan.jobs[1], plan.jobs[6]):
+        scenario = load_scenario(QUICKSTART, {"protocol": job.protocol, "seed": job.seed}, sets=list(job.sets))
+        expected = simulate(scenario, tables=False).summary
+        got = rows.loc[rows["run_id"] == job.run_id].iloc[0]
+        assert {k: got[k] for k in expected["kpis"]} == pytest.approx(expected["kpis"], nan_ok=True)
+        assert got["events"] == expected["events_processed"]
+    assert (rows["status"] == "ok").all() and rows["error"].eq("").all()
+    # the outage matters, and so does the protocol: the sweep really varies what it says
+    by = rows.set_index(["protocol", "links[1].outages[0].for", "seed"]).sort_index()
+    assert (by.loc["none", "rebaselines"] >= 1).all() and (by.loc["softlock", "rebaselines"] == 0).all()
+    held = by.loc["softlock", "lock_space_byte_hours"]
+    assert held.loc[72000.0].min() > held.loc[7200.0].max()
+
+
+@pytest.mark.parametrize("method", ["random", "latin_hypercube"])
+def test_samples_stay_in_their_interval_and_depend_only_on_their_seed(tmp_path, method):
+    body = f"""\
+name: s
+parameters:
+  snapshot_policies.hourly.keep: {{between: {{from: 2, to: 9}}}}
+  links[1].outages[0].for: {{between: {{from: 1h, to: 30h}}}}
+  mirrors[1].schedule: {{values: ["0 */4 * * *", "0 */2 * * *"]}}
+sample: {{method: {method}, count: 12, seed: 5}}
+"""
+    plan = load_sweep_file(write_sweep(tmp_path, body))
+    again = load_sweep_file(write_sweep(tmp_path, body, "again.yaml"))
+    other = load_sweep_file(write_sweep(tmp_path, body.replace("seed: 5", "seed: 6"), "other.yaml"))
+    assert [j.sets for j in plan.jobs] == [j.sets for j in again.jobs]
+    assert [j.sets for j in plan.jobs] != [j.sets for j in other.jobs]
+    assert len(plan.jobs) == 2 * 12
+    values = np.array([j.values[:2] for j in plan.jobs[:12]], dtype=float)
+    keeps, outages = values[:, 0], values[:, 1]
+    assert set(keeps) <= set(map(float, range(2, 10))) and len(set(keeps)) > 3
+    assert ((outages >= 3600) & (outages <= 30 * 3600)).all()
+    if method == "latin_hypercube":  # one draw in each twelfth of the interval
+        strata = np.floor((outages - 3600) / (29 * 3600) * 12)
+        assert sorted(strata) == list(range(12))
+    assert [p.kind for p in plan.parameters] == ["number", "duration", "text"]  # the file's order
+    assert plan.jobs[0].values[2] == "0 */4 * * *" and plan.jobs[12].values[2] == "0 */2 * * *"
+
+
+def test_seeds_may_be_listed(tmp_path):
+    plan = load_sweep_file(write_sweep(tmp_path, "name: l\nseeds: [7, 3]\n"))
+    assert [(j.protocol, j.seed) for j in plan.jobs] == [("none", 7), ("none", 3)]
+
+
+BAD = [
+    ("parameters:\n  duration: {values: [1d], step: 2}\n", 4, "parameters.duration.step", "unknown field"),
+    ("parameters:\n  duration: {values: [8d, 2x]}\n", 4, "parameters.duration.values[1]", "'2x' is not a duration"),
+    ("parameters:\n  duration: {range: {from: 1d, to: 2TiB, step: 1h}}\n", 4, "parameters.duration.range",
+     "mix duration and size"),
+    ("parameters:\n  duration: {values: [1d], range: {from: 1d, to: 2d, step: 1h}}\n", 4, "parameters.duration",
+     "exactly one of values, range or between"),
+    ("parameters:\n  duration: {between: {from: 1d, to: 2d}}\n", 3, "parameters", "add e.g. `sample:"),
+    ("protocols: [none, softlok]\n", 3, "protocols", "unknown protocol"),
+    ("seeds: 0\n", 3, "seeds", "at least 1"),
+    ("parameters:\n  mirrors[9].schedule: {values: ['0 * * * *']}\n", 4, 'parameters["mirrors[9].schedule"].values[0]',
+     "mirrors has 2 items, no [9]"),
+    ("parameters:\n  protocol: {values: [none]}\n", 4, "parameters.protocol", "use protocols:"),
+    ("parameters:\n  volumes[: {values: [1]}\n", 4, 'parameters["volumes["]', "cannot read the field path"),
+    ("set:\n  duration: 2d\n", 3, "set", "starts after the end of the run"),
+    ("parameters:\n  snapshot_policies.hourly.keep: {range: {from: 1, to: 200000, step: 1}}\n", 4,
+     'parameters["snapshot_policies.hourly.keep"].range', "more than the limit"),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "field", "words"), BAD, ids=[b[2] for b in BAD])
+def test_a_sweep_file_with_a_mistake_is_refused_with_its_line_and_field(tmp_path, capsys, body, line, field, words):
+    path = write_sweep(tmp_path, "name: bad\n" + body)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line}: {field}: " in err and words in err, err
+    assert not (tmp_path / "out").exists(), "nothing is written for a sweep that is refused"
+
+
+def test_a_missing_base_scenario_and_a_non_mapping_are_refused(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\nscenario: nowhere.yaml\n")
+    assert main(["sweep", str(path)]) == 2
+    assert f"{path}:2: scenario: the base scenario" in capsys.readouterr().err
+    path.write_text("- a list\n")
+    assert main(["sweep", str(path)]) == 2
+    assert "a sweep file is a mapping" in capsys.readouterr().err
+
+
+def test_a_combination_the_scenario_refuses_is_recorded_as_invalid_and_the_sweep_goes_on(tmp_path, capsys):
+    path = write_sweep(tmp_path, """\
+name: combo
+set:
+  links[1].outages[0].at: 1d
+parameters:
+  duration: {values: [2d, 4d]}
+  links[1].outages[0].at: {values: [1d, 3d]}
+""")
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet"]) == 1
+    rows = load_sweep(out / "combo")
+    assert rows["status"].tolist() == ["ok", "invalid", "ok", "ok"]
+    assert "starts after the end of the run" in rows.loc[1, "error"]
+    assert np.isnan(rows.loc[1, "rebaselines"]) and pd.isna(rows.loc[1, "events"])
+    assert "1 invalid" in capsys.readouterr().out
+    # --retry-failed runs it again: still invalid, and still one row per run
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--resume", "--retry-failed"]) == 1
+    again = load_sweep(out / "combo")
+    assert outcome_columns(again).equals(outcome_columns(rows))
+    assert len(list((out / "combo" / RUNS_DIR).glob("part-*.parquet"))) == 2
+
+
+# -- the dataset --------------------------------------------------------------------------
+
+def test_an_existing_dataset_is_never_overwritten_unasked(tmp_path, capsys):
+    path = write_sweep(tmp_path, SMALL.replace("seeds: 2", "seeds: 1").replace("[2h, 20h]", "[2h]"))
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    first = load_sweep(out / "small")
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet"]) == 2
+    assert "exists: --resume continues it, --force starts it over" in capsys.readouterr().err
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--resume"]) == 0
+    assert load_sweep(out / "small").equals(first), "resuming a complete sweep runs nothing"
+    path.write_text(path.read_text().replace("seeds: 1", "seeds: 2"))
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--resume"]) == 2
+    assert "the sweep file changed since it was started" in capsys.readouterr().err
+    assert load_sweep(out / "small").equals(first)
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--force"]) == 0
+    assert len(load_sweep(out / "small")) == 4
+
+
+def test_a_second_sweep_into_the_same_dataset_is_refused_while_the_first_runs(tmp_path, capsys):
+    path = write_sweep(tmp_path, SMALL)
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet"]) == 0
+    fd = os.open(out / "small" / LOCK_FILE, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert main(["sweep", str(path), "--out", str(out), "--quiet", "--resume"]) == 2
+        assert "another cascadesim sweep is writing into it" in capsys.readouterr().err
+    finally:
+        os.close(fd)
+
+
+def _sweep_process(path: Path, out: Path) -> subprocess.Popen:
+    """`cascadesim sweep` in a process of its own, marked in its environment by its --out path."""
+    return subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--jobs", "2", "--quiet"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TEST_MARK": str(out)})
+
+
+def _wait_for_a_part(runs: Path, process: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not (runs.exists() and any(runs.glob("part-*.parquet"))):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+LONGER = SMALL.replace("seeds: 2", "seeds: 40").replace("duration: 3d", "duration: 5d")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """The LONGER sweep run to the end in one go: its file and its rows."""
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    path = write_sweep(folder, LONGER)
+    assert main(["sweep", str(path), "--out", str(folder / "out"), "--jobs", "2", "--quiet"]) == 0
+    return path, outcome_columns(load_sweep(folder / "out" / "small"))
+
+
+def _processes_marked(marker: str) -> set[int]:
+    """Processes started with `TEST_MARK=marker` in their environment: a sweep process, its fork
+    server and workers (which inherit it)."""
+    found = set()
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and f"TEST_MARK={marker}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found.add(int(proc.name))
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_a_sweep_killed_halfway_resumes_to_the_same_dataset(tmp_path, uninterrupted, sig):
+    path, expected = uninterrupted
+    out = tmp_path / "out"
+    process = _sweep_process(path, out)
+    _wait_for_a_part(out / "small" / RUNS_DIR, process)
+    process.send_signal(sig)
+    process.communicate(timeout=60)  # returns once every process holding its output has ended, workers included
+    assert process.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
+    partial = load_sweep(out / "small")
+    assert 0 < len(partial) < len(expected), "killed halfway: some runs recorded, not all"
+    assert outcome_columns(partial).equals(expected.loc[expected["run_id"].isin(partial["run_id"])].reset_index(drop=True))
+
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "2", "--quiet", "--resume"]) == 0
+    assert outcome_columns(load_sweep(out / "small")).equals(expected)
+    resumed = json.loads((out / "small" / "manifest.json").read_text())["resumed"]
+    assert len(resumed) == 1
+
+
+def test_the_workers_of_a_killed_sweep_end_with_it(tmp_path, uninterrupted):
+    path, _expected = uninterrupted
+    out = tmp_path / "out"
+    process = _sweep_process(path, out)
+    _wait_for_a_part(out / "small" / RUNS_DIR, process)
+    assert len(_processes_marked(str(out))) >= 3, "the sweep, its fork server and its workers"
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 30
+    while left := _processes_marked(str(out)):
+        assert time.monotonic() < deadline, f"processes of the killed sweep left running: {left}"
+        time.sleep(0.1)
+
+
+# -- executors ----------------------------------------------------------------------------
+
+def test_a_dask_local_cluster_gives_the_same_dataset_as_local_processes(tmp_path):
+    path = write_sweep(tmp_path, SMALL)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "local"), "--jobs", "2", "--quiet"]) == 0
+    assert main(["sweep", str(path), "--out", str(tmp_path / "dask"), "--jobs", "2", "--quiet",
+                 "--executor", "dask"]) == 0
+    local, dask = (outcome_columns(load_sweep(tmp_path / where / "small")) for where in ("local", "dask"))
+    assert len(local) == 8 and local.equals(dask)
+
+
+def test_an_unreachable_scheduler_is_refused_clearly(tmp_path, capsys):
+    path = write_sweep(tmp_path, SMALL)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler tcp://127.0.0.1:9: cannot reach a Dask scheduler there" in err
+
+
+def test_run_folders_on_request_hold_each_runs_results(tmp_path):
+    from sim.results import load
+
+    path = write_sweep(tmp_path, SMALL.replace("seeds: 2", "seeds: 1").replace("[2h, 20h]", "[2h]"))
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--run-folders"]) == 0
+    rows = load_sweep(out / "small")
+    for run_id, protocol, seed in rows[["run_id", "protocol", "seed"]].itertuples(index=False):
+        results = load(out / "small" / "run-folders" / f"{run_id:06d}" / "quickstart" / f"{protocol}-seed{seed}")
+        assert results.summary["kpis"]["bytes_transferred"] == rows.loc[run_id, "bytes_transferred"]
+        assert results.summary["provenance"]["overrides"][-1] == 'links[1].outages[0].for="2h"'
+
+
+def test_the_example_sweep_is_valid():
+    plan = load_sweep_file(ROOT / "scenarios" / "sweeps" / "outage_vs_protocol.yaml")
+    assert len(plan.jobs) == 9 * 4 * 10
+
+
+def test_load_sweep_file_raises_scenario_error(tmp_path):
+    with pytest.raises(ScenarioError) as caught:
+        load_sweep_file(write_sweep(tmp_path, "name: x\nseeds: -1\n"))
+    assert caught.value.problems[0].startswith(f"{tmp_path / 'sweep.yaml'}:3: seeds: ")
