@@ -345,7 +345,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from sim.experiments.sweep import RUN_FOLDERS, SweepBroken, run_sweep, runs_to_skip
     from sim.experiments.sweep_file import load_sweep_file
     from sim.present.formatting import format_seconds, plural
-    from sim.results.sweep_dataset import STATUSES, load_sweep, open_dataset
+    from sim.results.sweep_dataset import STATUSES, check_dataset, load_sweep, open_dataset
 
     if args.scheduler and args.jobs:
         print("--jobs: a Dask cluster at --scheduler has its own workers; --jobs sizes local ones", file=sys.stderr)
@@ -353,14 +353,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     plan = load_sweep_file(args.sweep, enforce_limits=not args.no_limits)
     folder = Path(args.out) / plan.name
     _warn_no_limits(args)
-    with open_dataset(folder, _sweep_manifest(plan), plan.source.text, plan.base.text,
-                      resume=args.resume, force=args.force) as dataset:
-        before = len(runs_to_skip(dataset, args.retry_failed))
-        bar_file = _progress_stream(args)
-        try:
-            with open_executor(workers=args.jobs, dask=args.executor == "dask", scheduler=args.scheduler) as workers, \
-                    tqdm(total=len(plan.jobs), initial=before, unit="run", file=bar_file or sys.stderr,
-                         disable=bar_file is None, desc=plan.name) as bar:
+    manifest = _sweep_manifest(plan)
+    check_dataset(folder, manifest, resume=args.resume, force=args.force)
+    bar_file = _progress_stream(args)
+    try:
+        with open_executor(workers=args.jobs, dask=args.executor == "dask", scheduler=args.scheduler) as workers, \
+                open_dataset(folder, manifest, plan.source.text, plan.base.text, resume=args.resume,
+                             force=args.force) as dataset:
+            before = len(runs_to_skip(dataset, args.retry_failed))
+            with tqdm(total=len(plan.jobs), initial=before, unit="run", file=bar_file or sys.stderr,
+                      disable=bar_file is None, desc=plan.name) as bar:
                 print(f"{plan.name}: {plural(len(plan.jobs), 'run')}, {before} recorded before, "
                       f"on {workers.description}", flush=True)
                 failed = 0
@@ -373,13 +375,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
                 progress = run_sweep(plan, dataset, workers, retry_failed=args.retry_failed,
                                      run_folders=folder / RUN_FOLDERS if args.run_folders else None, on_row=count)
-        except ExecutorError as err:
-            print(f"cascadesim: {err}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        except SweepBroken as err:
-            print(f"cascadesim: the sweep stopped: {err}; what finished is recorded, --resume runs the rest",
-                  file=sys.stderr)
-            return 1
+    except ExecutorError as err:
+        print(f"cascadesim: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SweepBroken as err:
+        print(f"cascadesim: the sweep stopped: {err}; what finished is recorded, --resume runs the rest", file=sys.stderr)
+        return 1
     rows = load_sweep(folder)
     counts = rows["status"].value_counts()
     rate = f" ({progress.done / progress.seconds:.2f} runs/s)" if progress.done and progress.seconds > 0 else ""

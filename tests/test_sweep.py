@@ -307,11 +307,13 @@ def test_a_dask_local_cluster_gives_the_same_dataset_as_local_processes(tmp_path
     assert len(local) == 8 and local.equals(dask)
 
 
-def test_an_unreachable_scheduler_is_refused_clearly(tmp_path, capsys):
+def test_an_unreachable_scheduler_is_refused_clearly(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("sim.experiments.executors.SCHEDULER_TIMEOUT_S", 2.0)
     path = write_sweep(tmp_path, SMALL)
     assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     assert "--scheduler tcp://127.0.0.1:9: cannot reach a Dask scheduler there" in err
+    assert not (tmp_path / "out").exists(), "the executor is opened before the dataset is created"
 
 
 def test_run_folders_on_request_hold_each_runs_results(tmp_path):
@@ -336,3 +338,50 @@ def test_load_sweep_file_raises_scenario_error(tmp_path):
     with pytest.raises(ScenarioError) as caught:
         load_sweep_file(write_sweep(tmp_path, "name: x\nseeds: -1\n"))
     assert caught.value.problems[0].startswith(f"{tmp_path / 'sweep.yaml'}:3: seeds: ")
+
+
+@pytest.mark.parametrize("sets", [['duration="2d"'], ['links[1].outages[0].for="2x"'], ["mirrors[5].x=1"],
+                                  ['links[1].bandwidth="100Mbit/s"', "seed=7"]])
+def test_a_document_parsed_once_takes_sets_as_a_fresh_parse_does(sets):
+    """Workers parse the base file once and apply each run's values to a copy (`with_sets`):
+    the same scenario, or the same problems with the same lines, and the parsed base unchanged."""
+    from sim.scenario import parse_scenario, read_source
+    from sim.scenario.load import with_sets
+
+    source = read_source(QUICKSTART)
+    base = parse_scenario(source)
+
+    def outcome(make):
+        try:
+            return make().validate()
+        except ScenarioError as err:
+            return err.problems
+
+    assert outcome(lambda: with_sets(base, sets)) == outcome(lambda: parse_scenario(source, sets=sets))
+    assert base.validate() == load_scenario(QUICKSTART)
+
+
+def test_a_sweep_runs_on_an_existing_dask_cluster_with_the_same_rows(tmp_path):
+    """`--scheduler`: a scheduler and two workers started as a user would (`dask scheduler`, `dask worker`)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dask = str(Path(sys.executable).parent / "dask")
+    address = f"tcp://127.0.0.1:{port}"
+    cluster = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", ":0"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        cluster.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path))
+        path = write_sweep(tmp_path, SMALL)
+        assert main(["sweep", str(path), "--out", str(tmp_path / "local"), "--jobs", "1", "--quiet"]) == 0
+        assert main(["sweep", str(path), "--out", str(tmp_path / "cluster"), "--quiet", "--scheduler", address]) == 0
+        local, remote = (outcome_columns(load_sweep(tmp_path / where / "small")) for where in ("local", "cluster"))
+        assert local.equals(remote)
+    finally:
+        for process in cluster:
+            process.terminate()
+        for process in cluster:
+            process.wait(timeout=30)

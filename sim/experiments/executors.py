@@ -20,7 +20,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 SCHEDULER_TIMEOUT_S = 20.0
-"""How long to wait for a Dask scheduler to answer before giving up."""
+"""How long to wait for a Dask scheduler to answer, and for a first worker to join it, before giving up."""
 
 
 class ExecutorError(Exception):
@@ -101,9 +101,13 @@ def _dask(workers: int | None, scheduler: str | None) -> Iterator[Workers]:
                 client = stack.enter_context(Client(scheduler, timeout=SCHEDULER_TIMEOUT_S))
             except (OSError, TimeoutError, ValueError) as err:
                 raise ExecutorError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({err})") from None
+            if not client.nthreads():  # workers may still be joining
+                try:
+                    client.wait_for_workers(1, timeout=SCHEDULER_TIMEOUT_S)
+                except TimeoutError:
+                    raise ExecutorError(f"--scheduler {scheduler}: no worker joined the cluster within "
+                                        f"{SCHEDULER_TIMEOUT_S:.0f} s") from None
             slots = sum(client.nthreads().values())
-            if not slots:
-                raise ExecutorError(f"--scheduler {scheduler}: the cluster has no workers")
             mine = _package_version()
             theirs = {v for v in client.run(_package_version).values()}
             if theirs != {mine}:

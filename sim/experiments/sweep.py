@@ -25,8 +25,9 @@ from sim.experiments.executors import Workers
 from sim.experiments.sweep_file import RunJob, SweepPlan
 from sim.observe.kpis import NAMES as KPI_NAMES
 from sim.results.sweep_dataset import SweepDataset
-from sim.scenario import ScenarioError, parse_scenario
+from sim.scenario import ScenarioDocument, ScenarioError, parse_scenario
 from sim.scenario.file import ScenarioFile
+from sim.scenario.load import with_sets
 
 if TYPE_CHECKING:
     from sim.results import Results
@@ -51,7 +52,7 @@ def run_one(base: ScenarioFile, job: RunJob, enforce_limits: bool = True, folder
 
     started = time.perf_counter()
     try:
-        document = parse_scenario(base, sets=job.sets, enforce_limits=enforce_limits)
+        document = with_sets(_parsed(base, enforce_limits), job.sets)
         scenario = document.validate({"protocol": job.protocol, "seed": job.seed}, enforce_limits=enforce_limits)
     except ScenarioError as err:
         return "invalid", " ".join(err.problems), None, None, time.perf_counter() - started
@@ -63,6 +64,18 @@ def run_one(base: ScenarioFile, job: RunJob, enforce_limits: bool = True, folder
         return "error", f"{type(err).__name__}: {err}", None, None, time.perf_counter() - started
     summary = result.summary
     return "ok", "", summary["kpis"], int(summary["events_processed"]), time.perf_counter() - started
+
+
+_PARSED: dict[tuple[str, bool], ScenarioDocument] = {}
+"""The base scenario as this worker parsed it, by SHA-256: a worker parses each base file once."""
+
+
+def _parsed(base: ScenarioFile, enforce_limits: bool) -> ScenarioDocument:
+    key = (base.sha256, enforce_limits)
+    if key not in _PARSED:
+        _PARSED.clear()  # one sweep at a time
+        _PARSED[key] = parse_scenario(base, enforce_limits=enforce_limits)
+    return _PARSED[key]
 
 
 def _write_folder(result: Results, name: str, base: ScenarioFile, job: RunJob, folder: Path, enforce_limits: bool) -> None:

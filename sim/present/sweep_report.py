@@ -224,9 +224,16 @@ def _y_scale(ax: Axes, kpi: str, stats: pd.DataFrame) -> float:
     return scale
 
 
+def _stacked(i: int) -> dict[str, Any]:
+    """Line and marker of the `i`-th protocol drawn: each narrower than the one before, so that
+    protocols with equal results stay visible one inside the other instead of hiding each other."""
+    return {"marker": "osD^v*"[i % 6], "markersize": max(9.0 - 1.5 * i, 3.0), "linewidth": max(4.0 - 0.8 * i, 1.0)}
+
+
 def _legend(fig: Figure, protocols: Sequence[str], band: str | None) -> None:
     """One legend under the panels: each protocol's colour, and what the shaded band is (`band`)."""
-    handles: list[Line2D | Patch] = [Line2D([], [], color=protocol_colour(p), marker="o", label=p) for p in protocols]
+    handles: list[Line2D | Patch] = [Line2D([], [], color=protocol_colour(p), label=p, **_stacked(i))
+                                     for i, p in enumerate(protocols)]
     if band is not None:
         handles.append(Patch(color="0.5", alpha=0.25, label=band))
     fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 6), fontsize=9, frameon=False)
@@ -267,11 +274,11 @@ def plot_parameter(sweep: pd.DataFrame, path: str) -> Figure:
     for ax, kpi in zip(axes, kpis):
         stats = mean_and_band(runs, path, kpi)
         y_scale = _y_scale(ax, kpi, stats)
-        for protocol in protocols:
+        for i, protocol in enumerate(protocols):
             mine = stats[stats["protocol"] == protocol]
             x = mine["value"].map(position) if text else mine["value"].astype(float) / scale
             colour = protocol_colour(protocol)
-            ax.plot(x, mine["mean"] / y_scale, marker="o", markersize=4, color=colour, linewidth=1.4)
+            ax.plot(x, mine["mean"] / y_scale, color=colour, alpha=0.85, **_stacked(i))
             ax.fill_between(x, mine["low"] / y_scale, mine["high"] / y_scale, color=colour, alpha=0.2, linewidth=0)
         if text:
             ax.set_xticks(list(position.values()), [labels[v] for v in categories],

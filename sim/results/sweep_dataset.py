@@ -169,30 +169,37 @@ def _exclusive(folder: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def check_dataset(folder: Path, manifest: dict[str, Any], *, resume: bool = False, force: bool = False) -> None:
+    """Raise `OutputError` unless a sweep with `manifest` may write at `folder`: nothing there, a
+    dataset of this sweep with `resume`, or anything with `force` (a user's earlier dataset is
+    never overwritten unasked). Changes nothing: a sweep checks before it starts its workers."""
+    folder = folder.resolve()
+    if not folder.exists() or force:
+        return
+    if not folder.is_dir():
+        raise OutputError(f"{folder} exists and is not a folder (--force replaces it)")
+    if not resume:
+        raise OutputError(f"{folder} exists: --resume continues it, --force starts it over")
+    try:
+        theirs = read_manifest(folder)
+    except ResultsError as err:
+        raise OutputError(f"cannot resume: {err}") from None
+    why = _same_sweep(theirs, {"format": FORMAT, "version": FORMAT_VERSION, **manifest})
+    if why:
+        raise OutputError(f"cannot resume {folder}: {why} (--force starts it over)")
+
+
 @contextlib.contextmanager
 def open_dataset(folder: Path, manifest: dict[str, Any], sweep_text: str, base_text: str, *,
                  resume: bool = False, force: bool = False) -> Iterator[SweepDataset]:
-    """The dataset at `folder`, held for writing for the block.
-
-    A new folder is staged complete and renamed into place. An existing one is continued with
-    `resume` (if this sweep made it: same files, columns and runs), replaced with `force`, and
-    otherwise refused (`OutputError`): a user's earlier dataset is never overwritten unasked.
-    """
+    """The dataset at `folder`, held for writing for the block: created (staged complete, then
+    renamed into place), continued (`resume`) or replaced (`force`), as `check_dataset` allows."""
+    check_dataset(folder, manifest, resume=resume, force=force)
     folder = folder.resolve()
     manifest = {"format": FORMAT, "version": FORMAT_VERSION, **manifest}
     exists = folder.exists()
-    if exists and not folder.is_dir():
-        raise OutputError(f"{folder} exists and is not a folder{'' if force else ' (--force replaces it)'}")
     if exists and not force:
-        if not resume:
-            raise OutputError(f"{folder} exists: --resume continues it, --force starts it over")
-        try:
-            theirs = read_manifest(folder)
-        except ResultsError as err:
-            raise OutputError(f"cannot resume: {err}") from None
-        why = _same_sweep(theirs, manifest)
-        if why:
-            raise OutputError(f"cannot resume {folder}: {why} (--force starts it over)")
+        theirs = read_manifest(folder)
         with _exclusive(folder):
             clean_leftovers(folder / RUNS_DIR)
             theirs["resumed"] = [*theirs.get("resumed", []), manifest["code"]]
@@ -208,7 +215,7 @@ def open_dataset(folder: Path, manifest: dict[str, Any], sweep_text: str, base_t
         (staging / SWEEP_FILE).write_text(sweep_text)
         (staging / BASE_FILE).write_text(base_text)
         fsync_tree(staging)
-        if exists:
+        if exists and folder.is_dir():
             with _exclusive(folder):  # never replace a dataset another sweep is writing
                 install(staging, folder)
         else:

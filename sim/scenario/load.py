@@ -12,6 +12,7 @@ several times (`ScenarioDocument.validate`): `compare` checks the limits under e
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shlex
@@ -241,16 +242,9 @@ class ScenarioDocument:
         return scenario
 
 
-def parse_scenario(source: str | Path | ScenarioFile, *, sets: Sequence[str] = (),
-                   enforce_limits: bool = True) -> ScenarioDocument:
-    """Read (unless `source` is a file already read) and parse a scenario file, and apply `sets`,
-    the command line's `--set PATH=VALUE` texts, to the document, so that an overridden value is
-    validated like the file's and its problems are blamed on the `--set` that gave it. Raise
-    `ScenarioError` for a file that cannot be read or parsed, or a `--set` that cannot be applied.
-    `enforce_limits=False` lifts the limit on the file's size."""
-    if not isinstance(source, ScenarioFile):
-        source = read_source(source, enforce_limits=enforce_limits)
-    document, problems = load_yaml(source)
+def _with_sets(source: ScenarioFile, document: Any, problems: list[str], sets: Sequence[str]) -> ScenarioDocument:
+    """`document` (changed in place) with `sets` applied, or a `ScenarioError` for a `--set` that
+    cannot be applied."""
     applied: list[tuple[Loc, str]] = []
     for text in sets:
         loc, message = _apply_set(document, text)
@@ -261,6 +255,27 @@ def parse_scenario(source: str | Path | ScenarioFile, *, sets: Sequence[str] = (
     if len(applied) < len(sets):
         raise ScenarioError(problems)
     return ScenarioDocument(source, document, tuple(problems), tuple(applied))
+
+
+def parse_scenario(source: str | Path | ScenarioFile, *, sets: Sequence[str] = (),
+                   enforce_limits: bool = True) -> ScenarioDocument:
+    """Read (unless `source` is a file already read) and parse a scenario file, and apply `sets`,
+    the command line's `--set PATH=VALUE` texts, to the document, so that an overridden value is
+    validated like the file's and its problems are blamed on the `--set` that gave it. Raise
+    `ScenarioError` for a file that cannot be read or parsed, or a `--set` that cannot be applied.
+    `enforce_limits=False` lifts the limit on the file's size."""
+    if not isinstance(source, ScenarioFile):
+        source = read_source(source, enforce_limits=enforce_limits)
+    document, problems = load_yaml(source)
+    return _with_sets(source, document, problems, sets)
+
+
+def with_sets(parsed: ScenarioDocument, sets: Sequence[str]) -> ScenarioDocument:
+    """A document parsed once with `sets` applied to a copy of it: what `parse_scenario` gives
+    with these `sets`, without parsing the YAML again (a sweep's runs share one base file)."""
+    if parsed.applied:
+        raise ValueError("apply sets to a document parsed without any")
+    return _with_sets(parsed.source, copy.deepcopy(parsed.document), list(parsed.problems), sets)
 
 
 def load_scenario(source: str | Path | ScenarioFile, overrides: dict[str, Any] | None = None, *,
