@@ -6,6 +6,7 @@ holds more than a chunk in memory, and its spill folder does not outlive the res
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -178,3 +179,59 @@ def test_the_spill_folders_go_when_a_run_fails(monkeypatch):
 def _fail_after(model: Model, at_s: float):
     yield model.env.timeout(at_s)
     raise RuntimeError("injected")
+
+
+def test_a_run_with_spilled_tables_pickles_with_its_tables(monkeypatch, tmp_path):
+    """A `Results` can go to another process (a sweep's `--run-folders`, a notebook's pool):
+    its spilled tables travel as DataFrames and are written the same."""
+    import pickle
+
+    model, folders = spilled_run(monkeypatch, 50)
+    model.run()
+    results = model.finalise(0.0)
+    copy = pickle.loads(pickle.dumps(results))
+    assert folders and all(folder.is_dir() for folder in folders)
+    for name in TABLES:
+        assert_same_frame(copy.tables[name], results.tables[name])
+    first, second = load(write_results(results, tmp_path / "a")), load(write_results(copy, tmp_path / "b"))
+    for name in TABLES:
+        assert_same_frame(second.tables[name], first.tables[name])
+
+
+def test_a_forked_child_leaves_its_parents_spill_folders_alone(monkeypatch):
+    model, folders = spilled_run(monkeypatch, 50)
+    model.run()
+    results = model.finalise(0.0)
+    del model
+    pid = os.fork()
+    if pid == 0:  # the child drops what it inherited, as a worker process would
+        del results
+        gc.collect()
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert folders and all(folder.is_dir() for folder in folders)
+    assert sum(len(results.tables[name]) for name in TABLES) > 50 * len(folders)  # still readable
+
+
+def test_the_spill_folders_a_killed_run_left_are_removed_by_the_next_run(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from sim.observe import spill
+
+    monkeypatch.setattr(spill.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(spill, "_swept", False)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead = int(gone.stdout)  # a process that has ended (its pid is not reused this quickly)
+    stale = tmp_path / f"{spill.PREFIX}{dead}-events-abc123"
+    (stale / "table.parquet").parent.mkdir()
+    (stale / "table.parquet").write_bytes(b"rows of a run killed by SIGKILL")
+    live = tmp_path / f"{spill.PREFIX}{os.getppid()}-events-def456"
+    live.mkdir()
+    other = tmp_path / "cascadesim-events-old"  # a name without an owner: left alone
+    other.mkdir()
+    collector = collected([Row(1.0, None, 1, None, "a", None, True)] * 3, chunk_rows=2)
+    assert collector.spill_folder is not None and collector.spill_folder.parent == tmp_path
+    assert not stale.exists() and live.is_dir() and other.is_dir()
+    assert collector.spill_folder.name.startswith(f"{spill.PREFIX}{os.getpid()}-test-")

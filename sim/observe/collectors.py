@@ -9,12 +9,13 @@ columns are its record type's fields.
 A `Collector` holds at most `chunk_rows` rows. When it has that many it turns them into one
 Arrow record batch (a typed array per column: every number float64, strings, bools) and
 appends it as a row group to a Parquet file in a temporary folder of its own (the *spill*,
-under the system's temporary folder, `tempfile.gettempdir()`), then empties its buffer. At
+under the system's temporary folder: `sim.observe.spill`), then empties its buffer. At
 the end of the run `Collector.finish` gives the finished table (`FinishedTable`): the spilled
 row groups and the rows still in memory, from which its DataFrame is built on first read,
 or its Parquet file written, one chunk at a time. The spill folder is removed as soon as
 nothing refers to the finished table (the run's `Results` gone), or when the process exits;
-a collector that never filled a chunk never creates one.
+a collector that never filled a chunk never creates one. A finished table is pickled as its
+DataFrame (`FrameTable`), so a `Results` can go to another process.
 
 The DataFrame is the one `pd.DataFrame.from_records` makes of all the rows. That call infers
 each column's dtype from the Python types its values have over the whole table (only ints:
@@ -29,7 +30,6 @@ metadata `DataFrame.to_parquet` writes) every chunk is cast to when it is read o
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, get_args, get_type_hints
@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from sim.engine.events import DomainEvents
 from sim.observe.oracle import Oracle
+from sim.observe.spill import SpillFolder
 
 if TYPE_CHECKING:
     from sim.engine.lock_table import SoftLock
@@ -136,17 +137,21 @@ class FinishedTable:
     of its DataFrame, to which each is cast as it is read (a `sim.results.tables.TableSource`).
     It keeps its spill folder: the folder goes when the table does."""
 
-    def __init__(self, schema: pa.Schema, spill: tempfile.TemporaryDirectory[str] | None,
-                 memory: Sequence[pa.RecordBatch]):
+    def __init__(self, schema: pa.Schema, spill: SpillFolder | None, memory: Sequence[pa.RecordBatch]):
         self.schema = schema
         self._spill = spill
         self._memory = memory
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its DataFrame: the spill folder belongs to this process (a `Results` sent
+        to another process carries its tables with it)."""
+        return FrameTable, (self.frame(),)
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         """Every row group, in order, cast to the DataFrame's schema (a column of only None to nulls).
         The spill file is read one row group at a time (`pre_buffer` would read all of it ahead)."""
         if self._spill is not None:
-            with pq.ParquetFile(Path(self._spill.name) / SPILL_FILE, pre_buffer=False) as file:
+            with pq.ParquetFile(self._spill.path / SPILL_FILE, pre_buffer=False) as file:
                 yield from map(self._cast, file.iter_batches(batch_size=CHUNK_ROWS))
         yield from map(self._cast, self._memory)
 
@@ -165,6 +170,20 @@ class FinishedTable:
         with pq.ParquetWriter(path, self.schema) as writer:
             for batch in self._batches():
                 writer.write_batch(batch)
+
+
+class FrameTable:
+    """A table held as its DataFrame (a `sim.results.tables.TableSource`): what a pickled
+    `FinishedTable` becomes in the process that unpickles it."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self._frame = frame
+
+    def frame(self) -> pd.DataFrame:
+        return self._frame
+
+    def write_parquet(self, path: Path) -> None:
+        self._frame.to_parquet(path, index=False)
 
 
 class Collector(Generic[Row]):
@@ -189,13 +208,13 @@ class Collector(Generic[Row]):
         self._float = [False] * len(self.columns)
         self._value = [False] * len(self.columns)
         """Per column: whether those rows held a None, a float, and anything but None."""
-        self._spill: tempfile.TemporaryDirectory[str] | None = None
+        self._spill: SpillFolder | None = None
         self._writer: pq.ParquetWriter | None = None
 
     @property
     def spill_folder(self) -> Path | None:
         """The temporary folder the rows are written out to; None until the first chunk is."""
-        return None if self._spill is None else Path(self._spill.name)
+        return None if self._spill is None else self._spill.path
 
     def append(self, row: Row) -> None:
         """Add a row at the end of the table; write the buffer out when it is full."""
@@ -224,10 +243,10 @@ class Collector(Generic[Row]):
     def _write_out(self) -> None:
         """Append the buffered rows to the spill file as one row group, creating it the first time."""
         if self._writer is None:
-            self._spill = tempfile.TemporaryDirectory(prefix=f"cascadesim-{self.name}-")
+            self._spill = SpillFolder(self.name)
             # Without dictionary encoding a chunk is written in a third of the time, and snappy
             # still compresses the repeated names; the results folder's files are encoded afresh.
-            self._writer = pq.ParquetWriter(Path(self._spill.name) / SPILL_FILE, self._schema, use_dictionary=False)
+            self._writer = pq.ParquetWriter(self._spill.path / SPILL_FILE, self._schema, use_dictionary=False)
         self._writer.write_batch(self._batch())
 
     def _frame_schema(self) -> pa.Schema:
