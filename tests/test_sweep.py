@@ -141,6 +141,8 @@ BAD = [
     ("parameters:\n  duration: {between: {from: 1d, to: 2d}}\n", 3, "parameters", "add e.g. `sample:"),
     ("protocols: [none, softlok]\n", 3, "protocols", "unknown protocol"),
     ("seeds: 0\n", 3, "seeds", "at least 1"),
+    ("seeds: true\n", 3, "seeds", "give a number of seeds per point (e.g. 10) or a list of seeds"),
+    ("seeds: [1, 1]\n", 3, "seeds", "a seed is listed twice"),
     ("parameters:\n  mirrors[9].schedule: {values: ['0 * * * *']}\n", 4, 'parameters["mirrors[9].schedule"].values[0]',
      "mirrors has 2 items, no [9]"),
     ("parameters:\n  protocol: {values: [none]}\n", 4, "parameters.protocol", "use protocols:"),
@@ -314,6 +316,12 @@ def test_an_unreachable_scheduler_is_refused_clearly(tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert "--scheduler tcp://127.0.0.1:9: cannot reach a Dask scheduler there" in err
     assert not (tmp_path / "out").exists(), "the executor is opened before the dataset is created"
+
+
+def test_jobs_size_local_workers_only(tmp_path, capsys):
+    path = write_sweep(tmp_path, SMALL)
+    assert main(["sweep", str(path), "--scheduler", "tcp://127.0.0.1:9", "--jobs", "4"]) == 2
+    assert "a Dask cluster at --scheduler has its own workers" in capsys.readouterr().err
 
 
 def test_run_folders_on_request_hold_each_runs_results(tmp_path):

@@ -137,20 +137,26 @@ class SweepSpec(_Strict):
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
     sample: SampleSpec | None = None
     protocols: list[str] | None = Field(default=None, min_length=1)
-    seeds: StrictInt | list[StrictInt] = 1
+    seeds: int | list[int] = 1
 
-    @field_validator("seeds")
+    @field_validator("seeds", mode="before")
     @classmethod
-    def _seeds(cls, seeds: int | list[int]) -> int | list[int]:
-        if isinstance(seeds, int) and seeds < 1:
-            raise ValueError("the number of seeds per point must be at least 1")
-        if isinstance(seeds, list):
-            if not seeds:
-                raise ValueError("give at least one seed")
-            if any(not 0 <= s < MAX_SEED for s in seeds):
-                raise ValueError("a seed is a whole number from 0 to 2**63 - 1")
-            if len(set(seeds)) < len(seeds):
-                raise ValueError("a seed is listed twice")
+    def _seeds(cls, seeds: object) -> int | list[int]:
+        def whole(value: object) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool)
+
+        if whole(seeds):
+            if seeds < 1:  # type: ignore[operator]
+                raise ValueError("the number of seeds per point must be at least 1")
+            return seeds  # type: ignore[return-value]
+        if not isinstance(seeds, list) or not all(map(whole, seeds)):
+            raise ValueError("give a number of seeds per point (e.g. 10) or a list of seeds (e.g. [1, 7, 19])")
+        if not seeds:
+            raise ValueError("give at least one seed")
+        if any(not 0 <= s < MAX_SEED for s in seeds):
+            raise ValueError("a seed is a whole number from 0 to 2**63 - 1")
+        if len(set(seeds)) < len(seeds):
+            raise ValueError("a seed is listed twice")
         return seeds
 
     @field_validator("protocols")
