@@ -39,8 +39,9 @@ NO_LIMITS_WARNING = ("cascadesim: warning: --no-limits: file size, duration, siz
                      "the limits; a run may not finish or may exhaust memory")
 
 
-class Terminated(Exception):
-    """SIGTERM arrived: unwind like Ctrl-C (cleaning up) and exit with `EXIT_TERMINATED`."""
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (cleaning up) and exit with `EXIT_TERMINATED`. Not an
+    `Exception`, so that no handler of errors (a library's, or one recording a failed run) takes it."""
 
 
 def _parse(args: argparse.Namespace) -> ScenarioDocument:
@@ -332,12 +333,12 @@ def _sweep_manifest(plan: SweepPlan) -> dict[str, object]:
     parameters = [{"path": p.path, "kind": p.kind, "unit": p.unit, "label": p.label} for p in plan.parameters]
     return {"name": plan.name, "sweep_file": plan.source.path.name, "sweep_sha256": plan.source.sha256,
             "scenario_file": plan.base.path.name, "scenario_sha256": plan.base.sha256, "runs": len(plan.jobs),
+            "runs_sha256": plan.runs_sha256,
             "parameters": parameters, "protocols": list(plan.protocols), "kpis": list(NAMES),
             "columns": [name for name, _type in columns(parameters, NAMES)], "limits_enforced": plan.enforce_limits,
             "code": code_version()}
 
 
-@_output_checked
 def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -345,18 +346,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from sim.experiments.sweep import RUN_FOLDERS, SweepBroken, run_sweep, runs_to_skip
     from sim.experiments.sweep_file import load_sweep_file
     from sim.present.formatting import format_seconds, plural
+    from sim.results.plan import OutputError
     from sim.results.sweep_dataset import STATUSES, check_dataset, load_sweep, open_dataset
 
     if args.scheduler and args.jobs:
         print("--jobs: a Dask cluster at --scheduler has its own workers; --jobs sizes local ones", file=sys.stderr)
         return EXIT_BAD_INPUT
     plan = load_sweep_file(args.sweep, enforce_limits=not args.no_limits)
-    folder = Path(args.out) / plan.name
+    folder = (Path(args.out) / plan.name).absolute()
     _warn_no_limits(args)
     manifest = _sweep_manifest(plan)
-    check_dataset(folder, manifest, resume=args.resume, force=args.force)
     bar_file = _progress_stream(args)
     try:
+        check_dataset(folder, manifest, resume=args.resume, force=args.force)
         with open_executor(workers=args.jobs, dask=args.executor == "dask", scheduler=args.scheduler) as workers, \
                 open_dataset(folder, manifest, plan.source.text, plan.base.text, resume=args.resume,
                              force=args.force) as dataset:
@@ -375,7 +377,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
                 progress = run_sweep(plan, dataset, workers, retry_failed=args.retry_failed,
                                      run_folders=folder / RUN_FOLDERS if args.run_folders else None, on_row=count)
-    except ExecutorError as err:
+    except (ExecutorError, OutputError) as err:
         print(f"cascadesim: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except SweepBroken as err:

@@ -146,10 +146,17 @@ BAD = [
     ("parameters:\n  mirrors[9].schedule: {values: ['0 * * * *']}\n", 4, 'parameters["mirrors[9].schedule"].values[0]',
      "mirrors has 2 items, no [9]"),
     ("parameters:\n  protocol: {values: [none]}\n", 4, "parameters.protocol", "use protocols:"),
+    ("parameters:\n  '[\"protocol\"]': {values: [hard]}\n", 4, 'parameters["[\\"protocol\\"]"]', "use protocols:"),
+    ("set:\n  seed: 5\n", 4, "set.seed", "use protocols: and seeds:"),
+    ("parameters:\n  duration: {values: [1d]}\n  '[\"duration\"]': {values: [2d]}\n", 5,
+     'parameters["[\\"duration\\"]"]', "the same field as parameter 'duration'"),
+    ("parameters:\n  duration: {range: {from: 0, to: 1e300, step: 1e-300}}\n", 4, "parameters.duration.range",
+     "more than 100,000 values"),
+    ("seeds: 1000000000000\n", 3, "seeds", "more than the limit of 100,000"),
     ("parameters:\n  volumes[: {values: [1]}\n", 4, 'parameters["volumes["]', "cannot read the field path"),
     ("set:\n  duration: 2d\n", 3, "set", "starts after the end of the run"),
     ("parameters:\n  snapshot_policies.hourly.keep: {range: {from: 1, to: 200000, step: 1}}\n", 4,
-     'parameters["snapshot_policies.hourly.keep"].range', "more than the limit"),
+     'parameters["snapshot_policies.hourly.keep"].range', "the limit of runs"),
 ]
 
 
@@ -206,9 +213,13 @@ def test_an_existing_dataset_is_never_overwritten_unasked(tmp_path, capsys):
     assert "exists: --resume continues it, --force starts it over" in capsys.readouterr().err
     assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--resume"]) == 0
     assert load_sweep(out / "small").equals(first), "resuming a complete sweep runs nothing"
+    path.write_text("# a comment changes the file, not its runs\n" + path.read_text())
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--resume"]) == 0
     path.write_text(path.read_text().replace("seeds: 1", "seeds: 2"))
     assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--resume"]) == 2
-    assert "the sweep file changed since it was started" in capsys.readouterr().err
+    assert "the sweep's runs (values, protocols or seeds) changed since it was started" in capsys.readouterr().err
+    assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--resume", "--force"]) == 2
+    assert "give one of them" in capsys.readouterr().err
     assert load_sweep(out / "small").equals(first)
     assert main(["sweep", str(path), "--out", str(out), "--jobs", "1", "--quiet", "--force"]) == 0
     assert len(load_sweep(out / "small")) == 4
@@ -265,7 +276,7 @@ def _processes_marked(marker: str) -> set[int]:
     return found
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_a_sweep_killed_halfway_resumes_to_the_same_dataset(tmp_path, uninterrupted, sig):
     path, expected = uninterrupted
     out = tmp_path / "out"
@@ -273,7 +284,7 @@ def test_a_sweep_killed_halfway_resumes_to_the_same_dataset(tmp_path, uninterrup
     _wait_for_a_part(out / "small" / RUNS_DIR, process)
     process.send_signal(sig)
     process.communicate(timeout=60)  # returns once every process holding its output has ended, workers included
-    assert process.returncode == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
+    assert process.returncode == {signal.SIGKILL: -signal.SIGKILL, signal.SIGINT: 130, signal.SIGTERM: 143}[sig]
     partial = load_sweep(out / "small")
     assert 0 < len(partial) < len(expected), "killed halfway: some runs recorded, not all"
     assert outcome_columns(partial).equals(expected.loc[expected["run_id"].isin(partial["run_id"])].reset_index(drop=True))
@@ -393,3 +404,70 @@ def test_a_sweep_runs_on_an_existing_dask_cluster_with_the_same_rows(tmp_path):
             process.terminate()
         for process in cluster:
             process.wait(timeout=30)
+
+
+DEEP_CHAIN = "name: deep\nseed: 1\nduration: 1d\nappliances:\n" + "".join(f"  N{i}: {{capacity: 4TiB}}\n" for i in range(8)) \
+    + "links:\n" + "".join(f"  - {{between: [N{i}, N{i + 1}], bandwidth: 10Gbit/s, latency: 1ms}}\n" for i in range(7)) \
+    + "volumes:\n  N0:/vol/v: {size: 1GiB, change_rate: 1GiB/h}\n" \
+    + "snapshot_policies:\n  p: {schedule: '0 * * * *', keep: 6, label: hourly, volumes: [N0:/vol/v]}\n" \
+    + "mirrors:\n" + "".join(f"  - {{source: N{i}:/vol/v, destination: N{i + 1}:/vol/v, schedule: '* * * * *'}}\n"
+                             for i in range(7))
+
+
+def test_each_value_is_checked_under_every_protocol(tmp_path, capsys):
+    """The limits depend on the protocol: a value only `softlock` cannot run is refused up front."""
+    (tmp_path / "deep.yaml").write_text(DEEP_CHAIN)
+    path = tmp_path / "sweep.yaml"
+    path.write_text("name: deep\nscenario: deep.yaml\nparameters:\n  duration:\n    values: [1d, 90d]\n"
+                    "protocols: [none, softlock]\n")
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:5: parameters.duration.values[1]: the base scenario refuses it" in err and "lock records" in err
+    path.write_text(path.read_text().replace("[none, softlock]", "[none]"))
+    assert len(load_sweep_file(path).jobs) == 2
+
+
+def test_two_sweeps_into_one_new_dataset_never_replace_each_other(tmp_path):
+    """The second finds the first's dataset, held: refused, even with --force."""
+    from sim.cli import _sweep_manifest
+    from sim.results.plan import OutputError
+    from sim.results.sweep_dataset import open_dataset
+
+    plan = load_sweep_file(write_sweep(tmp_path, SMALL))
+    folder = tmp_path / "out" / "small"
+    with open_dataset(folder, _sweep_manifest(plan), "a", "b") as first:
+        for flags in ({}, {"resume": True}, {"force": True}):
+            with pytest.raises(OutputError, match="exists|another cascadesim sweep is writing into it"), \
+                    open_dataset(folder, _sweep_manifest(plan), "c", "d", **flags):
+                pass
+        first.append([])
+    assert (folder / "sweep.yaml").read_text() == "a"
+
+
+def test_quantities_are_written_so_the_scenario_reads_them_back(tmp_path):
+    """Zero durations are durations, tiny and huge numbers are written without an exponent, dates
+    and non-ASCII text reach the scenario as they were written."""
+    plan = load_sweep_file(write_sweep(tmp_path, """\
+name: q
+parameters:
+  links[1].outages[0].at: {values: [0s, 6h]}
+  links[0].latency: {between: {from: 0.01ms, to: 0.2ms}}
+  start: {values: [2024-01-01, 2025-06-30]}
+  holds: {values: [[], [{volume: "A:/vol/db", owner: "backup é😀", label: hourly, for: 2h}]]}
+sample: {method: random, count: 3, seed: 1}
+"""))
+    assert [p.kind for p in plan.parameters] == ["duration", "duration", "text", "text"]
+    assert sorted({j.values[0] for j in plan.jobs}) == [0.0, 21600.0]
+    for job in plan.jobs:
+        assert "e-" not in job.sets[1] and "e+" not in job.sets[1]
+        scenario = load_scenario(QUICKSTART, sets=list(job.sets))
+        assert scenario.links[0].latency == pytest.approx(job.values[1], abs=1e-6)  # read to the microsecond
+        assert str(scenario.start.date()) == job.values[2]
+        assert [h.owner for h in scenario.holds] in ([], ["backup é😀"])
+
+
+def test_an_output_folder_under_a_file_is_refused_before_anything_runs(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    path = write_sweep(tmp_path, SMALL)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "afile"), "--quiet"]) == 2
+    assert "is not a folder" in capsys.readouterr().err

@@ -184,6 +184,8 @@ def test_a_not_a_dataset_or_an_output_that_is_not_a_report_exits_2(dataset, tmp_
     a_file.write_text("mine")
     assert main(["sweep-report", str(dataset), "--out", str(a_file)]) == 2
     assert "exists and is not a folder" in capsys.readouterr().err and a_file.read_text() == "mine"
+    assert main(["sweep-report", str(dataset), "--out", str(a_file / "report")]) == 2
+    assert "is not a folder" in capsys.readouterr().err and a_file.read_text() == "mine"
     assert main(["sweep-report", str(dataset), "--out", str(tmp_path)]) == 2  # holds other things: never replaced
     assert "not an earlier sweep report" in capsys.readouterr().err and a_file.read_text() == "mine"
     assert main(["sweep-report", str(dataset), "--out", str(dataset.parent)]) == 2
@@ -203,3 +205,16 @@ def test_a_report_that_fails_midway_leaves_the_earlier_one_whole(bare, tmp_path,
         write_sweep_report(bare, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]  # no staging folder left behind
+
+
+def test_a_kpi_missing_where_others_are_not_leaves_its_cell_empty(dataset):
+    """The headline table takes its rows from every KPI, so a KPI that is NaN at some value and
+    protocol leaves that cell empty instead of failing the report."""
+    sweep = load_sweep(dataset)
+    first = sweep.index[0]
+    sweep.loc[first, "rebaselines"] = math.nan
+    lonely = sweep[(sweep["protocol"] == sweep.loc[first, "protocol"])
+                   & (sweep["mirrors[1].schedule"] == sweep.loc[first, "mirrors[1].schedule"])]
+    sweep.loc[lonely.index, "rebaselines"] = math.nan
+    html = sweep_report.render_sweep_report(sweep, {}, None)
+    assert "–" in html

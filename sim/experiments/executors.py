@@ -109,7 +109,11 @@ def _dask(workers: int | None, scheduler: str | None) -> Iterator[Workers]:
                                         f"{SCHEDULER_TIMEOUT_S:.0f} s") from None
             slots = sum(client.nthreads().values())
             mine = _package_version()
-            theirs = {v for v in client.run(_package_version).values()}
+            try:
+                theirs = set(client.run(_package_version).values())
+            except Exception as err:  # Dask re-raises what the workers raised: no cascadesim there
+                raise ExecutorError(f"--scheduler {scheduler}: its workers cannot run cascadesim ({err}); "
+                                    f"install cascadesim {mine} on every worker") from None
             if theirs != {mine}:
                 raise ExecutorError(f"--scheduler {scheduler}: its workers run cascadesim {sorted(map(str, theirs))}, "
                                     f"this is {mine}; install the same version on every worker")

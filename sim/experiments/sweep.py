@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,16 +67,10 @@ def run_one(base: ScenarioFile, job: RunJob, enforce_limits: bool = True, folder
     return "ok", "", summary["kpis"], int(summary["events_processed"]), time.perf_counter() - started
 
 
-_PARSED: dict[tuple[str, bool], ScenarioDocument] = {}
-"""The base scenario as this worker parsed it, by SHA-256: a worker parses each base file once."""
-
-
+@lru_cache(maxsize=4)
 def _parsed(base: ScenarioFile, enforce_limits: bool) -> ScenarioDocument:
-    key = (base.sha256, enforce_limits)
-    if key not in _PARSED:
-        _PARSED.clear()  # one sweep at a time
-        _PARSED[key] = parse_scenario(base, enforce_limits=enforce_limits)
-    return _PARSED[key]
+    """The base scenario as this worker parsed it: a worker parses each base file once."""
+    return parse_scenario(base, enforce_limits=enforce_limits)
 
 
 def _write_folder(result: Results, name: str, base: ScenarioFile, job: RunJob, folder: Path, enforce_limits: bool) -> None:

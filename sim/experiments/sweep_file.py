@@ -31,10 +31,13 @@ a combination of values the scenario refuses is recorded as an `invalid` run.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import itertools
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, f
 
 from sim.scenario import ScenarioError, parse_scenario, parse_set_path, read_source
 from sim.scenario.file import ScenarioFile
-from sim.scenario.load import line_in, load_yaml, problem_text, pydantic_message
+from sim.scenario.load import line_in, load_yaml, problem_text, pydantic_message, with_sets
 from sim.scenario.schema import Loc, ScenarioName
 from sim.scenario.units import parse_duration, parse_rate, parse_size
 
@@ -65,7 +68,7 @@ def quantity(value: object) -> tuple[Kind, float] | None:
         return "number", float(value)
     if not isinstance(value, str):
         return None
-    for kind, parse in (("duration", parse_duration), ("size", parse_size), ("rate", parse_rate)):
+    for kind, parse in (("duration", partial(parse_duration, allow_zero=True)), ("size", parse_size), ("rate", parse_rate)):
         try:
             return kind, parse(value)  # type: ignore[return-value]
         except ValueError:
@@ -77,8 +80,9 @@ def _as_yaml(kind: Kind, number: float, integral: bool) -> object:
     """A number of `kind` in base units as a value the scenario reads (`5400s`, `1e12B`, `2.5e6B/s`)."""
     if kind == "number":
         return int(round(number)) if integral else number
-    text = str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
-    return text + UNITS[kind]
+    from numpy import format_float_positional  # the shortest digits that read back as `number`, no exponent
+
+    return format_float_positional(number, trim="-") + UNITS[kind]
 
 
 def _integral(value: object) -> bool:
@@ -215,6 +219,13 @@ class SweepPlan:
     jobs: tuple[RunJob, ...]
     enforce_limits: bool = True
 
+    @cached_property
+    def runs_sha256(self) -> str:
+        """SHA-256 of every run (its values, protocol and seed, in order): what `--resume` compares,
+        so that an edit to a comment resumes and new draws (another numpy) do not."""
+        runs = [[j.run_id, j.point, list(j.sets), j.protocol, j.seed] for j in self.jobs]
+        return hashlib.sha256(json.dumps(runs, ensure_ascii=False).encode()).hexdigest()
+
 
 @dataclass(frozen=True)
 class _Axis:
@@ -227,8 +238,17 @@ class _Axis:
     recorded: list[object]
 
 
+def yaml_text(value: object) -> str:
+    """`value` as the YAML text of a `--set PATH=VALUE` (JSON is YAML; a date becomes its ISO text,
+    which the scenario reads as the same date)."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def _text(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    """A value as a text column records it: a string or a date as written, anything else as YAML."""
+    if isinstance(value, str):
+        return value
+    return value.isoformat() if isinstance(value, dt.date) else yaml_text(value)
 
 
 def _kind_of_values(values: list[object]) -> Kind:
@@ -258,7 +278,10 @@ def _range_points(spec: RangeSpec, max_points: int) -> tuple[Kind, list[object],
     kind, (start, stop, step) = _ends(spec)
     if step <= 0:
         raise ValueError("`step` must be positive")
-    count = math.floor((stop - start) / step * (1 + 1e-12) + 1e-9) + 1
+    steps = (stop - start) / step * (1 + 1e-12) + 1e-9
+    if not math.isfinite(steps) or steps >= max_points:
+        raise ValueError(f"more than {max_points:,} values, the limit of runs")
+    count = math.floor(steps) + 1
     if count > max_points:
         raise ValueError(f"{count:,} values, more than the limit of {max_points:,} runs")
     integral = all(_integral(v) for v in (spec.from_, spec.step))
@@ -290,16 +313,21 @@ def _axes(spec: SweepSpec, problems: _Problems, max_runs: int) -> tuple[list[_Ax
     """The grid axes (values, range) and the sampled axes (between), in the file's order."""
     grid: list[_Axis] = []
     sampled: list[_Axis] = []
+    fields: dict[Loc, str] = {}
     for path, p in spec.parameters.items():
         loc: Loc = ("parameters", path)
         try:
-            parse_set_path(path)
+            field = parse_set_path(path)
         except ValueError as err:
             problems.add(loc, str(err))
             continue
-        if path in RESERVED:
+        if field[:1] in [(r,) for r in RESERVED]:
             problems.add(loc, "use protocols: and seeds: to vary the protocol and the seed")
             continue
+        if field in fields:
+            problems.add(loc, f"the same field as parameter {fields[field]!r}")
+            continue
+        fields[field] = path
         label = p.label or path
         try:
             if p.values is not None:
@@ -348,12 +376,14 @@ def _sampled_points(spec: SampleSpec, axes: list[_Axis]) -> list[tuple[list[obje
 
 def _check_against_base(spec: SweepSpec, base: ScenarioFile, fixed: list[str], axes: list[_Axis],
                         protocols: list[str], problems: _Problems, enforce_limits: bool) -> None:
-    """Validate the base scenario with the fixed sets under each protocol, then each value of each
-    parameter (the ends of a `between`) alone; blame what the scenario refuses on the sweep file."""
-    def attempt(loc: Loc, sets: list[str], protocol: str | None) -> bool:
+    """Validate the base scenario with the fixed sets under each protocol (the limits depend on
+    it), then each value of each parameter alone under each protocol (of a range its first and
+    last values, of a `between` its ends); blame what the scenario refuses on the sweep file."""
+    parsed = parse_scenario(base, enforce_limits=enforce_limits)
+
+    def attempt(loc: Loc, sets: list[str], protocol: str) -> bool:
         try:
-            document = parse_scenario(base, sets=sets, enforce_limits=enforce_limits)
-            document.validate({"protocol": protocol} if protocol else None, enforce_limits=enforce_limits)
+            with_sets(parsed, sets).validate({"protocol": protocol}, enforce_limits=enforce_limits)
         except ScenarioError as err:
             for problem in err.problems:
                 problems.add(loc, f"the base scenario refuses it: {problem}")
@@ -364,10 +394,12 @@ def _check_against_base(spec: SweepSpec, base: ScenarioFile, fixed: list[str], a
         if not attempt(("set",) if fixed else ("scenario",), fixed, protocol):
             return
     for axis in axes:
-        for i, value in enumerate(axis.given):
-            loc = (*axis.loc, i) if axis.loc[-1] == "values" else (*axis.loc, ("from", "to")[i]) \
-                if axis.loc[-1] == "between" else axis.loc
-            if not attempt(loc, [*fixed, f"{axis.parameter.path}={json.dumps(value)}"], None):
+        way = axis.loc[-1]
+        checked = list(enumerate(axis.given)) if way != "range" else [(0, axis.given[0]), (-1, axis.given[-1])]
+        for i, value in checked:
+            loc = (*axis.loc, i) if way == "values" else (*axis.loc, ("from", "to")[i]) if way == "between" else axis.loc
+            if not all(attempt(loc, [*fixed, f"{axis.parameter.path}={yaml_text(value)}"], protocol)
+                       for protocol in protocols):
                 break
 
 
@@ -392,21 +424,31 @@ def load_sweep_file(path: str | Path, *, enforce_limits: bool = True) -> SweepPl
     except ScenarioError as err:
         problems.add(("scenario",), f"the base scenario {base_path} cannot be used: {'; '.join(err.problems)}")
         raise ScenarioError(problems.found) from None
-    fixed = [f"{key}={json.dumps(value)}" for key, value in spec.set.items()]
+    for key in spec.set:
+        try:
+            reserved = parse_set_path(key)[:1] in [(r,) for r in RESERVED]
+        except ValueError as err:
+            problems.add(("set", key), str(err))
+            continue
+        if reserved:
+            problems.add(("set", key), "use protocols: and seeds: to set the protocol and the seed")
+    fixed = [f"{key}={yaml_text(value)}" for key, value in spec.set.items()]
     grid, sampled = _axes(spec, problems, max_runs)
     protocols = spec.protocols or [base_scenario.protocol]
-    seeds = spec.seeds if isinstance(spec.seeds, list) else [base_scenario.seed + k for k in range(spec.seeds)]
+    seed_count = len(spec.seeds) if isinstance(spec.seeds, list) else spec.seeds
     points_count = math.prod(len(a.given) for a in grid) * (spec.sample.count if spec.sample and sampled else 1)
-    runs = points_count * len(protocols) * len(seeds)
+    runs = points_count * len(protocols) * seed_count
     if runs > max_runs:
-        problems.add(("parameters",), f"{runs:,} runs, more than the limit of {max_runs:,} "
-                                      "(--no-limits lifts it; a smaller grid, sample or fewer seeds)")
+        problems.add(("seeds",) if seed_count > max_runs else ("parameters",),
+                     f"{runs:,} runs, more than the limit of {max_runs:,} (--no-limits lifts it; a smaller grid, sample "
+                     "or fewer seeds)")
     if problems.found:
         raise ScenarioError(problems.found)
     _check_against_base(spec, base, fixed, grid + sampled, protocols, problems, enforce_limits)
     if problems.found:
         raise ScenarioError(problems.found)
 
+    seeds = spec.seeds if isinstance(spec.seeds, list) else [base_scenario.seed + k for k in range(spec.seeds)]
     drawn = _sampled_points(spec.sample, sampled) if spec.sample and sampled else [([], [])]
     order = [a.parameter.path for a in grid + sampled]
     axes = sorted(grid + sampled, key=lambda a: list(spec.parameters).index(a.parameter.path))  # the file's order
@@ -416,7 +458,7 @@ def load_sweep_file(path: str | Path, *, enforce_limits: bool = True) -> SweepPl
     for point, (cell, (drawn_given, drawn_recorded)) in enumerate(itertools.product(grid_points, drawn)):
         given = [g for g, _r in cell] + drawn_given
         recorded = [r for _g, r in cell] + drawn_recorded
-        sets = tuple(fixed + [f"{a.parameter.path}={json.dumps(given[i])}" for a, i in zip(axes, place)])
+        sets = tuple(fixed + [f"{a.parameter.path}={yaml_text(given[i])}" for a, i in zip(axes, place)])
         values = tuple(recorded[i] for i in place)
         for protocol in protocols:
             for seed in seeds:

@@ -63,7 +63,7 @@ from sim.results.folders import (
     signals_deferred,
     temp_path,
 )
-from sim.results.plan import OutputError
+from sim.results.plan import OutputError, check_writable
 from sim.results.sweep_dataset import SWEEP_FILE, load_sweep
 
 REPORT_DIR = "report"
@@ -345,13 +345,17 @@ def _headline_table(runs: pd.DataFrame, parameter: dict[str, str] | None, table_
     kpis = [k for k in HEADLINE_KPIS if k in runs.columns]
     path = None if parameter is None else parameter["path"]
     stats = {k: mean_and_band(runs, path, k).set_index(["value", "protocol"]) for k in kpis}
-    keys = list(dict.fromkeys(stats[kpis[0]].index)) if kpis else []
+    keys = list(dict.fromkeys(key for k in kpis for key in stats[k].index))  # a KPI may be NaN where others are not
     labels = {} if parameter is None else parameter_labels(parameter, [value for value, _p in keys])
     rows = []
     for value, protocol in keys:
         cells = [] if parameter is None else [labels[value]]
-        cells += [protocol, format_count(stats[kpis[0]].loc[(value, protocol), "n"])]
+        cells += [protocol, format_count(max(int(stats[k].loc[(value, protocol), "n"]) for k in kpis
+                                             if (value, protocol) in stats[k].index))]
         for k in kpis:
+            if (value, protocol) not in stats[k].index:
+                cells.append("–")
+                continue
             mean, high = stats[k].loc[(value, protocol), ["mean", "high"]]
             text = format_value(_kpi_unit(k), mean)
             if math.isfinite(high) and high > mean:
@@ -518,6 +522,7 @@ def write_sweep_report(dataset: Path, out: Path | None = None) -> list[Path]:
     sweep = load_sweep(dataset)
     source = dataset.resolve()
     final = (out if out is not None else dataset / REPORT_DIR).resolve()
+    check_writable(final.parent)
     _check_replaceable(final, source)
     images = render_figures(sweep)
     try:

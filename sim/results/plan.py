@@ -57,7 +57,7 @@ def _inside(out_dir: Path, *parts: str) -> Path:
     return path
 
 
-def _check_writable(path: Path) -> None:
+def check_writable(path: Path) -> None:
     """Every existing part of `path` is a folder and the deepest existing one is writable."""
     existing = path
     while not existing.exists():
@@ -99,7 +99,7 @@ def plan_run_folder(out_dir: Path, scenario: str, protocol: str, seed: int, sha2
     folder = _inside(out_dir, scenario, run_name(protocol, seed))
     if folder.parent.parent != out_dir.resolve():
         raise OutputError(f"{scenario!r} is not a single folder name")
-    _check_writable(folder.parent)
+    check_writable(folder.parent)
     check_replaceable(folder, sha256, force)
     return RunFolder(out_dir.resolve(), folder, sha256, force)
 
@@ -110,5 +110,5 @@ def plan_compare(out_dir: Path, scenario: str, seed: int) -> Path:
     for path in (csv_path, csv_path.with_suffix(".png")):
         if path.exists() and not path.is_file():
             raise OutputError(f"{path} exists and is not a file")
-    _check_writable(csv_path.parent)
+    check_writable(csv_path.parent)
     return csv_path

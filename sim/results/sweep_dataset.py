@@ -43,7 +43,7 @@ from sim.results.folders import (
     temp_path,
 )
 from sim.results.load import ResultsError
-from sim.results.plan import OutputError
+from sim.results.plan import OutputError, check_writable
 
 FORMAT = "cascadesim-sweep"
 FORMAT_VERSION = 1
@@ -148,17 +148,20 @@ class SweepDataset:
 
 
 def _same_sweep(theirs: dict[str, Any], mine: dict[str, Any]) -> str | None:
-    """Why a dataset was not made by this sweep (None if it was)."""
-    for key, what in (("sweep_sha256", "the sweep file"), ("scenario_sha256", "the base scenario file"),
-                      ("columns", "the columns (the KPIs or parameters)"), ("runs", "the number of runs")):
+    """Why a dataset was not made by this sweep (None if it was): its runs (every run's values,
+    protocol and seed: an edit to a comment resumes, new draws do not), its base scenario file
+    or its columns changed."""
+    for key, what in (("runs_sha256", "the sweep's runs (values, protocols or seeds)"),
+                      ("scenario_sha256", "the base scenario file"), ("columns", "the columns (the KPIs or parameters)")):
         if theirs.get(key) != mine.get(key):
-            return f"{what} changed since it was started"
+            return f"{what} changed since it was started (the dataset keeps the sweep file it ran as {SWEEP_FILE})"
     return None
 
 
 @contextlib.contextmanager
-def _exclusive(folder: Path) -> Iterator[None]:
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+def _exclusive(lock_file: Path, folder: Path) -> Iterator[None]:
+    """Hold the dataset's lock (its `.lock` file, which stays with the folder when it is renamed)."""
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -172,8 +175,12 @@ def _exclusive(folder: Path) -> Iterator[None]:
 def check_dataset(folder: Path, manifest: dict[str, Any], *, resume: bool = False, force: bool = False) -> None:
     """Raise `OutputError` unless a sweep with `manifest` may write at `folder`: nothing there, a
     dataset of this sweep with `resume`, or anything with `force` (a user's earlier dataset is
-    never overwritten unasked). Changes nothing: a sweep checks before it starts its workers."""
+    never overwritten unasked). Changes nothing: a sweep checks before it starts its workers, and
+    again, holding the parent folder's lock, before it writes."""
+    if resume and force:
+        raise OutputError("--resume continues a dataset and --force replaces it: give one of them")
     folder = folder.resolve()
+    check_writable(folder.parent)
     if not folder.exists() or force:
         return
     if not folder.is_dir():
@@ -186,39 +193,43 @@ def check_dataset(folder: Path, manifest: dict[str, Any], *, resume: bool = Fals
         raise OutputError(f"cannot resume: {err}") from None
     why = _same_sweep(theirs, {"format": FORMAT, "version": FORMAT_VERSION, **manifest})
     if why:
-        raise OutputError(f"cannot resume {folder}: {why} (--force starts it over)")
+        raise OutputError(f"cannot resume {folder}: {why}; --force starts it over")
 
 
 @contextlib.contextmanager
 def open_dataset(folder: Path, manifest: dict[str, Any], sweep_text: str, base_text: str, *,
                  resume: bool = False, force: bool = False) -> Iterator[SweepDataset]:
     """The dataset at `folder`, held for writing for the block: created (staged complete, then
-    renamed into place), continued (`resume`) or replaced (`force`), as `check_dataset` allows."""
-    check_dataset(folder, manifest, resume=resume, force=force)
+    renamed into place), continued (`resume`) or replaced (`force`), as `check_dataset` allows.
+
+    The decision is taken holding the parent folder's lock, and the dataset's own lock is taken
+    before that lock is let go: of two sweeps started together into one new dataset, the second
+    finds the first's folder (refused, or resumed once the first is done), never replaces it."""
     folder = folder.resolve()
     manifest = {"format": FORMAT, "version": FORMAT_VERSION, **manifest}
-    exists = folder.exists()
-    if exists and not force:
-        theirs = read_manifest(folder)
-        with _exclusive(folder):
-            clean_leftovers(folder / RUNS_DIR)
-            theirs["resumed"] = [*theirs.get("resumed", []), manifest["code"]]
-            _write_json(folder / MANIFEST_FILE, theirs)
-            yield SweepDataset(folder, theirs)
-        return
-    with parent_lock(folder.parent):
-        clean_leftovers(folder.parent)
-        staging = temp_path(folder.parent, "new", folder.name)
-        staging.mkdir()
-        (staging / RUNS_DIR).mkdir()
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        (staging / SWEEP_FILE).write_text(sweep_text)
-        (staging / BASE_FILE).write_text(base_text)
-        fsync_tree(staging)
-        if exists and folder.is_dir():
-            with _exclusive(folder):  # never replace a dataset another sweep is writing
+    with contextlib.ExitStack() as held:
+        with parent_lock(folder.parent):
+            clean_leftovers(folder.parent)
+            check_dataset(folder, manifest, resume=resume, force=force)
+            if folder.is_dir() and not force:  # resume
+                held.enter_context(_exclusive(folder / LOCK_FILE, folder))
+                theirs = read_manifest(folder)
+                clean_leftovers(folder / RUNS_DIR)
+                theirs["resumed"] = [*theirs.get("resumed", []), manifest["code"]]
+                _write_json(folder / MANIFEST_FILE, theirs)
+                dataset = SweepDataset(folder, theirs)
+            else:
+                if folder.is_dir():  # never replace a dataset another sweep is writing
+                    with _exclusive(folder / LOCK_FILE, folder):
+                        pass
+                staging = temp_path(folder.parent, "new", folder.name)
+                staging.mkdir()
+                (staging / RUNS_DIR).mkdir()
+                (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+                (staging / SWEEP_FILE).write_text(sweep_text)
+                (staging / BASE_FILE).write_text(base_text)
+                held.enter_context(_exclusive(staging / LOCK_FILE, folder))
+                fsync_tree(staging)
                 install(staging, folder)
-        else:
-            install(staging, folder)
-    with _exclusive(folder):
-        yield SweepDataset(folder, manifest)
+                dataset = SweepDataset(folder, manifest)
+        yield dataset
