@@ -375,8 +375,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     bar.set_postfix_str(f"{failed} failed", refresh=False)
                     bar.update()
 
+                local = args.executor == "local" and args.scheduler is None
                 progress = run_sweep(plan, dataset, workers, retry_failed=args.retry_failed,
-                                     run_folders=folder / RUN_FOLDERS if args.run_folders else None, on_row=count)
+                                     run_folders=folder / RUN_FOLDERS if args.run_folders else None, on_row=count,
+                                     reopen=(lambda slots: open_executor(workers=slots)) if local else None)
     except (ExecutorError, OutputError) as err:
         print(f"cascadesim: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

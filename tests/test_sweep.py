@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sim.experiments.sweep as sweep_module
 from sim.cli import main
 from sim.engine.model import simulate
 from sim.experiments.sweep_file import load_sweep_file
@@ -471,3 +472,48 @@ def test_an_output_folder_under_a_file_is_refused_before_anything_runs(tmp_path,
     path = write_sweep(tmp_path, SMALL)
     assert main(["sweep", str(path), "--out", str(tmp_path / "afile"), "--quiet"]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+_real_run_one = sweep_module.run_one
+
+
+def run_one_killing_run_3(base, job, enforce_limits=True, folder=None):
+    """`run_one`, but the worker running run 3 dies as if the system killed it (out of memory)."""
+    if job.run_id == 3:
+        os._exit(9)
+    return _real_run_one(base, job, enforce_limits, folder)
+
+
+def test_a_run_that_kills_its_worker_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    """The runs in flight when the pool broke go again alone: only the guilty one is an error."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from sim.cli import _sweep_manifest
+    from sim.experiments.executors import Workers
+    from sim.results.sweep_dataset import open_dataset
+
+    path = write_sweep(tmp_path, SMALL)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "whole"), "--jobs", "2", "--quiet"]) == 0
+    expected = outcome_columns(load_sweep(tmp_path / "whole" / "small"))
+
+    monkeypatch.setattr(sweep_module, "run_one", run_one_killing_run_3)  # forked workers inherit it
+
+    @contextlib.contextmanager
+    def forked(slots: int):
+        with ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield Workers(pool, slots, "forked")
+
+    plan = load_sweep_file(path)
+    with open_dataset(tmp_path / "out" / "small", _sweep_manifest(plan), "", "") as dataset, forked(2) as workers:
+        progress = sweep_module.run_sweep(plan, dataset, workers, reopen=forked)
+    assert (progress.done, progress.failed) == (8, 1)
+    rows = outcome_columns(load_sweep(tmp_path / "out" / "small"))
+    assert rows.loc[3, "status"] == "error" and rows.loc[3, "error"] == sweep_module.DIED
+    others = rows.index != 3
+    assert rows[others].equals(expected[others])
+
+    with open_dataset(tmp_path / "stops" / "small", _sweep_manifest(plan), "", "") as dataset, forked(2) as workers, \
+            pytest.raises(sweep_module.SweepBroken):
+        sweep_module.run_sweep(plan, dataset, workers)  # nothing to reopen it with
+    assert 3 not in set(load_sweep(tmp_path / "stops" / "small")["run_id"])

@@ -3,8 +3,8 @@
 A worker gets the base scenario file's bytes and a `RunJob` (its `--set` values, protocol and
 seed), validates and simulates it without tables (KPIs never need them) and returns what the row
 needs; the row is built here, so every executor gives the same rows. A run the scenario refuses
-(`invalid`) or that raises (`error`) is recorded with its reason and the sweep goes on; an
-executor that breaks (a local worker killed) stops the sweep, and `--resume` runs what is left.
+(`invalid`) or that raises (`error`) is recorded with its reason and the sweep goes on, and so
+does a run that kills its worker process (`run_sweep`).
 Rows are flushed to the dataset every `FLUSH_ROWS` rows or `FLUSH_SECONDS` (what a SIGKILL can
 lose, and `--resume` runs again), and whatever has finished when the sweep stops (Ctrl-C,
 SIGTERM, an error) is flushed before it exits.
@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -94,7 +96,8 @@ def row(plan: SweepPlan, job: RunJob, outcome: Outcome) -> dict[str, Any]:
 
 
 class SweepBroken(Exception):
-    """The executor broke (a worker process was killed): what finished is recorded; resume for the rest."""
+    """The executor broke (a worker process was killed) and could not be reopened: what finished
+    is recorded; `--resume` runs the rest."""
 
 
 @dataclass
@@ -116,48 +119,92 @@ def runs_to_skip(dataset: SweepDataset, retry_failed: bool = False) -> set[int]:
     return set(recorded["run_id"].tolist())
 
 
+Reopen = Callable[[int], AbstractContextManager[Workers]]
+"""Opens a fresh executor of that many workers (local processes: a broken pool cannot be used again)."""
+DIED = "its worker process died while it ran (killed by the system: out of memory?)"
+
+
 def run_sweep(plan: SweepPlan, dataset: SweepDataset, workers: Workers, *, retry_failed: bool = False,
-              run_folders: Path | None = None, on_row: Callable[[dict[str, Any]], None] | None = None) -> Progress:
+              run_folders: Path | None = None, on_row: Callable[[dict[str, Any]], None] | None = None,
+              reopen: Reopen | None = None) -> Progress:
     """Run every run of `plan` not yet recorded in `dataset` (with `retry_failed`, also those
-    recorded as invalid or failed) on `workers`, appending rows as they finish."""
+    recorded as invalid or failed) on `workers`, appending rows as they finish.
+
+    When a local worker process dies (the system killed it), its pool breaks and every run in
+    flight fails with it, the guilty one among them. With `reopen`, each of those runs goes
+    again alone, in a fresh worker: the one whose worker dies again is recorded as an `error`
+    (`DIED`), the others as they come out, and the sweep goes on in a fresh pool. Without it,
+    the sweep stops (`SweepBroken`) and `--resume` runs the rest."""
     started = time.perf_counter()
     skip = runs_to_skip(dataset, retry_failed)
-    todo = iter([job for job in plan.jobs if job.run_id not in skip])
-    window = max(1, workers.slots * WINDOW_PER_SLOT)
-    pending: dict[Future, RunJob] = {}
+    todo = deque(job for job in plan.jobs if job.run_id not in skip)
     buffer: list[dict[str, Any]] = []
     progress = Progress(skipped=len(skip))
     flushed_at = time.monotonic()
 
-    def submit() -> None:
-        while len(pending) < window and (job := next(todo, None)) is not None:
-            folder = None if run_folders is None else str(run_folders / f"{job.run_id:06d}")
-            pending[workers.executor.submit(run_one, plan.base, job, plan.enforce_limits, folder)] = job
+    def submit(executor: Executor, job: RunJob) -> Future:
+        folder = None if run_folders is None else str(run_folders / f"{job.run_id:06d}")
+        return executor.submit(run_one, plan.base, job, plan.enforce_limits, folder)
+
+    def record(job: RunJob, outcome: Outcome) -> None:
+        buffer.append(row(plan, job, outcome))
+        progress.done += 1
+        progress.failed += outcome[0] != "ok"
+        if on_row is not None:
+            on_row(buffer[-1])
+
+    def outcome_of(future: Future) -> Outcome:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            raise
+        except Exception as err:  # a Dask worker lost while running it, or a result that did not come back
+            return "error", f"worker failed: {type(err).__name__}: {err}", None, None, math.nan
+
+    def drive(on: Workers) -> list[RunJob]:
+        """Run what is left on `on` until none is; the runs in flight when its pool broke, if it did."""
+        nonlocal buffer, flushed_at
+        pending: dict[Future, RunJob] = {}
+        window = max(1, on.slots * WINDOW_PER_SLOT)
+        try:
+            while True:
+                while len(pending) < window and todo:
+                    job = todo.popleft()
+                    pending[submit(on.executor, job)] = job
+                if not pending:
+                    return []
+                done, _ = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+                broken = []
+                for future in sorted(done, key=lambda f: pending[f].run_id):
+                    job = pending.pop(future)
+                    try:
+                        record(job, outcome_of(future))
+                    except BrokenProcessPool:
+                        broken.append(job)
+                if broken:
+                    return sorted(broken + list(pending.values()), key=lambda job: job.run_id)
+                if len(buffer) >= FLUSH_ROWS or (buffer and time.monotonic() - flushed_at >= FLUSH_SECONDS):
+                    rows, buffer, flushed_at = buffer, [], time.monotonic()
+                    dataset.append(rows)
+        finally:
+            for future in pending:
+                future.cancel()
 
     try:
-        submit()
-        while pending:
-            done, _ = wait(pending, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = pending.pop(future)
-                try:
-                    outcome = future.result()
-                except BrokenProcessPool as err:
-                    raise SweepBroken(f"a worker process died ({err})") from None
-                except Exception as err:  # a Dask worker lost while running it, or a result that did not come back
-                    outcome = ("error", f"worker failed: {type(err).__name__}: {err}", None, None, math.nan)
-                buffer.append(row(plan, job, outcome))
-                progress.done += 1
-                progress.failed += outcome[0] != "ok"
-                if on_row is not None:
-                    on_row(buffer[-1])
-            if len(buffer) >= FLUSH_ROWS or (buffer and time.monotonic() - flushed_at >= FLUSH_SECONDS):
-                rows, buffer, flushed_at = buffer, [], time.monotonic()
-                dataset.append(rows)
-            submit()
+        suspects = drive(workers)
+        while suspects:
+            if reopen is None:
+                raise SweepBroken("a worker process died")
+            for job in suspects:
+                with reopen(1) as alone:
+                    try:
+                        outcome = outcome_of(submit(alone.executor, job))
+                    except BrokenProcessPool:
+                        outcome = "error", DIED, None, None, math.nan
+                record(job, outcome)
+            with reopen(workers.slots) as fresh:
+                suspects = drive(fresh)
     finally:
         dataset.append(buffer)
-        for future in pending:
-            future.cancel()
         progress.seconds = time.perf_counter() - started
     return progress
