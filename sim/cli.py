@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from sim.protocols.registry import names
-from sim.scenario import Scenario, ScenarioDocument, ScenarioError, load_scenario, parse_scenario, scenario_files
+from sim.scenario import (
+    Scenario,
+    ScenarioDocument,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    read_source,
+    scenario_files,
+)
+from sim.scenario.file import is_sweep_file
 
 if TYPE_CHECKING:
     from sim.experiments.sweep_file import SweepPlan
@@ -263,7 +272,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     failed = False
     for path in scenario_files(args.scenarios):
         try:
-            scenario = load_scenario(path, sets=args.set, enforce_limits=not args.no_limits)
+            source = read_source(path, enforce_limits=not args.no_limits)
+            if is_sweep_file(source):
+                if args.set:
+                    raise ScenarioError([f"{path}: --set: applies to scenario files; this is a sweep file"])
+                from sim.experiments.sweep_file import load_sweep_file
+
+                plan = load_sweep_file(path, enforce_limits=not args.no_limits)
+                print(f"{path}: ok (sweep {plan.name}: {len(plan.jobs)} runs of {plan.base.path.name})")
+                continue
+            scenario = load_scenario(source, sets=args.set, enforce_limits=not args.no_limits)
         except ScenarioError as err:
             print("\n".join(err.problems), file=sys.stderr)
             failed = True

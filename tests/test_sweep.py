@@ -517,3 +517,17 @@ def test_a_run_that_kills_its_worker_is_recorded_and_the_sweep_goes_on(tmp_path,
             pytest.raises(sweep_module.SweepBroken):
         sweep_module.run_sweep(plan, dataset, workers)  # nothing to reopen it with
     assert 3 not in set(load_sweep(tmp_path / "stops" / "small")["run_id"])
+
+
+def test_validate_checks_sweep_files_like_scenarios(tmp_path, capsys):
+    """`cascadesim validate` tells a sweep file by its top-level `scenario:` field."""
+    good = write_sweep(tmp_path, SMALL)
+    bad = write_sweep(tmp_path, "name: bad\nseeds: 0\n", "bad.yaml")
+    assert main(["validate", str(good), str(ROOT / "scenarios" / "quickstart.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert f"{good}: ok (sweep small: 8 runs of quickstart.yaml)" in out and "ok (quickstart)" in out
+    assert main(["validate", str(good), str(bad)]) == 2
+    assert f"{bad}:3: seeds: the number of seeds per point must be at least 1" in capsys.readouterr().err
+    assert main(["validate", str(good), "--set", "seed=3"]) == 2
+    assert "--set: applies to scenario files" in capsys.readouterr().err
+    assert main(["validate", str(ROOT / "scenarios" / "sweeps")]) == 0

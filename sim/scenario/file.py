@@ -73,6 +73,15 @@ class ScenarioFile:
                                              f"text; save the file as UTF-8") from None
 
 
+_SWEEP_KEY = re.compile(rb"""^["']?scenario["']?[ \t]*:""", re.MULTILINE)
+
+
+def is_sweep_file(source: ScenarioFile) -> bool:
+    """Whether a file is a sweep file rather than a scenario: it has a top-level `scenario:`
+    field (the base scenario it varies), which no scenario has."""
+    return _SWEEP_KEY.search(source.data) is not None
+
+
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
                        (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
