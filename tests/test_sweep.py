@@ -531,3 +531,18 @@ def test_validate_checks_sweep_files_like_scenarios(tmp_path, capsys):
     assert main(["validate", str(good), "--set", "seed=3"]) == 2
     assert "--set: applies to scenario files" in capsys.readouterr().err
     assert main(["validate", str(ROOT / "scenarios" / "sweeps")]) == 0
+
+
+def test_ctrl_c_on_a_dask_local_cluster_stops_the_sweep_quietly(tmp_path):
+    """A terminal's Ctrl-C goes to the whole process group: the cluster's processes ignore it
+    (they are closed with the sweep), so the sweep exits 130 without a worker's traceback."""
+    path = write_sweep(tmp_path, SMALL.replace("seeds: 2", "seeds: 200"))
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--jobs", "2",
+                                "--quiet", "--executor", "dask"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _wait_for_a_part(out / "small" / RUNS_DIR, process)
+    os.killpg(process.pid, signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "Traceback" not in err, err
+    assert 0 < len(load_sweep(out / "small")) < 800
