@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -30,6 +30,7 @@ from sim.scenario import (
     scenario_files,
 )
 from sim.scenario.file import is_sweep_file
+from sim.signals import handled
 
 if TYPE_CHECKING:
     from sim.experiments.sweep_file import SweepPlan
@@ -530,20 +531,6 @@ def _terminate(_signum: int, _frame: object) -> None:
     raise Terminated
 
 
-@contextlib.contextmanager
-def _sigterm_unwinds() -> Iterator[None]:
-    """SIGTERM raises `Terminated` for the block, so that it cleans up like Ctrl-C (main thread only)."""
-    try:
-        previous = signal.signal(signal.SIGTERM, _terminate)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _silence_stdout() -> None:
     """After a closed pipe: send what is still buffered for stdout nowhere, so exiting is quiet."""
     with contextlib.suppress(OSError, ValueError):
@@ -554,7 +541,7 @@ def _silence_stdout() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with _sigterm_unwinds():
+        with handled(signal.SIGTERM, _terminate):  # unwinds like Ctrl-C, cleaning up
             return args.func(args)
     except ScenarioError as err:
         print("\n".join(err.problems), file=sys.stderr)

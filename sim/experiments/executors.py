@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
+from sim.signals import handled
+
 SCHEDULER_TIMEOUT_S = 20.0
 """How long to wait for a Dask scheduler to answer, and for a first worker to join it, before giving up."""
 
@@ -87,30 +89,16 @@ def _local(workers: int | None) -> Iterator[Workers]:
 
 
 @contextlib.contextmanager
-def _interrupts_ignored() -> Iterator[None]:
-    """SIGINT ignored for the block (in the main thread). Processes started meanwhile inherit the
-    ignored signal, and Python leaves an inherited ignored SIGINT ignored: a terminal's Ctrl-C,
-    sent to the whole process group, then interrupts the sweep alone, which closes the cluster,
-    instead of every worker printing its own KeyboardInterrupt."""
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
 def _dask(workers: int | None, scheduler: str | None) -> Iterator[Workers]:
     from distributed import Client, LocalCluster
 
     with contextlib.ExitStack() as stack:
         if scheduler is None:
             slots = workers or os.cpu_count() or 1
-            with _interrupts_ignored():  # the cluster's processes inherit it: Ctrl-C reaches this one alone
+            # Processes started with SIGINT ignored keep it ignored (Python leaves an inherited ignored
+            # SIGINT alone): a terminal's Ctrl-C, sent to the whole process group, then interrupts the
+            # sweep alone, which closes the cluster, instead of every worker printing a KeyboardInterrupt.
+            with handled(signal.SIGINT, signal.SIG_IGN):
                 cluster = stack.enter_context(LocalCluster(n_workers=slots, threads_per_worker=1, processes=True,
                                                            dashboard_address=None, silence_logs=logging.ERROR))
             client = stack.enter_context(Client(cluster))

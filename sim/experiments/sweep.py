@@ -102,10 +102,9 @@ class SweepBroken(Exception):
 
 @dataclass
 class Progress:
-    """What a sweep has done in this session: runs skipped (recorded before), done, and failed
-    (invalid or error), and the seconds it took (executor start-up excluded)."""
+    """What a sweep has done in this session: runs done, and failed (invalid or error), and the
+    seconds it took (executor start-up excluded)."""
 
-    skipped: int = 0
     done: int = 0
     failed: int = 0
     seconds: float = 0.0
@@ -139,7 +138,7 @@ def run_sweep(plan: SweepPlan, dataset: SweepDataset, workers: Workers, *, retry
     skip = runs_to_skip(dataset, retry_failed)
     todo = deque(job for job in plan.jobs if job.run_id not in skip)
     buffer: list[dict[str, Any]] = []
-    progress = Progress(skipped=len(skip))
+    progress = Progress()
     flushed_at = time.monotonic()
 
     def submit(executor: Executor, job: RunJob) -> Future:
