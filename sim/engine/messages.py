@@ -1,6 +1,7 @@
 """Faults of control messages (lock sets): lost, late, duplicated and held back.
 
-Each message's fate is drawn on its own, from the run's `messages` stream, when it is sent:
+Each message's fate is drawn on its own, from the run's `messages` stream (in a scenario of
+several independent cascades, each cascade's `messages:<key>` stream), when it is sent:
 lost with probability `loss`; otherwise it arrives once, or twice with probability
 `duplicate`. Each arriving copy is late by its own extra delay (from the `delay` family of
 the given mean, when one is given), and every copy of a message is held back by
@@ -48,6 +49,7 @@ class MessageFaults:
         return tuple(held_back_s + extra for extra in extra_s[:count])
 
 
-def message_faults(spec: MessageFaultSpec | None, streams: RandomStreams) -> MessageFaults | None:
-    """The run's message faults, drawing from the `messages` stream; None without a spec."""
-    return MessageFaults(spec, streams.stream(STREAM)) if spec is not None else None
+def message_faults(spec: MessageFaultSpec | None, streams: RandomStreams, stream: str = STREAM) -> MessageFaults | None:
+    """The run's message faults, drawing from `stream` (`messages`; each cascade of a scenario
+    of several has its own, see `sim.engine.cascade_runs`); None without a spec."""
+    return MessageFaults(spec, streams.stream(stream)) if spec is not None else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import re
 import time
+from concurrent.futures import Executor
 
 import simpy
 
@@ -24,6 +25,7 @@ from sim.engine.events import DomainEvents
 from sim.engine.faults import link_outage, random_link_failures, retirement
 from sim.engine.holds import ApplicationHolds
 from sim.engine.lock_table import LockTable
+from sim.engine.messages import STREAM as MESSAGE_STREAM
 from sim.engine.messages import message_faults
 from sim.engine.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship, MirrorServices
 from sim.engine.network import Network, bandwidth_changes
@@ -33,7 +35,7 @@ from sim.engine.storage import Appliance, PcpiIds, StorageServices, Volume, conf
 from sim.observe.collectors import RunTables
 from sim.observe.fault_log import FaultLog
 from sim.observe.gaps import GapWatch
-from sim.observe.lock_space import LockSpaceMeter
+from sim.observe.lock_space import LockSpaceMeter, TotalLockTrace
 from sim.observe.lock_traffic import LockTraffic
 from sim.observe.mirrors import MirrorStats
 from sim.observe.oracle import Oracle
@@ -58,10 +60,12 @@ class Model:
     """One simulation run of a scenario under its protocol and seed.
 
     `tables=False` switches the tables and the sampler off (a sweep that wants KPIs only, a
-    benchmark): the summary is the same, the tables are empty.
+    benchmark): the summary is the same, the tables are empty. A run of one cascade of a bigger
+    scenario (`sim.engine.cascade_runs`) gives its own `message_stream` and a `lock_trace`.
     """
 
-    def __init__(self, scenario: Scenario, *, tables: bool = True):
+    def __init__(self, scenario: Scenario, *, tables: bool = True, message_stream: str = MESSAGE_STREAM,
+                 lock_trace: TotalLockTrace | None = None):
         self.scenario = scenario
         env = self.env = simpy.Environment()
         events = self.events = DomainEvents()
@@ -72,12 +76,13 @@ class Model:
         self.network = Network(env, plan)
         self.locks = LockTable(env, events)
         info = protocol(scenario.protocol)
-        messages = message_faults(scenario.faults.messages, streams)
+        messages = message_faults(scenario.faults.messages, streams, message_stream)
         self.strategy = info.strategy(info.name, Services(env, self.network, self.locks, events,
                                                           scenario.lock_record_bytes, messages),
                                       strategy_config(scenario))
         gate = DeletionGate(self.strategy)
-        storage = StorageServices(env, events, self.locks, gate, PcpiIds())
+        self.pcpi_ids = PcpiIds()
+        storage = StorageServices(env, events, self.locks, gate, self.pcpi_ids)
         self.appliances = {name: Appliance(name, spec.capacity, None if spec.max_transfers is None
                                            else simpy.Resource(env, spec.max_transfers))
                            for name, spec in sorted(scenario.appliances.items())}
@@ -132,7 +137,7 @@ class Model:
         rotated = {rel.destination.name: QTREE_MIRROR_LABEL for rel in self.relationships if rel.kind == "qtree"}
         strategy = self.strategy
         vetoed = (lambda volume, pcpi_id: strategy.vetoes(volume, pcpi_id, RETENTION)) if strategy.has_veto else None
-        self.lock_space = LockSpaceMeter(events, plan, self.volumes, retention, rotated, MIRROR_LABEL, vetoed)
+        self.lock_space = LockSpaceMeter(events, plan, self.volumes, retention, rotated, MIRROR_LABEL, vetoed, lock_trace)
         self.tables = RunTables(events, self.oracle) if tables else None
         self.sampler = Sampler(env, scenario.sample_interval, scenario.duration, self.relationships, self.volumes,
                                self.appliances, self.network.links, self.stats, self.lock_space) if tables else None
@@ -227,10 +232,20 @@ class Model:
         return Results.of_run(self.scenario, summary, tables)
 
 
-def simulate(scenario: Scenario, tables: bool = True) -> Results:
-    """Build, start, run and finalise one run of `scenario` (`tables=False`: the summary only)."""
+def run_whole(scenario: Scenario, tables: bool = True) -> Results:
+    """Build, start, run and finalise one `Model` of all of `scenario` (`tables=False`: the summary only)."""
     started = time.perf_counter()
     model = Model(scenario, tables=tables)
     model.start()
     model.run()
     return model.finalise(time.perf_counter() - started)
+
+
+def simulate(scenario: Scenario, tables: bool = True, executor: Executor | None = None) -> Results:
+    """The results of `scenario` (`tables=False`: the summary only): one run of a scenario of one
+    cascade; a scenario of several independent cascades is run cascade by cascade (on
+    `executor`'s workers when one is given) and merged (`sim.engine.cascade_runs`), and its
+    results are the same whatever ran them."""
+    from sim.engine.cascade_runs import simulate_cascades  # it builds Models: imported when first needed
+
+    return simulate_cascades(scenario, tables=tables, executor=executor)

@@ -28,11 +28,16 @@ A lock held on an image itself retains nothing there (the image replays its sour
 Levels change only at events and stay constant between them, so their time integrals are
 exact: changes are gathered during an instant and applied when simulated time moves on
 (`flush`), so an instant's transient states weigh nothing.
+
+A run of one cascade of a bigger scenario (`sim.engine.cascade_runs`) also keeps a
+`TotalLockTrace`: every change of the all-appliance total, so that the merge can replay the
+changes of every cascade in the order one run of the whole scenario would have added them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from sim.engine.events import DomainEvents
@@ -68,20 +73,49 @@ class Level:
         return self.integral + self.value * (end_s - self.since_s)
 
 
+class TotalLockTrace:
+    """Every change of the total of protocol-lock bytes, as three columns: when, in what order
+    within its instant, and by how much.
+
+    A flush moves the total volume by volume: heads (and volumes that are their own head) in
+    name order, then images in name order. `order` numbers that sequence over the volumes of
+    the whole scenario (`ranks`: every volume's position in name order), so that sorting the
+    changes of several cascades by (time, order) gives the sequence one run of the whole
+    scenario adds them in, and adding them up in that sequence gives its running total, to the
+    last bit.
+    """
+
+    __slots__ = ("times", "order", "deltas", "_ranks", "_images_after")
+
+    def __init__(self, ranks: Mapping[str, int]):
+        self.times = array("d")
+        self.order = array("q")
+        self.deltas = array("d")
+        self._ranks = ranks
+        self._images_after = len(ranks)
+
+    def add(self, now: float, volume: str, is_head: bool, delta: float) -> None:
+        self.times.append(now)
+        self.order.append(self._ranks[volume] + (0 if is_head else self._images_after))
+        self.deltas.append(delta)
+
+
 class LockSpaceMeter:
     """Bytes held by protocol locks and by application holds, per volume and per appliance."""
 
     def __init__(self, events: DomainEvents, plan: Plan, volumes: dict[str, Volume],
                  retention: dict[str, dict[str | None, list[RetentionRule]]], rotated_labels: dict[str, str], mirror_label: str,
-                 vetoed: Callable[[Volume, int], bool] | None = None):
+                 vetoed: Callable[[Volume, int], bool] | None = None, trace: TotalLockTrace | None = None):
         """`retention`: per volume, the retention rules of each policy label on it, or under
         the key None the rules of a vault destination over all its PCPIs (a PCPI stays only
         if every rule keeps it); `rotated_labels`: per qtree-destination volume,
         the label of its own PCPIs, of which rotation keeps the newest; `mirror_label`: the
         label of a writable source's mirror PCPIs; `vetoed`: whether the dependency strategy
         vetoes retention of a PCPI (its veto holds space as a lock does: charged to the
-        protocol), None for a strategy without a veto."""
+        protocol), None for a strategy without a veto; `trace`: where to record each change of
+        the total, or None."""
         self._vetoed = vetoed
+        self.trace = trace
         self._retention = retention
         self._rotated = rotated_labels
         self._mirror_label = mirror_label
@@ -220,6 +254,8 @@ class LockSpaceMeter:
         if lock != old_lock:
             self.lock_levels[appliance].add(now, lock - old_lock)
             self.total_lock.add(now, lock - old_lock)
+            if self.trace is not None:
+                self.trace.add(now, volume.name, self._head[volume.name] is volume, lock - old_lock)
         if hold != old_hold:
             self.hold_levels[appliance].add(now, hold - old_hold)
             self.total_hold.add(now, hold - old_hold)

@@ -49,20 +49,36 @@ class LockTraffic:
 
     def delays(self, *, to_head: bool = False) -> np.ndarray:
         """Every propagation delay (or only those set at heads of cascades), grouped by hops."""
-        chosen = [delays for (_hops, head), delays in sorted(self.propagation.items()) if head or not to_head]
-        return np.concatenate([np.frombuffer(delays) for delays in chosen]) if chosen else np.empty(0)
+        return delays_of(self.propagation, to_head=to_head)
 
     def propagation_summary(self) -> dict[str, Any]:
-        """Seconds from a lock's creation at its locking dataset to being set at a holder:
-        percentiles overall, at the heads of cascades (writable volumes: the end-to-end
-        delay), and per number of hops travelled (1 = the direct source)."""
-        def stats(delays: np.ndarray) -> dict[str, float | int | None]:
-            if not delays.size:
-                return {"count": 0, "p50": None, "p95": None, "max": None}
-            p50, p95 = np.percentile(delays, [50, 95])
-            return {"count": int(delays.size), "p50": float(p50), "p95": float(p95), "max": float(delays.max())}
-        by_hops: dict[int, list[array[float]]] = {}
-        for (hops, _head), delays in sorted(self.propagation.items()):
-            by_hops.setdefault(hops, []).append(delays)
-        return {**stats(self.delays()), "to_head": stats(self.delays(to_head=True)),
-                "by_hops": {str(h): stats(np.concatenate([np.frombuffer(d) for d in by_hops[h]])) for h in sorted(by_hops)}}
+        """summary.json's `lock_propagation_s` of this run (see `propagation_summary`)."""
+        return propagation_summary(self.propagation)
+
+
+Propagation = dict[tuple[int, bool], "array[float]"]
+"""Raw propagation delays by (hops, whether set at the head of a cascade)."""
+
+
+def delays_of(propagation: Propagation, *, to_head: bool = False) -> np.ndarray:
+    """Every delay of `propagation` (or only those set at heads of cascades), grouped by hops."""
+    chosen = [delays for (_hops, head), delays in sorted(propagation.items()) if head or not to_head]
+    return np.concatenate([np.frombuffer(delays) for delays in chosen]) if chosen else np.empty(0)
+
+
+def propagation_summary(propagation: Propagation) -> dict[str, Any]:
+    """Seconds from a lock's creation at its locking dataset to being set at a holder:
+    percentiles overall, at the heads of cascades (writable volumes: the end-to-end
+    delay), and per number of hops travelled (1 = the direct source). Percentiles and maxima
+    do not depend on the order of the delays, so the delays of several cascades give the same
+    figures in any order."""
+    def stats(delays: np.ndarray) -> dict[str, float | int | None]:
+        if not delays.size:
+            return {"count": 0, "p50": None, "p95": None, "max": None}
+        p50, p95 = np.percentile(delays, [50, 95])
+        return {"count": int(delays.size), "p50": float(p50), "p95": float(p95), "max": float(delays.max())}
+    by_hops: dict[int, list[array[float]]] = {}
+    for (hops, _head), delays in sorted(propagation.items()):
+        by_hops.setdefault(hops, []).append(delays)
+    return {**stats(delays_of(propagation)), "to_head": stats(delays_of(propagation, to_head=True)),
+            "by_hops": {str(h): stats(np.concatenate([np.frombuffer(d) for d in by_hops[h]])) for h in sorted(by_hops)}}

@@ -9,10 +9,11 @@ results folder does not build a DataFrame.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 
@@ -53,6 +54,57 @@ class Tables(Mapping[str, pd.DataFrame]):
     def write_parquet(self, name: str, path: Path) -> None:
         """Write table `name` at `path` from its source (whatever was done to a DataFrame read from it)."""
         self._sources[name].write_parquet(path)
+
+    def source(self, name: str) -> TableSource:
+        """Where table `name`'s rows are (to merge them with another run's, or send them elsewhere)."""
+        return self._sources[name]
+
+
+def _dtype_of_all(kinds: set[object]) -> object:
+    """The dtype `pd.DataFrame.from_records` gives a column whose parts have `kinds` (and, some of
+    them, only missing values): numbers with a gap are float64, text stays text, the rest object."""
+    numeric = all(isinstance(kind, np.dtype) and np.issubdtype(kind, np.number) for kind in kinds)
+    if numeric:
+        return np.float64
+    if len(kinds) == 1 and not (isinstance(kind := next(iter(kinds)), np.dtype) and kind == np.bool_):
+        return kind
+    return object
+
+
+class ConcatenatedTable:
+    """The rows of several runs' tables one after the other (a `TableSource`): the tables of a
+    scenario's independent cascades, each run on its own (`sim.engine.cascade_runs`).
+
+    Each part comes with an id offset added to its `id_columns` (PCPI ids: each cascade's run
+    numbers its PCPIs from 1). A column's dtype is the one `pd.DataFrame.from_records` would
+    give all the rows together: numbers with a missing value in some part are float64, anything
+    else mixed is object.
+    """
+
+    def __init__(self, parts: Sequence[tuple[TableSource, int]], id_columns: Sequence[str]):
+        self._parts = list(parts)
+        self._id_columns = tuple(id_columns)
+
+    def frame(self) -> pd.DataFrame:
+        frames = []
+        for source, offset in self._parts:
+            frame = source.frame()
+            shifted = {column: frame[column] + offset for column in self._id_columns
+                       if offset and frame[column].dtype != object}
+            frames.append(frame.assign(**shifted) if shifted else frame)
+        filled = [frame for frame in frames if len(frame)]
+        if len(filled) <= 1:
+            return (filled or frames)[0].reset_index(drop=True)
+        combined = pd.concat(filled, ignore_index=True)
+        for column in combined.columns:
+            kinds = {frame[column].dtype for frame in filled
+                     if not (frame[column].dtype == object and frame[column].isna().all())}
+            if len(kinds) > 1 or (kinds and combined[column].dtype != next(iter(kinds))):
+                combined[column] = combined[column].astype(_dtype_of_all(kinds))
+        return combined
+
+    def write_parquet(self, path: Path) -> None:
+        self.frame().to_parquet(path, index=False)
 
 
 def write_parquet(tables: Mapping[str, pd.DataFrame], name: str, path: Path) -> None:

@@ -1,0 +1,113 @@
+"""A scenario of several independent cascades (`sim.scenario.cascades`), run one cascade at a
+time, here or in other processes (`jobs`, a `concurrent.futures.Executor`: local workers or a
+Dask cluster), and merged into the results of the whole scenario.
+
+A scenario of one cascade is one run, as always. A scenario of several is always run cascade
+by cascade, whatever runs them, so its results do not depend on how many processes did: the
+merge defines them.
+- Each cascade is a `Model` of its own, with the scenario's seed: every random stream is named
+  after the thing that draws from it, so each cascade draws what it would draw in one run of the
+  whole scenario, but for message faults, whose stream is the run's: a cascade's is
+  `messages:<key>` (its first appliance's name).
+- The summary is what one run of the whole scenario writes (`sim.observe.merged_summary`),
+  `events_processed` (the sum over the cascades) and `wall_seconds` aside.
+- The tables hold the cascades' rows one cascade after the other, in key order, each in its
+  own order; PCPI ids are numbered cascade after cascade: cascade k's ids follow the PCPIs
+  every cascade before it created. One run of the whole scenario would interleave the rows in
+  time and number PCPIs in creation order; sorted and renumbered, the rows are the same (a test
+  checks it on random worlds).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.engine.messages import STREAM as MESSAGE_STREAM
+from sim.engine.model import Model, run_whole
+from sim.observe.collectors import EventRow, LockRow, PcpiRow, TransferRow
+from sim.observe.lock_space import TotalLockTrace
+from sim.observe.merged_summary import CascadeFacts, merge_summaries
+from sim.results import Results
+from sim.results.tables import ConcatenatedTable, Tables, TableSource
+from sim.scenario import Plan, Scenario
+from sim.scenario.cascades import Cascade, split, volume_names
+
+PCPI_ID_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(field for field in record._fields if field.endswith("pcpi_id"))
+    for name, record in (("events", EventRow), ("transfers", TransferRow), ("pcpis", PcpiRow), ("locks", LockRow))}
+"""The columns of each table that hold PCPI ids (renumbered by the merge)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeOutcome:
+    """One cascade's run, as sent back from wherever it ran: its summary, its tables' sources
+    (pickled as DataFrames), how many PCPIs it created, and what the merge needs besides."""
+
+    summary: dict[str, Any]
+    tables: dict[str, TableSource]
+    pcpis_created: int
+    lock_trace: tuple[np.ndarray, np.ndarray, np.ndarray]
+    propagation: dict[tuple[int, bool], Any]
+    failed_write_bytes: dict[str, float]
+
+
+def run_cascade(scenario: Scenario, key: str, ranks: Mapping[str, int], tables: bool) -> CascadeOutcome:
+    """Simulate one cascade (`scenario` holds its parts alone); `ranks` numbers every volume of the
+    whole scenario in name order, for the lock-space trace."""
+    started = time.perf_counter()
+    trace = TotalLockTrace(ranks)
+    model = Model(scenario, tables=tables, message_stream=f"{MESSAGE_STREAM}:{key}", lock_trace=trace)
+    model.start()
+    model.run()
+    results = model.finalise(time.perf_counter() - started)
+    sources = results.tables
+    assert isinstance(sources, Tables)
+    return CascadeOutcome(
+        summary=results.summary,
+        tables={name: sources.source(name) for name in sources},
+        pcpis_created=model.pcpi_ids.taken,
+        lock_trace=(np.frombuffer(trace.times), np.frombuffer(trace.order, dtype=np.int64), np.frombuffer(trace.deltas)),
+        propagation=dict(model.traffic.propagation),
+        failed_write_bytes={name: volume.failed_write_bytes for name, volume in model.volumes.items()})
+
+
+def simulate_cascades(scenario: Scenario, *, tables: bool = True, executor: Executor | None = None,
+                      on_cascade: Callable[[int, int], None] | None = None) -> Results:
+    """The results of `scenario`: one run if it is one cascade, else its cascades' runs merged
+    (run here one after the other, or on `executor`'s workers; the results are the same).
+    `on_cascade(done, count)` is called as each cascade's outcome comes back, in key order."""
+    cascades = split(scenario)
+    if len(cascades) == 1:
+        return run_whole(scenario, tables)
+    started = time.perf_counter()
+    ranks = {name: rank for rank, name in enumerate(volume_names(cascades))}
+    arguments = ([c.scenario for c in cascades], [c.key for c in cascades], [ranks] * len(cascades),
+                 [tables] * len(cascades))
+    outcomes = []
+    for outcome in executor.map(run_cascade, *arguments) if executor is not None else map(run_cascade, *arguments):
+        outcomes.append(outcome)
+        if on_cascade is not None:
+            on_cascade(len(outcomes), len(cascades))
+    return merge(scenario, cascades, outcomes, time.perf_counter() - started)
+
+
+def merge(scenario: Scenario, cascades: list[Cascade], outcomes: list[CascadeOutcome], wall_seconds: float) -> Results:
+    """The results of `scenario` from its cascades' outcomes (in key order)."""
+    plan = Plan(scenario)
+    whole_position = {id(mirror): position for position, mirror in enumerate(plan.mirrors_in_dependency_order)}
+    facts = [CascadeFacts(tuple(whole_position[id(mirror)] for mirror in Plan(cascade.scenario).mirrors_in_dependency_order),
+                          outcome.lock_trace, outcome.propagation, outcome.failed_write_bytes)
+             for cascade, outcome in zip(cascades, outcomes, strict=True)]
+    summary = merge_summaries(scenario, plan, [o.summary for o in outcomes], facts,
+                              sum(o.summary["events_processed"] for o in outcomes), wall_seconds)
+    offsets = np.cumsum([0] + [o.pcpis_created for o in outcomes[:-1]]).tolist()
+    tables = Tables({name: ConcatenatedTable([(o.tables[name], offset) for o, offset in zip(outcomes, offsets)],
+                                             PCPI_ID_COLUMNS.get(name, ()))
+                     for name in outcomes[0].tables})
+    return Results.of_run(scenario, summary, tables)

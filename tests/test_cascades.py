@@ -1,0 +1,195 @@
+"""Independent cascades (`sim.scenario.cascades`) run one by one or in parallel and merged
+(`sim.engine.cascade_runs`): the merge gives what one run of the whole scenario gives (the
+summary to the last bit, the tables after renumbering PCPIs and sorting rows), and the same
+results whichever processes ran the cascades."""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from random_worlds import world_yaml, worlds
+
+from sim.engine.cascade_runs import PCPI_ID_COLUMNS
+from sim.engine.model import run_whole, simulate
+from sim.protocols.registry import names
+from sim.results import Results
+from sim.scenario import Scenario, load_scenario
+from sim.scenario.cascades import split
+
+NOT_MERGED = ("events_processed", "wall_seconds")
+"""Summary fields a merged run may differ in from one run of the whole scenario."""
+
+
+def chains_document(chains: int, *, days: int = 2, protocol: str = "softlock") -> dict[str, Any]:
+    """`chains` A_i -> B_i -> C_i chains with their own links, under one snapshot policy."""
+    appliances, links, volumes, mirrors = {}, [], {}, []
+    for i in range(chains):
+        a, b, c = f"A{i}", f"B{i}", f"C{i}"
+        appliances.update({name: {"capacity": "2TiB"} for name in (a, b, c)})
+        links += [{"between": [a, b], "bandwidth": "1Gbit/s", "latency": "1ms"},
+                  {"between": [b, c], "bandwidth": "100Mbit/s", "latency": "20ms"}]
+        volumes[f"{a}:/vol/data"] = {"size": "100GiB", "change_rate": f"{2 + i}GiB/h", "change_variability": 0.3}
+        mirrors += [{"source": f"{a}:/vol/data", "destination": f"{b}:/vol/data", "schedule": "*/20 * * * *"},
+                    {"source": f"{b}:/vol/data", "destination": f"{c}:/vol/data", "schedule": "*/30 * * * *"}]
+    return {"name": "chains", "seed": 3, "duration": f"{days}d", "protocol": protocol, "appliances": appliances,
+            "links": links, "volumes": volumes, "mirrors": mirrors,
+            "snapshot_policies": {"hourly": {"schedule": "0 * * * *", "label": "hourly", "keep": 3,
+                                             "volumes": list(volumes)}}}
+
+
+def load_document(document: dict[str, Any]) -> Scenario:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "scenario.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        return load_scenario(path)
+
+
+def canonical(results: Results) -> dict[str, pd.DataFrame]:
+    """Every table with PCPI ids replaced by what names a PCPI in any run (its origin, creation
+    time, name and the volumes that held it) and its rows sorted: what a run's tables are
+    whatever order its rows and ids."""
+    pcpis = results.tables["pcpis"]
+    holders = pcpis.groupby("pcpi_id")["volume"].agg(lambda volumes: ",".join(sorted(volumes)))
+    key = {int(pid): f"{origin}|{created!r}|{name}|{holders[pid]}"
+           for pid, origin, created, name in zip(pcpis.pcpi_id, pcpis.origin, pcpis.created_s, pcpis.name)}
+    assert len(set(key.values())) == len(key), "the key names one PCPI"
+    tables = {}
+    for name, frame in results.tables.items():
+        frame = frame.copy()
+        for column in PCPI_ID_COLUMNS.get(name, ()):
+            frame[column] = [None if pd.isna(value) else key[int(value)] for value in frame[column]]
+        tables[name] = frame.astype(str).sort_values(list(frame.columns)).reset_index(drop=True)
+    return tables
+
+
+def assert_same_as_whole(scenario: Scenario) -> None:
+    """The merged run of `scenario` against one run of all of it."""
+    whole, merged = run_whole(scenario), simulate(scenario)
+    for field in whole.summary:
+        if field not in NOT_MERGED:
+            assert merged.summary[field] == whole.summary[field], field
+            if isinstance(whole.summary[field], dict):
+                assert list(merged.summary[field]) == list(whole.summary[field]), f"{field}: order"
+    assert list(merged.tables) == list(whole.tables)
+    for name, frame in whole.tables.items():
+        assert list(merged.tables[name].dtypes) == list(frame.dtypes), name
+    expected, got = canonical(whole), canonical(merged)
+    for name in expected:
+        pd.testing.assert_frame_equal(got[name], expected[name], obj=name)
+
+
+def rename(document: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """`document` with every appliance and router name prefixed (volumes, links, mirrors, faults)
+    and its policies renamed, so that it can sit beside another world in one scenario."""
+    nodes = set(document["appliances"]) | set(document.get("routers", ()))
+
+    def name(text: str) -> str:
+        return prefix + text if text.partition(":")[0] in nodes else text
+
+    def walk(value: Any, key: str | None = None) -> Any:
+        if isinstance(value, dict):
+            named = key in ("appliances", "volumes")
+            return {(name(k) if named else k): walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, key) for v in value]
+        if isinstance(value, str) and key not in ("schedule", "label", "filter", "owner", "name"):
+            return name(value)
+        return value
+
+    renamed = walk(copy.deepcopy(document))
+    renamed["snapshot_policies"] = {prefix + name: spec for name, spec in renamed.get("snapshot_policies", {}).items()}
+    return renamed
+
+
+def side_by_side(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two worlds in one scenario: two independent cascades (message faults left out: each
+    cascade of a scenario draws them from a stream of its own, one run of the whole from one)."""
+    other = rename(second, "Z")
+    merged = copy.deepcopy(first)
+    merged["duration"] = max(first["duration"], other["duration"], key=lambda text: int(text.rstrip("d")))
+    for section in ("appliances", "volumes", "snapshot_policies"):
+        merged[section] = {**merged.get(section, {}), **other.get(section, {})}
+    for section in ("routers", "links", "mirrors", "holds"):
+        merged[section] = [*merged.get(section, []), *other.get(section, [])]
+    faults = {**merged.get("faults", {})}
+    for section, value in other.get("faults", {}).items():
+        faults[section] = {**faults.get(section, {}), **value} if isinstance(value, dict) else [*faults.get(section, []), *value]
+    faults.pop("messages", None)
+    merged["faults"] = faults
+    return merged
+
+
+def test_chains_are_split_one_cascade_each_with_their_share_of_the_policy() -> None:
+    cascades = split(load_document(chains_document(3)))
+    assert [c.key for c in cascades] == ["A0", "A1", "A2"]
+    for i, cascade in enumerate(cascades):
+        assert set(cascade.scenario.appliances) == {f"A{i}", f"B{i}", f"C{i}"}
+        assert cascade.scenario.snapshot_policies["hourly"].volumes == (f"A{i}:/vol/data",)
+        assert [m.source for m in cascade.scenario.mirrors] == [f"A{i}:/vol/data", f"B{i}:/vol/data"]
+
+
+def test_a_link_joins_cascades_and_a_router_alone_is_no_cascade() -> None:
+    document = chains_document(3)
+    document["links"].append({"between": ["C0", "C1"], "bandwidth": "1Gbit/s", "latency": "1ms"})
+    assert [c.key for c in split(load_document(document))] == ["A0", "A2"]
+    document = chains_document(2)
+    document["routers"] = ["R"]
+    document["links"].append({"between": ["B0", "R"], "bandwidth": "1Gbit/s", "latency": "1ms"})
+    cascades = split(load_document({**document, "routers": ["R", "S"]}))
+    assert [(c.key, sorted(c.nodes)) for c in cascades] == [("A0", ["A0", "B0", "C0", "R"]), ("A1", ["A1", "B1", "C1"])]
+    assert cascades[0].scenario.routers == ("R",)
+
+
+def test_a_scenario_of_one_cascade_is_one_run() -> None:
+    scenario = load_scenario(ROOT / "scenarios" / "quickstart.yaml")
+    assert len(split(scenario)) == 1 and split(scenario)[0].scenario is scenario
+    whole, merged = run_whole(scenario, tables=False), simulate(scenario, tables=False)
+    assert {k: v for k, v in merged.summary.items() if k != "wall_seconds"} == \
+        {k: v for k, v in whole.summary.items() if k != "wall_seconds"}
+
+
+@pytest.mark.parametrize("protocol", names())
+def test_merged_chains_equal_one_run_of_the_whole_fleet(protocol: str) -> None:
+    assert_same_as_whole(load_document(chains_document(3, protocol=protocol)))
+
+
+@settings(max_examples=30, derandomize=True, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(first=worlds(), second=worlds(), protocol=st.sampled_from(names()))
+def test_two_random_worlds_side_by_side_merge_to_one_run_of_both(first: dict[str, Any], second: dict[str, Any],
+                                                                  protocol: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "world.yaml"
+        path.write_text(world_yaml({**side_by_side(first, second), "protocol": protocol}))
+        scenario = load_scenario(path)
+    assert len(split(scenario)) == 2
+    assert_same_as_whole(scenario)
+
+
+def test_the_results_do_not_depend_on_which_processes_ran_the_cascades() -> None:
+    scenario = load_document(chains_document(4, days=1))
+    here = simulate(scenario)
+    with ProcessPoolExecutor(2) as pool:
+        there = simulate(scenario, executor=pool)
+    assert {k: v for k, v in there.summary.items() if k != "wall_seconds"} == \
+        {k: v for k, v in here.summary.items() if k != "wall_seconds"}
+    for name, frame in here.tables.items():
+        pd.testing.assert_frame_equal(there.tables[name], frame, obj=name)
+
+
+def test_each_cascade_draws_its_own_message_faults() -> None:
+    document = chains_document(2, days=1)
+    document["faults"] = {"messages": {"loss": 0.3}}
+    lost = simulate(load_document(document), tables=False).summary["lock_messages_lost"]
+    assert lost["B0"] > 0 and lost["B1"] > 0
+    assert (lost["B0"], lost["C0"]) != (lost["B1"], lost["C1"]), "the two cascades draw different numbers"
