@@ -15,7 +15,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -80,6 +81,15 @@ def _add_input_args(parser: argparse.ArgumentParser, *, sets: bool = True) -> No
                         help="lift the limits on duration, sizes and counts that keep a run finite")
 
 
+def _add_cascade_args(parser: argparse.ArgumentParser) -> None:
+    """`--jobs` and `--scheduler`, for commands that run a scenario whose independent cascades may run in parallel."""
+    parser.add_argument("--jobs", type=_positive_int,
+                        help="worker processes for a scenario of several independent cascades (default: one per CPU; "
+                             "1: run them here one after the other); the results are the same")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the cascades on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+
+
 def _add_output_args(parser: argparse.ArgumentParser) -> None:
     """`--no-plots`, for commands that write results folders."""
     parser.add_argument("--no-plots", action="store_true",
@@ -123,22 +133,50 @@ def _protocol_list(text: str) -> list[str]:
     return chosen
 
 
-def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "", *,
-                           tables: bool = True) -> Results:
-    """Run `scenario` to the end; with `bar_file`, draw a progress bar of simulated time on it;
-    `tables=False` keeps the summary only (`--tables kpis`).
+@contextlib.contextmanager
+def cascade_workers(args: argparse.Namespace, scenario: Scenario) -> Iterator[Executor | None]:
+    """Where the cascades of `scenario` run: `--jobs` local worker processes (default one per CPU,
+    never more than there are cascades), the Dask cluster at `--scheduler`, or here (None) for a
+    scenario of one cascade or with `--jobs 1`. Raises `ExecutorError` for a cluster it cannot use."""
+    from sim.experiments.executors import ExecutorError, open_executor
+    from sim.scenario.cascades import split
 
-    The model runs in `PROGRESS_STEPS` chunks of simulated time. `Model.run(until_s)` handles the
-    events before `until_s`, so the chunks handle the same events in the same order as one call:
-    the results are identical with or without the bar.
+    if args.scheduler is not None and args.jobs is not None:
+        raise ExecutorError("--jobs: a Dask cluster at --scheduler has its own workers; --jobs sizes local ones")
+    cascades = len(split(scenario))
+    if cascades == 1 or (args.jobs == 1 and args.scheduler is None):
+        yield None
+        return
+    with open_executor(workers=min(args.jobs or os.cpu_count() or 1, cascades), scheduler=args.scheduler) as workers:
+        yield workers.executor
+
+
+def simulate_with_progress(scenario: Scenario, bar_file: TextIO | None, label: str = "", *,
+                           tables: bool = True, executor: Executor | None = None) -> Results:
+    """Run `scenario` to the end; with `bar_file`, draw a progress bar on it; `tables=False` keeps
+    the summary only (`--tables kpis`). A scenario of several independent cascades runs them on
+    `executor`'s workers, or here one after the other; its bar counts cascades. The results are
+    the same either way.
+
+    A scenario of one cascade runs in `PROGRESS_STEPS` chunks of simulated time. `Model.run(until_s)`
+    handles the events before `until_s`, so the chunks handle the same events in the same order as
+    one call: the results are identical with or without the bar.
     """
     from tqdm import tqdm
 
-    from sim.engine.model import Model, simulate
+    from sim.engine.cascade_runs import simulate_cascades
+    from sim.engine.model import Model, run_whole
     from sim.present.formatting import seconds_unit
+    from sim.scenario.cascades import split
 
+    cascades = len(split(scenario))
+    if cascades > 1:
+        with tqdm(total=cascades, desc=f"{label}: " if label else "", unit="cascade", file=bar_file,
+                  disable=bar_file is None, leave=False) as bar:
+            return simulate_cascades(scenario, tables=tables, executor=executor,
+                                     on_cascade=lambda done, _count: bar.update(done - bar.n))
     if bar_file is None:
-        return simulate(scenario, tables=tables)
+        return run_whole(scenario, tables)
     started = time.perf_counter()
     model = Model(scenario, tables=tables)
     model.start()
@@ -186,6 +224,7 @@ def _output_checked(command: Callable[[argparse.Namespace], int]) -> Callable[[a
 
 @_output_checked
 def cmd_run(args: argparse.Namespace) -> int:
+    from sim.experiments.executors import ExecutorError
     from sim.experiments.provenance import provenance
     from sim.present.compare import kpi_table
     from sim.present.formatting import format_count, format_seconds
@@ -198,7 +237,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = plan_run_folder(Path(args.out), scenario.name, scenario.protocol, scenario.seed, source.sha256,
                              force=args.force)
     _warn_no_limits(args)
-    result = simulate_with_progress(scenario, _progress_stream(args), scenario.protocol, tables=args.tables == "all")
+    try:
+        with cascade_workers(args, scenario) as executor:
+            result = simulate_with_progress(scenario, _progress_stream(args), scenario.protocol,
+                                            tables=args.tables == "all", executor=executor)
+    except ExecutorError as err:
+        print(f"cascadesim: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
     folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir),
                               plots=not args.no_plots)
@@ -213,6 +258,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 @_output_checked
 def cmd_compare(args: argparse.Namespace) -> int:
+    from sim.experiments.executors import ExecutorError
     from sim.experiments.provenance import provenance
     from sim.present.compare import kpi_table
     from sim.present.terminal import format_kpi_table, verdict_lines
@@ -231,12 +277,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     csv_path = plan_compare(out, scenario.name, scenario.seed)
     _warn_no_limits(args)
     bar_file = _progress_stream(args)
-    for protocol, target in targets.items():
-        result = simulate_with_progress(scenario.model_copy(update={"protocol": protocol}), bar_file, protocol)
-        result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
-        folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir),
-                                  plots=not args.no_plots)
-        print(f"{protocol}: {folder}")
+    try:
+        with cascade_workers(args, scenario) as executor:
+            for protocol, target in targets.items():
+                result = simulate_with_progress(scenario.model_copy(update={"protocol": protocol}), bar_file, protocol,
+                                                executor=executor)
+                result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
+                folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir),
+                                          plots=not args.no_plots)
+                print(f"{protocol}: {folder}")
+    except ExecutorError as err:
+        print(f"cascadesim: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     title = f"{scenario.name}, seed {scenario.seed}: the same scenario and seed under each protocol"
     summaries = write_compare(csv_path, {p: t.folder for p, t in targets.items()}, title,
                               on_wait=_waiting(csv_path.parent), plots=not args.no_plots)
@@ -251,7 +303,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_locks(args: argparse.Namespace) -> int:
-    from sim.engine.model import Model
+    from sim.engine.cascade_runs import models_until
     from sim.present.formatting import format_seconds
     from sim.present.listing import snapshot_listing
 
@@ -261,10 +313,7 @@ def cmd_locks(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_BAD_INPUT
     _warn_no_limits(args)
-    model = Model(scenario)
-    model.start()
-    model.run(until_s=args.at)
-    print(snapshot_listing(model, args.at))
+    print(snapshot_listing(models_until(scenario, args.at), args.at))
     return 0
 
 
@@ -460,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="all (default): the summary and every table; kpis: the summary only, no Parquet tables "
                           "and no plots drawn from them (faster, far less memory)")
     _add_output_args(run)
+    _add_cascade_args(run)
     _add_input_args(run)
     run.set_defaults(func=cmd_run)
 
@@ -471,6 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--quiet", action="store_true", help="no progress bars (they are only drawn on a terminal anyway)")
     compare.add_argument("--force", action="store_true", help=FORCE_HELP)
     _add_output_args(compare)
+    _add_cascade_args(compare)
     _add_input_args(compare)
     compare.set_defaults(func=cmd_compare)
 

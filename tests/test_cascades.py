@@ -6,6 +6,9 @@ results whichever processes ran the cascades."""
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -21,8 +24,9 @@ from random_worlds import world_yaml, worlds
 
 from sim.engine.cascade_runs import PCPI_ID_COLUMNS
 from sim.engine.model import run_whole, simulate
+from sim.experiments.executors import open_executor
 from sim.protocols.registry import names
-from sim.results import Results
+from sim.results import TABLES, Results
 from sim.scenario import Scenario, load_scenario
 from sim.scenario.cascades import split
 
@@ -193,3 +197,62 @@ def test_each_cascade_draws_its_own_message_faults() -> None:
     lost = simulate(load_document(document), tables=False).summary["lock_messages_lost"]
     assert lost["B0"] > 0 and lost["B1"] > 0
     assert (lost["B0"], lost["C0"]) != (lost["B1"], lost["C1"]), "the two cascades draw different numbers"
+
+
+def test_merged_pcpi_ids_are_each_cascades_own_strided_and_locks_lists_them_alike(tmp_path: Path) -> None:
+    document = chains_document(3, days=1)
+    scenario = load_document(document)
+    pcpis = simulate(scenario).pcpis
+    cascade_of = {f"{kind}{i}:/vol/data": i for i in range(3) for kind in "ABC"}
+    assert ((pcpis.pcpi_id - 1) % 3 == pcpis.volume.map(cascade_of)).all()
+    path = tmp_path / "chains.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    listed = subprocess.run([sys.executable, "-m", "sim", "locks", str(path), "--at", "1d"], capture_output=True,
+                            text=True, check=True).stdout
+    at_end = pcpis[pcpis.deleted_s.isna()]
+    for volume, ids in at_end.groupby("volume").pcpi_id:
+        block = listed.split(f"{volume}  (")[1].split(":/vol/data  (")[0]
+        assert sorted(int(word[1:]) for word in block.split() if word.startswith("#")) == sorted(ids), volume
+
+
+def _folder_contents(out: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    summary_path = next(out.rglob("summary.json"))
+    summary = json.loads(summary_path.read_text())
+    summary.pop("wall_seconds")
+    return summary, {name: pd.read_parquet(summary_path.parent / f"{name}.parquet") for name in TABLES}
+
+
+def test_run_with_jobs_writes_the_folder_a_run_here_writes(tmp_path: Path) -> None:
+    path = tmp_path / "chains.yaml"
+    path.write_text(yaml.safe_dump(chains_document(3, days=1), sort_keys=False))
+    for jobs in ("1", "2"):
+        subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--jobs", jobs, "--no-plots", "--quiet",
+                        "--out", str(tmp_path / f"jobs{jobs}")], check=True, capture_output=True)
+    here, there = _folder_contents(tmp_path / "jobs1"), _folder_contents(tmp_path / "jobs2")
+    assert there[0] == here[0]
+    for name in TABLES:
+        pd.testing.assert_frame_equal(there[1][name], here[1][name], obj=name)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--jobs", "2", "--scheduler", "tcp://127.0.0.1:9"], "--jobs: a Dask cluster at --scheduler has its own workers"),
+    (["--scheduler", "tcp://127.0.0.1:9"], "cannot reach a Dask scheduler there"),
+])
+def test_run_refuses_a_cluster_it_cannot_use_before_writing(tmp_path: Path, arguments: list[str], message: str) -> None:
+    path = tmp_path / "chains.yaml"
+    path.write_text(yaml.safe_dump(chains_document(2, days=1), sort_keys=False))
+    done = subprocess.run([sys.executable, "-m", "sim", "run", str(path), "--out", str(tmp_path / "out"), *arguments],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not list((tmp_path / "out").rglob("summary.json"))
+
+
+def test_cascades_on_a_dask_cluster_give_the_same_results() -> None:
+    scenario = load_document(chains_document(3, days=1))
+    here = simulate(scenario)
+    with open_executor(workers=2, dask=True) as workers:
+        there = simulate(scenario, executor=workers.executor)
+    assert {k: v for k, v in there.summary.items() if k != "wall_seconds"} == \
+        {k: v for k, v in here.summary.items() if k != "wall_seconds"}
+    for name, frame in here.tables.items():
+        pd.testing.assert_frame_equal(there.tables[name], frame, obj=name)

@@ -109,7 +109,7 @@ def listing_lines(listing):
 
 
 def test_claim_4_14_24_the_string_is_shown_to_users(mid_outage):
-    lines = listing_lines(snapshot_listing(mid_outage, MID_OUTAGE_S))
+    lines = listing_lines(snapshot_listing([mid_outage], MID_OUTAGE_S))
     shown = 0
     for volume, sender, lock in held_soft_locks(mid_outage):
         line = lines[(volume.name, lock.pcpi_id)]
@@ -154,7 +154,7 @@ def test_claim_7_17_27_owner_locks_name_the_application_that_holds_the_pcpis():
     # Retention on A honours them: it keeps 6 unlocked hourly PCPIs, and the held ones besides.
     hourly = set(head.by_label["hourly"])
     assert owned <= hourly and len(hourly - owned) == 6
-    lines = listing_lines(snapshot_listing(model, model.env.now))
+    lines = listing_lines(snapshot_listing([model], model.env.now))
     for pcpi_id in owned:
         assert "owner: backup-app (for backup-app, via B:/vol/db, 2 hops)" in lines[("A:/vol/db", pcpi_id)]
     model.run()

@@ -12,10 +12,11 @@ merge defines them.
 - The summary is what one run of the whole scenario writes (`sim.observe.merged_summary`),
   `events_processed` (the sum over the cascades) and `wall_seconds` aside.
 - The tables hold the cascades' rows one cascade after the other, in key order, each in its
-  own order; PCPI ids are numbered cascade after cascade: cascade k's ids follow the PCPIs
-  every cascade before it created. One run of the whole scenario would interleave the rows in
-  time and number PCPIs in creation order; sorted and renumbered, the rows are the same (a test
-  checks it on random worlds).
+  own order. Each cascade's run numbers its PCPIs 1, 2, ...; in the merged tables PCPI n of
+  cascade i (counting from 0, of k) is (n - 1) * k + i + 1: unique, and known from the
+  cascade alone. One run of the whole scenario would interleave the rows in time and number
+  PCPIs in creation order; sorted and renumbered, the rows are the same (a test checks it on
+  random worlds).
 """
 
 from __future__ import annotations
@@ -47,14 +48,28 @@ PCPI_ID_COLUMNS: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True, slots=True)
 class CascadeOutcome:
     """One cascade's run, as sent back from wherever it ran: its summary, its tables' sources
-    (pickled as DataFrames), how many PCPIs it created, and what the merge needs besides."""
+    (pickled as DataFrames), and what the merge needs besides."""
 
     summary: dict[str, Any]
     tables: dict[str, TableSource]
-    pcpis_created: int
     lock_trace: tuple[np.ndarray, np.ndarray, np.ndarray]
     propagation: dict[tuple[int, bool], Any]
     failed_write_bytes: dict[str, float]
+
+
+def cascade_model(scenario: Scenario, key: str, *, tables: bool = True, lock_trace: TotalLockTrace | None = None) -> Model:
+    """The model of the cascade `key` of a scenario of several (`scenario` holds its parts alone)."""
+    return Model(scenario, tables=tables, message_stream=f"{MESSAGE_STREAM}:{key}", lock_trace=lock_trace)
+
+
+def models_until(scenario: Scenario, at_s: float) -> list[Model]:
+    """The models `simulate` runs for `scenario` (one, or one per cascade), each run up to `at_s`."""
+    cascades = split(scenario)
+    models = [Model(scenario)] if len(cascades) == 1 else [cascade_model(c.scenario, c.key) for c in cascades]
+    for model in models:
+        model.start()
+        model.run(until_s=at_s)
+    return models
 
 
 def run_cascade(scenario: Scenario, key: str, ranks: Mapping[str, int], tables: bool) -> CascadeOutcome:
@@ -62,7 +77,7 @@ def run_cascade(scenario: Scenario, key: str, ranks: Mapping[str, int], tables: 
     whole scenario in name order, for the lock-space trace."""
     started = time.perf_counter()
     trace = TotalLockTrace(ranks)
-    model = Model(scenario, tables=tables, message_stream=f"{MESSAGE_STREAM}:{key}", lock_trace=trace)
+    model = cascade_model(scenario, key, tables=tables, lock_trace=trace)
     model.start()
     model.run()
     results = model.finalise(time.perf_counter() - started)
@@ -71,7 +86,6 @@ def run_cascade(scenario: Scenario, key: str, ranks: Mapping[str, int], tables: 
     return CascadeOutcome(
         summary=results.summary,
         tables={name: sources.source(name) for name in sources},
-        pcpis_created=model.pcpi_ids.taken,
         lock_trace=(np.frombuffer(trace.times), np.frombuffer(trace.order, dtype=np.int64), np.frombuffer(trace.deltas)),
         propagation=dict(model.traffic.propagation),
         failed_write_bytes={name: volume.failed_write_bytes for name, volume in model.volumes.items()})
@@ -106,8 +120,6 @@ def merge(scenario: Scenario, cascades: list[Cascade], outcomes: list[CascadeOut
              for cascade, outcome in zip(cascades, outcomes, strict=True)]
     summary = merge_summaries(scenario, plan, [o.summary for o in outcomes], facts,
                               sum(o.summary["events_processed"] for o in outcomes), wall_seconds)
-    offsets = np.cumsum([0] + [o.pcpis_created for o in outcomes[:-1]]).tolist()
-    tables = Tables({name: ConcatenatedTable([(o.tables[name], offset) for o, offset in zip(outcomes, offsets)],
-                                             PCPI_ID_COLUMNS.get(name, ()))
+    tables = Tables({name: ConcatenatedTable([o.tables[name] for o in outcomes], PCPI_ID_COLUMNS.get(name, ()))
                      for name in outcomes[0].tables})
     return Results.of_run(scenario, summary, tables)

@@ -81,8 +81,7 @@ class Model:
                                                           scenario.lock_record_bytes, messages),
                                       strategy_config(scenario))
         gate = DeletionGate(self.strategy)
-        self.pcpi_ids = PcpiIds()
-        storage = StorageServices(env, events, self.locks, gate, self.pcpi_ids)
+        storage = StorageServices(env, events, self.locks, gate, PcpiIds())
         self.appliances = {name: Appliance(name, spec.capacity, None if spec.max_transfers is None
                                            else simpy.Resource(env, spec.max_transfers))
                            for name, spec in sorted(scenario.appliances.items())}

@@ -103,11 +103,6 @@ class PcpiIds:
         self._next += 1
         return pcpi_id
 
-    @property
-    def taken(self) -> int:
-        """How many ids were taken (they are 1 to `taken`)."""
-        return self._next - 1
-
 
 @dataclass(frozen=True, slots=True)
 class StorageServices:

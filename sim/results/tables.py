@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,11 @@ class Tables(Mapping[str, pd.DataFrame]):
         return self._sources[name]
 
 
+def merged_id(ids: Any, index: int, count: int) -> Any:
+    """PCPI id(s) `ids` of the run of part `index` of `count`, as numbered in the merged tables."""
+    return (ids - 1) * count + index + 1
+
+
 def _dtype_of_all(kinds: set[object]) -> object:
     """The dtype `pd.DataFrame.from_records` gives a column whose parts have `kinds` (and, some of
     them, only missing values): numbers with a gap are float64, text stays text, the rest object."""
@@ -75,23 +80,25 @@ class ConcatenatedTable:
     """The rows of several runs' tables one after the other (a `TableSource`): the tables of a
     scenario's independent cascades, each run on its own (`sim.engine.cascade_runs`).
 
-    Each part comes with an id offset added to its `id_columns` (PCPI ids: each cascade's run
-    numbers its PCPIs from 1). A column's dtype is the one `pd.DataFrame.from_records` would
-    give all the rows together: numbers with a missing value in some part are float64, anything
-    else mixed is object.
+    Each cascade's run numbers its PCPIs from 1: in the merged table, id n of part i (of k
+    parts) in the `id_columns` becomes (n - 1) * k + i + 1, so that ids stay unique and each
+    part's are known without the others' (`cascadesim locks` numbers them alike). A column's
+    dtype is the one `pd.DataFrame.from_records` would give all the rows together: numbers with
+    a missing value in some part are float64, text stays text, anything else mixed is object.
     """
 
-    def __init__(self, parts: Sequence[tuple[TableSource, int]], id_columns: Sequence[str]):
+    def __init__(self, parts: Sequence[TableSource], id_columns: Sequence[str]):
         self._parts = list(parts)
         self._id_columns = tuple(id_columns)
 
     def frame(self) -> pd.DataFrame:
         frames = []
-        for source, offset in self._parts:
+        count = len(self._parts)
+        for index, source in enumerate(self._parts):
             frame = source.frame()
-            shifted = {column: frame[column] + offset for column in self._id_columns
-                       if offset and frame[column].dtype != object}
-            frames.append(frame.assign(**shifted) if shifted else frame)
+            renumbered = {column: merged_id(frame[column], index, count) for column in self._id_columns
+                          if count > 1 and frame[column].dtype != object}
+            frames.append(frame.assign(**renumbered) if renumbered else frame)
         filled = [frame for frame in frames if len(frame)]
         if len(filled) <= 1:
             return (filled or frames)[0].reset_index(drop=True)
