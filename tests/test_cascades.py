@@ -180,7 +180,7 @@ def test_two_random_worlds_side_by_side_merge_to_one_run_of_both(first: dict[str
     assert_same_as_whole(scenario)
 
 
-def test_the_results_do_not_depend_on_which_processes_ran_the_cascades() -> None:
+def test_the_results_do_not_depend_on_which_processes_ran_the_cascades(tmp_path: Path) -> None:
     scenario = load_document(chains_document(4, days=1))
     here = simulate(scenario)
     with ProcessPoolExecutor(2) as pool:
@@ -189,6 +189,11 @@ def test_the_results_do_not_depend_on_which_processes_ran_the_cascades() -> None
         {k: v for k, v in here.summary.items() if k != "wall_seconds"}
     for name, frame in here.tables.items():
         pd.testing.assert_frame_equal(there.tables[name], frame, obj=name)
+        # written one cascade at a time, a table reads back as the merged DataFrame written at once does
+        there.tables.write_parquet(name, tmp_path / f"{name}.parquet")
+        frame.to_parquet(tmp_path / f"{name}-at-once.parquet", index=False)
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"),
+                                      pd.read_parquet(tmp_path / f"{name}-at-once.parquet"), obj=name)
 
 
 def test_each_cascade_draws_its_own_message_faults() -> None:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,8 +35,9 @@ from sim.engine.model import Model, run_whole
 from sim.observe.collectors import EventRow, LockRow, PcpiRow, TransferRow
 from sim.observe.lock_space import TotalLockTrace
 from sim.observe.merged_summary import CascadeFacts, merge_summaries
+from sim.observe.spill import SpillFolder
 from sim.results import Results
-from sim.results.tables import ConcatenatedTable, Tables, TableSource
+from sim.results.tables import ConcatenatedTable, ParquetFileTable, Tables, TableSource
 from sim.scenario import Plan, Scenario
 from sim.scenario.cascades import Cascade, split, volume_names
 
@@ -72,9 +74,12 @@ def models_until(scenario: Scenario, at_s: float) -> list[Model]:
     return models
 
 
-def run_cascade(scenario: Scenario, key: str, ranks: Mapping[str, int], tables: bool) -> CascadeOutcome:
+def run_cascade(scenario: Scenario, key: str, ranks: Mapping[str, int], tables: bool,
+                table_folder: str | None = None) -> CascadeOutcome:
     """Simulate one cascade (`scenario` holds its parts alone); `ranks` numbers every volume of the
-    whole scenario in name order, for the lock-space trace."""
+    whole scenario in name order, for the lock-space trace. With `table_folder` (a folder this
+    process and the merging one share), its tables are written there as Parquet files, and the
+    outcome refers to them instead of carrying them."""
     started = time.perf_counter()
     trace = TotalLockTrace(ranks)
     model = cascade_model(scenario, key, tables=tables, lock_trace=trace)
@@ -83,9 +88,16 @@ def run_cascade(scenario: Scenario, key: str, ranks: Mapping[str, int], tables: 
     results = model.finalise(time.perf_counter() - started)
     sources = results.tables
     assert isinstance(sources, Tables)
+    kept: dict[str, TableSource] = {name: sources.source(name) for name in sources}
+    if table_folder is not None:
+        folder = Path(table_folder) / key
+        folder.mkdir()
+        for name in sources:
+            sources.write_parquet(name, folder / f"{name}.parquet")
+        kept = {name: ParquetFileTable(folder / f"{name}.parquet") for name in sources}
     return CascadeOutcome(
         summary=results.summary,
-        tables={name: sources.source(name) for name in sources},
+        tables=kept,
         lock_trace=(np.frombuffer(trace.times), np.frombuffer(trace.order, dtype=np.int64), np.frombuffer(trace.deltas)),
         propagation=dict(model.traffic.propagation),
         failed_write_bytes={name: volume.failed_write_bytes for name, volume in model.volumes.items()})
@@ -101,18 +113,23 @@ def simulate_cascades(scenario: Scenario, *, tables: bool = True, executor: Exec
         return run_whole(scenario, tables)
     started = time.perf_counter()
     ranks = {name: rank for rank, name in enumerate(volume_names(cascades))}
+    # Local workers hand their tables over as files in a folder of this process's (spilled as a
+    # run's tables are: memory stays flat); a cluster's workers send them back as DataFrames.
+    folder = SpillFolder("cascades") if tables and isinstance(executor, ProcessPoolExecutor) else None
     arguments = ([c.scenario for c in cascades], [c.key for c in cascades], [ranks] * len(cascades),
-                 [tables] * len(cascades))
+                 [tables] * len(cascades), [str(folder.path) if folder else None] * len(cascades))
     outcomes = []
     for outcome in executor.map(run_cascade, *arguments) if executor is not None else map(run_cascade, *arguments):
         outcomes.append(outcome)
         if on_cascade is not None:
             on_cascade(len(outcomes), len(cascades))
-    return merge(scenario, cascades, outcomes, time.perf_counter() - started)
+    return merge(scenario, cascades, outcomes, time.perf_counter() - started, keep=folder)
 
 
-def merge(scenario: Scenario, cascades: list[Cascade], outcomes: list[CascadeOutcome], wall_seconds: float) -> Results:
-    """The results of `scenario` from its cascades' outcomes (in key order)."""
+def merge(scenario: Scenario, cascades: list[Cascade], outcomes: list[CascadeOutcome], wall_seconds: float,
+          keep: object = None) -> Results:
+    """The results of `scenario` from its cascades' outcomes (in key order); `keep`: what the
+    merged tables need to live as long as they do (the folder of their parts' files)."""
     plan = Plan(scenario)
     whole_position = {id(mirror): position for position, mirror in enumerate(plan.mirrors_in_dependency_order)}
     facts = [CascadeFacts(tuple(whole_position[id(mirror)] for mirror in Plan(cascade.scenario).mirrors_in_dependency_order),
@@ -120,6 +137,6 @@ def merge(scenario: Scenario, cascades: list[Cascade], outcomes: list[CascadeOut
              for cascade, outcome in zip(cascades, outcomes, strict=True)]
     summary = merge_summaries(scenario, plan, [o.summary for o in outcomes], facts,
                               sum(o.summary["events_processed"] for o in outcomes), wall_seconds)
-    tables = Tables({name: ConcatenatedTable([o.tables[name] for o in outcomes], PCPI_ID_COLUMNS.get(name, ()))
+    tables = Tables({name: ConcatenatedTable([o.tables[name] for o in outcomes], PCPI_ID_COLUMNS.get(name, ()), keep)
                      for name in outcomes[0].tables})
     return Results.of_run(scenario, summary, tables)

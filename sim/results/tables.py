@@ -9,12 +9,14 @@ results folder does not build a DataFrame.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 class TableSource(Protocol):
@@ -87,28 +89,79 @@ class ConcatenatedTable:
     a missing value in some part are float64, text stays text, anything else mixed is object.
     """
 
-    def __init__(self, parts: Sequence[TableSource], id_columns: Sequence[str]):
+    def __init__(self, parts: Sequence[TableSource], id_columns: Sequence[str], keep: object = None):
+        """`keep`: what must live as long as this table (the folder its parts' files are in)."""
         self._parts = list(parts)
         self._id_columns = tuple(id_columns)
+        self._keep = keep
+
+    def _part(self, index: int) -> pd.DataFrame:
+        """Part `index`'s frame, its PCPI ids renumbered."""
+        frame = self._parts[index].frame()
+        count = len(self._parts)
+        renumbered = {column: merged_id(frame[column], index, count) for column in self._id_columns
+                      if count > 1 and frame[column].dtype != object}
+        return frame.assign(**renumbered) if renumbered else frame
+
+    def _dtypes(self, frames: Iterable[pd.DataFrame]) -> dict[str, object] | None:
+        """Per column, the dtype the parts' rows have together (None when no part has a row)."""
+        kinds: dict[str, set[object]] = {}
+        gaps: set[str] = set()
+        for frame in frames:
+            if len(frame):
+                for column in frame.columns:
+                    if frame[column].dtype == object and frame[column].isna().all():
+                        gaps.add(column)
+                    else:
+                        kinds.setdefault(column, set()).add(frame[column].dtype)
+                    kinds.setdefault(column, set())
+        if not kinds:
+            return None
+        return {column: next(iter(found)) if len(found) == 1 and column not in gaps else _dtype_of_all(found) if found
+                else object for column, found in kinds.items()}
 
     def frame(self) -> pd.DataFrame:
-        frames = []
+        frames = [self._part(index) for index in range(len(self._parts))]
+        dtypes = self._dtypes(frames)
+        if dtypes is None:
+            return frames[0].reset_index(drop=True)
+        combined = pd.concat([frame for frame in frames if len(frame)], ignore_index=True)
+        return combined.astype({column: dtype for column, dtype in dtypes.items() if combined[column].dtype != dtype})
+
+    def write_parquet(self, path: Path) -> None:
+        """Write the table as `frame().to_parquet(path, index=False)` would, one part at a time
+        (two passes: the dtypes of all the rows first, then the rows), so that writing a fleet's
+        table never holds more than one cascade's rows."""
         count = len(self._parts)
-        for index, source in enumerate(self._parts):
-            frame = source.frame()
-            renumbered = {column: merged_id(frame[column], index, count) for column in self._id_columns
-                          if count > 1 and frame[column].dtype != object}
-            frames.append(frame.assign(**renumbered) if renumbered else frame)
-        filled = [frame for frame in frames if len(frame)]
-        if len(filled) <= 1:
-            return (filled or frames)[0].reset_index(drop=True)
-        combined = pd.concat(filled, ignore_index=True)
-        for column in combined.columns:
-            kinds = {frame[column].dtype for frame in filled
-                     if not (frame[column].dtype == object and frame[column].isna().all())}
-            if len(kinds) > 1 or (kinds and combined[column].dtype != next(iter(kinds))):
-                combined[column] = combined[column].astype(_dtype_of_all(kinds))
-        return combined
+        dtypes = self._dtypes(self._part(index) for index in range(count))
+        if dtypes is None or count == 1:
+            self.frame().to_parquet(path, index=False)
+            return
+        writer = None
+        try:
+            for index in range(count):
+                frame = self._part(index)
+                if not len(frame):
+                    continue
+                frame = frame.astype({column: dtype for column, dtype in dtypes.items() if frame[column].dtype != dtype})
+                table = pa.Table.from_pandas(frame, preserve_index=False, schema=writer.schema if writer else None)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+class ParquetFileTable:
+    """A table in a Parquet file (a `TableSource`): what a cascade's run in another process
+    wrote for the merge to read."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def frame(self) -> pd.DataFrame:
+        return pd.read_parquet(self.path)
 
     def write_parquet(self, path: Path) -> None:
         self.frame().to_parquet(path, index=False)
