@@ -42,8 +42,7 @@ def run_cascades(scenario: Any, jobs: int, tables: bool) -> tuple[Results, dict[
     """`simulate_cascades` taken apart, to time the merge on its own: cascades on `jobs` workers, then merged."""
     cascades = split(scenario)
     ranks = {name: rank for rank, name in enumerate(volume_names(cascades))}
-    arguments = ([c.scenario for c in cascades], [c.key for c in cascades], [ranks] * len(cascades),
-                 [tables] * len(cascades))
+    arguments = ([c.scenario for c in cascades], [ranks] * len(cascades), [tables] * len(cascades))
     started, cpu = time.perf_counter(), time.process_time()
     if jobs == 1:
         outcomes, folder = list(map(run_cascade, *arguments)), None

@@ -27,7 +27,7 @@ from sim.engine.model import run_whole, simulate
 from sim.experiments.executors import open_executor
 from sim.protocols.registry import names
 from sim.results import TABLES, Results
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.scenario.cascades import split
 
 NOT_MERGED = ("events_processed", "wall_seconds")
@@ -116,8 +116,8 @@ def rename(document: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 def side_by_side(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """Two worlds in one scenario: two independent cascades (message faults left out: each
-    cascade of a scenario draws them from a stream of its own, one run of the whole from one)."""
+    """Two worlds in one scenario: two independent cascades (the first world's message faults
+    apply to both)."""
     other = rename(second, "Z")
     merged = copy.deepcopy(first)
     merged["duration"] = max(first["duration"], other["duration"], key=lambda text: int(text.rstrip("d")))
@@ -128,7 +128,6 @@ def side_by_side(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any
     faults = {**merged.get("faults", {})}
     for section, value in other.get("faults", {}).items():
         faults[section] = {**faults.get(section, {}), **value} if isinstance(value, dict) else [*faults.get(section, []), *value]
-    faults.pop("messages", None)
     merged["faults"] = faults
     return merged
 
@@ -142,7 +141,7 @@ def test_chains_are_split_one_cascade_each_with_their_share_of_the_policy() -> N
         assert [m.source for m in cascade.scenario.mirrors] == [f"A{i}:/vol/data", f"B{i}:/vol/data"]
 
 
-def test_a_link_joins_cascades_and_a_router_alone_is_no_cascade() -> None:
+def test_a_link_joins_cascades_and_routers_joined_to_no_appliance_go_with_the_first() -> None:
     document = chains_document(3)
     document["links"].append({"between": ["C0", "C1"], "bandwidth": "1Gbit/s", "latency": "1ms"})
     assert [c.key for c in split(load_document(document))] == ["A0", "A2"]
@@ -150,8 +149,8 @@ def test_a_link_joins_cascades_and_a_router_alone_is_no_cascade() -> None:
     document["routers"] = ["R"]
     document["links"].append({"between": ["B0", "R"], "bandwidth": "1Gbit/s", "latency": "1ms"})
     cascades = split(load_document({**document, "routers": ["R", "S"]}))
-    assert [(c.key, sorted(c.nodes)) for c in cascades] == [("A0", ["A0", "B0", "C0", "R"]), ("A1", ["A1", "B1", "C1"])]
-    assert cascades[0].scenario.routers == ("R",)
+    assert [(c.key, sorted(c.nodes)) for c in cascades] == [("A0", ["A0", "B0", "C0", "R", "S"]), ("A1", ["A1", "B1", "C1"])]
+    assert cascades[0].scenario.routers == ("R", "S") and cascades[1].scenario.routers == ()
 
 
 def test_a_scenario_of_one_cascade_is_one_run() -> None:
@@ -196,12 +195,20 @@ def test_the_results_do_not_depend_on_which_processes_ran_the_cascades(tmp_path:
                                       pd.read_parquet(tmp_path / f"{name}-at-once.parquet"), obj=name)
 
 
-def test_each_cascade_draws_its_own_message_faults() -> None:
+def test_message_faults_draw_per_sender_so_an_unrelated_cascade_changes_nothing() -> None:
     document = chains_document(2, days=1)
     document["faults"] = {"messages": {"loss": 0.3}}
-    lost = simulate(load_document(document), tables=False).summary["lock_messages_lost"]
+    scenario = load_document(document)
+    lost = simulate(scenario, tables=False).summary["lock_messages_lost"]
     assert lost["B0"] > 0 and lost["B1"] > 0
-    assert (lost["B0"], lost["C0"]) != (lost["B1"], lost["C1"]), "the two cascades draw different numbers"
+    assert (lost["B0"], lost["C0"]) != (lost["B1"], lost["C1"]), "each sender draws its own numbers"
+    assert_same_as_whole(scenario)
+    alone = {**document, "appliances": {n: a for n, a in document["appliances"].items() if n.endswith("0")},
+             "links": document["links"][:2], "volumes": {"A0:/vol/data": document["volumes"]["A0:/vol/data"]},
+             "mirrors": document["mirrors"][:2]}
+    alone["snapshot_policies"] = {"hourly": {**document["snapshot_policies"]["hourly"], "volumes": ["A0:/vol/data"]}}
+    lost_alone = simulate(load_document(alone), tables=False).summary["lock_messages_lost"]
+    assert lost_alone == {name: lost[name] for name in ("A0", "B0", "C0")}
 
 
 def test_merged_pcpi_ids_are_each_cascades_own_strided_and_locks_lists_them_alike(tmp_path: Path) -> None:
@@ -261,3 +268,31 @@ def test_cascades_on_a_dask_cluster_give_the_same_results() -> None:
         {k: v for k, v in here.summary.items() if k != "wall_seconds"}
     for name, frame in here.tables.items():
         pd.testing.assert_frame_equal(there.tables[name], frame, obj=name)
+
+
+KEPT = ROOT / "tests" / "cascades"
+"""Scenarios that once made a merged run differ from one run of the whole (kept as found by a review):
+a link between routers only, in no cascade; the sampler's flush in the middle of an instant, which
+the lock-space trace must replay before the instant's end; an appliance named `.`."""
+
+
+@pytest.mark.parametrize("path", sorted(KEPT.glob("*.yaml")), ids=lambda path: path.stem)
+def test_kept_scenarios_merge_to_one_run_of_the_whole(path: Path) -> None:
+    scenario = load_scenario(path)
+    assert len(split(scenario)) > 1
+    assert_same_as_whole(scenario)
+    with ProcessPoolExecutor(2) as pool:
+        there = simulate(scenario, executor=pool)
+    assert {k: v for k, v in there.summary.items() if k != "wall_seconds"} == \
+        {k: v for k, v in simulate(scenario).summary.items() if k != "wall_seconds"}
+
+
+def test_two_links_with_one_name_are_refused() -> None:
+    document = chains_document(1)
+    document["appliances"] = {"a-b": {"capacity": "1TiB"}, "c": {"capacity": "1TiB"}, "a": {"capacity": "1TiB"},
+                              "b-c": {"capacity": "1TiB"}}
+    document.update(links=[{"between": ["a-b", "c"], "bandwidth": "1Gbit/s", "latency": "1ms"},
+                           {"between": ["a", "b-c"], "bandwidth": "1Gbit/s", "latency": "1ms"}],
+                    volumes={}, mirrors=[], snapshot_policies={})
+    with pytest.raises(ScenarioError, match=r"links\[1\].between: its name 'a-b-c' is also the name of links\[0\]"):
+        load_document(document)

@@ -102,8 +102,8 @@ def recorded_run(scenario: Scenario, until_s: float | None = None) -> tuple[Mode
 
 
 def fates(spec: MessageFaultSpec, count: int, seed: int = 1) -> list[tuple[float, ...]]:
-    faults = MessageFaults(spec, RandomStreams(seed).stream("messages"))
-    return [faults.copies() for _ in range(count)]
+    faults = MessageFaults(spec, RandomStreams(seed))
+    return [faults.copies("B") for _ in range(count)]
 
 
 def test_each_message_is_lost_duplicated_held_back_and_late_with_its_probabilities():
@@ -152,9 +152,9 @@ def test_message_faults_that_change_nothing_change_nothing():
 
 
 def test_a_lost_lock_set_is_healed_by_the_next_exchange(make_scenario):
-    # Seed 1, loss 0.3: B's set sent after the update at 3:30 (sequence 30, locking its new
-    # base, PCPI 19) is lost. A keeps B's previous set, a lock on PCPI 18, until the set B
-    # sends before the next update (sequence 31, still PCPI 19) arrives and replaces it.
+    # Seed 1, loss 0.3: B's set sent after the update at 0:30 (sequence 6, locking its new
+    # base, PCPI 4) is lost. A keeps B's previous set, a lock on PCPI 3, until the set B
+    # sends before the next update (sequence 7, still PCPI 4) arrives and replaces it.
     model, messages = recorded_run(single_hop(make_scenario, loss=0.3))
     a, b = model.volumes["A:/vol/v"], model.volumes["B:/vol/v"]
     window = sorted([(round(t, 3), "sent", seq, locks[0].pcpi_id if locks else None)
@@ -162,10 +162,10 @@ def test_a_lost_lock_set_is_healed_by_the_next_exchange(make_scenario):
                     + [(round(t, 3), "applied", seq, None) for t, _rel, seq in messages.applied]
                     + [(round(t, 3), "lost", sender, why) for t, sender, why in messages.lost],
                     key=lambda row: row[0])
-    window = [row for row in window if 12_600 <= row[0] <= 13_501]
-    assert window == [(12600.0, "sent", 29, 18), (12600.001, "applied", 29, None),
-                      (12602.149, "sent", 30, 19), (12602.15, "lost", "B", "loss"),
-                      (13500.0, "sent", 31, 19), (13500.001, "applied", 31, None)]
+    window = [row for row in window if 1_800 <= row[0] <= 2_701]
+    assert window == [(1800.0, "sent", 5, 3), (1800.001, "applied", 5, None),
+                      (1802.149, "sent", 6, 4), (1802.15, "lost", "B", "loss"),
+                      (2700.0, "sent", 7, 4), (2700.001, "applied", 7, None)]
     assert model.traffic.lost["B"] == len(messages.lost)
     # At the end of the run A holds exactly what B's last set asked for.
     assert [key[0] for key in model.locks.held_from(a, b.name)] == [b.incoming.find_common_base().id]

@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT, chain_document, dump_yaml, rewrite_summary
 
 from sim.cli import main
-from sim.engine.model import simulate
+from sim.engine.model import run_whole, simulate
 from sim.results import COMPLETE_FILE, SCHEMA_VERSION, ResultsError, load
 from sim.results.folders import clean_leftovers, parent_lock, temp_path
 from sim.results.plan import OutputError, plan_run_folder
@@ -266,14 +266,14 @@ def test_compare_tables_always_agree_with_the_folders_next_to_them(tmp_path, cap
     assert not csv.exists() and not csv.with_suffix(".png").exists()
     # A compare interrupted after its first run leaves no table at all, not a stale one.
     assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(out), "--quiet"]) == 0
-    real = simulate
+    real = run_whole
 
-    def interrupted_on_softlock(scenario, **options):
+    def interrupted_on_softlock(scenario, *options):
         if scenario.protocol == "softlock":
             raise KeyboardInterrupt
-        return real(scenario, **options)
+        return real(scenario, *options)
 
-    monkeypatch.setattr("sim.engine.model.simulate", interrupted_on_softlock)
+    monkeypatch.setattr("sim.engine.model.run_whole", interrupted_on_softlock)
     capsys.readouterr()
     assert main(["compare", str(path), "--protocols", "none,softlock", "--out", str(out), "--quiet",
                  "--set", "duration=3h"]) == 130

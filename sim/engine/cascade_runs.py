@@ -6,9 +6,8 @@ A scenario of one cascade is one run, as always. A scenario of several is always
 by cascade, whatever runs them, so its results do not depend on how many processes did: the
 merge defines them.
 - Each cascade is a `Model` of its own, with the scenario's seed: every random stream is named
-  after the thing that draws from it, so each cascade draws what it would draw in one run of the
-  whole scenario, but for message faults, whose stream is the run's: a cascade's is
-  `messages:<key>` (its first appliance's name).
+  after the thing that draws from it (a volume, a link, an appliance, a message's sender), so
+  each cascade draws what it would draw in one run of the whole scenario.
 - The summary is what one run of the whole scenario writes (`sim.observe.merged_summary`),
   `events_processed` (the sum over the cascades) and `wall_seconds` aside.
 - The tables hold the cascades' rows one cascade after the other, in key order, each in its
@@ -21,6 +20,7 @@ merge defines them.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from sim.engine.messages import STREAM as MESSAGE_STREAM
 from sim.engine.model import Model, run_whole
 from sim.observe.collectors import EventRow, LockRow, PcpiRow, TransferRow
 from sim.observe.lock_space import TotalLockTrace
@@ -59,30 +58,24 @@ class CascadeOutcome:
     failed_write_bytes: dict[str, float]
 
 
-def cascade_model(scenario: Scenario, key: str, *, tables: bool = True, lock_trace: TotalLockTrace | None = None) -> Model:
-    """The model of the cascade `key` of a scenario of several (`scenario` holds its parts alone)."""
-    return Model(scenario, tables=tables, message_stream=f"{MESSAGE_STREAM}:{key}", lock_trace=lock_trace)
-
-
 def models_until(scenario: Scenario, at_s: float) -> list[Model]:
     """The models `simulate` runs for `scenario` (one, or one per cascade), each run up to `at_s`."""
     cascades = split(scenario)
-    models = [Model(scenario)] if len(cascades) == 1 else [cascade_model(c.scenario, c.key) for c in cascades]
+    models = [Model(c.scenario) for c in cascades]
     for model in models:
         model.start()
         model.run(until_s=at_s)
     return models
 
 
-def run_cascade(scenario: Scenario, key: str, ranks: Mapping[str, int], tables: bool,
-                table_folder: str | None = None) -> CascadeOutcome:
+def run_cascade(scenario: Scenario, ranks: Mapping[str, int], tables: bool, table_folder: str | None = None) -> CascadeOutcome:
     """Simulate one cascade (`scenario` holds its parts alone); `ranks` numbers every volume of the
     whole scenario in name order, for the lock-space trace. With `table_folder` (a folder this
     process and the merging one share), its tables are written there as Parquet files, and the
     outcome refers to them instead of carrying them."""
     started = time.perf_counter()
     trace = TotalLockTrace(ranks)
-    model = cascade_model(scenario, key, tables=tables, lock_trace=trace)
+    model = Model(scenario, tables=tables, lock_trace=trace)
     model.start()
     model.run()
     results = model.finalise(time.perf_counter() - started)
@@ -90,8 +83,7 @@ def run_cascade(scenario: Scenario, key: str, ranks: Mapping[str, int], tables: 
     assert isinstance(sources, Tables)
     kept: dict[str, TableSource] = {name: sources.source(name) for name in sources}
     if table_folder is not None:
-        folder = Path(table_folder) / key
-        folder.mkdir()
+        folder = Path(tempfile.mkdtemp(dir=table_folder))
         for name in sources:
             sources.write_parquet(name, folder / f"{name}.parquet")
         kept = {name: ParquetFileTable(folder / f"{name}.parquet") for name in sources}
@@ -116,8 +108,8 @@ def simulate_cascades(scenario: Scenario, *, tables: bool = True, executor: Exec
     # Local workers hand their tables over as files in a folder of this process's (spilled as a
     # run's tables are: memory stays flat); a cluster's workers send them back as DataFrames.
     folder = SpillFolder("cascades") if tables and isinstance(executor, ProcessPoolExecutor) else None
-    arguments = ([c.scenario for c in cascades], [c.key for c in cascades], [ranks] * len(cascades),
-                 [tables] * len(cascades), [str(folder.path) if folder else None] * len(cascades))
+    arguments = ([c.scenario for c in cascades], [ranks] * len(cascades), [tables] * len(cascades),
+                 [str(folder.path) if folder else None] * len(cascades))
     outcomes = []
     for outcome in executor.map(run_cascade, *arguments) if executor is not None else map(run_cascade, *arguments):
         outcomes.append(outcome)

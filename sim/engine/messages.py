@@ -1,7 +1,8 @@
 """Faults of control messages (lock sets): lost, late, duplicated and held back.
 
-Each message's fate is drawn on its own, from the run's `messages` stream (in a scenario of
-several independent cascades, each cascade's `messages:<key>` stream), when it is sent:
+Each message's fate is drawn on its own, when it is sent, from its sender's stream
+(`messages:<sending appliance>`: what one appliance sends does not move what another's draws,
+so a scenario's independent cascades draw the same run by run or merged):
 lost with probability `loss`; otherwise it arrives once, or twice with probability
 `duplicate`. Each arriving copy is late by its own extra delay (from the `delay` family of
 the given mean, when one is given), and every copy of a message is held back by
@@ -22,22 +23,26 @@ from sim.engine.randomness import RandomStreams
 from sim.scenario.schema import MessageFaultSpec
 
 STREAM = "messages"
-"""The name of the random stream message faults draw from."""
+"""The prefix of the random streams message faults draw from, one per sending appliance."""
 
 
 class MessageFaults:
     """The fate of each control message: which copies arrive, and how late."""
 
-    __slots__ = ("spec", "rng")
+    __slots__ = ("spec", "_streams", "_rngs")
 
-    def __init__(self, spec: MessageFaultSpec, rng: np.random.Generator):
+    def __init__(self, spec: MessageFaultSpec, streams: RandomStreams):
         self.spec = spec
-        self.rng = rng
+        self._streams = streams
+        self._rngs: dict[str, np.random.Generator] = {}
 
-    def copies(self) -> tuple[float, ...]:
-        """The extra delays, in seconds, of one message's copies that arrive: none when it is
-        lost, one, or two when it is duplicated."""
-        spec, rng = self.spec, self.rng
+    def copies(self, sender: str) -> tuple[float, ...]:
+        """The extra delays, in seconds, of the copies that arrive of one message `sender` (an
+        appliance) sends: none when it is lost, one, or two when it is duplicated."""
+        spec = self.spec
+        rng = self._rngs.get(sender)
+        if rng is None:
+            rng = self._rngs[sender] = self._streams.stream(f"{STREAM}:{sender}")
         lost_u, duplicate_u, reorder_u = rng.random(3)
         delay = spec.delay
         extra_s = ((repair_time(rng, delay.mean, delay), repair_time(rng, delay.mean, delay))
@@ -49,7 +54,6 @@ class MessageFaults:
         return tuple(held_back_s + extra for extra in extra_s[:count])
 
 
-def message_faults(spec: MessageFaultSpec | None, streams: RandomStreams, stream: str = STREAM) -> MessageFaults | None:
-    """The run's message faults, drawing from `stream` (`messages`; each cascade of a scenario
-    of several has its own, see `sim.engine.cascade_runs`); None without a spec."""
-    return MessageFaults(spec, streams.stream(stream)) if spec is not None else None
+def message_faults(spec: MessageFaultSpec | None, streams: RandomStreams) -> MessageFaults | None:
+    """The run's message faults, each sender drawing from its own stream; None without a spec."""
+    return MessageFaults(spec, streams) if spec is not None else None

@@ -25,7 +25,6 @@ from sim.engine.events import DomainEvents
 from sim.engine.faults import link_outage, random_link_failures, retirement
 from sim.engine.holds import ApplicationHolds
 from sim.engine.lock_table import LockTable
-from sim.engine.messages import STREAM as MESSAGE_STREAM
 from sim.engine.messages import message_faults
 from sim.engine.mirror import MIRROR_LABEL, QTREE_MIRROR_LABEL, MirrorRelationship, MirrorServices
 from sim.engine.network import Network, bandwidth_changes
@@ -61,11 +60,10 @@ class Model:
 
     `tables=False` switches the tables and the sampler off (a sweep that wants KPIs only, a
     benchmark): the summary is the same, the tables are empty. A run of one cascade of a bigger
-    scenario (`sim.engine.cascade_runs`) gives its own `message_stream` and a `lock_trace`.
+    scenario (`sim.engine.cascade_runs`) keeps a `lock_trace`.
     """
 
-    def __init__(self, scenario: Scenario, *, tables: bool = True, message_stream: str = MESSAGE_STREAM,
-                 lock_trace: TotalLockTrace | None = None):
+    def __init__(self, scenario: Scenario, *, tables: bool = True, lock_trace: TotalLockTrace | None = None):
         self.scenario = scenario
         env = self.env = simpy.Environment()
         events = self.events = DomainEvents()
@@ -76,7 +74,7 @@ class Model:
         self.network = Network(env, plan)
         self.locks = LockTable(env, events)
         info = protocol(scenario.protocol)
-        messages = message_faults(scenario.faults.messages, streams, message_stream)
+        messages = message_faults(scenario.faults.messages, streams)
         self.strategy = info.strategy(info.name, Services(env, self.network, self.locks, events,
                                                           scenario.lock_record_bytes, messages),
                                       strategy_config(scenario))

@@ -78,25 +78,29 @@ class TotalLockTrace:
     within its instant, and by how much.
 
     A flush moves the total volume by volume: heads (and volumes that are their own head) in
-    name order, then images in name order. `order` numbers that sequence over the volumes of
-    the whole scenario (`ranks`: every volume's position in name order), so that sorting the
-    changes of several cascades by (time, order) gives the sequence one run of the whole
-    scenario adds them in, and adding them up in that sequence gives its running total, to the
-    last bit.
+    name order, then images in name order. An instant may have two flushes: the sampler's, in
+    the middle of the instant, then the one at its end. `order` numbers that sequence over the
+    volumes of the whole scenario (`ranks`: every volume's position in name order), so that
+    sorting the changes of several cascades by (time, order) gives the sequence one run of the
+    whole scenario adds them in (every cascade's sampler samples at the same times), and adding
+    them up in that sequence gives its running total, to the last bit.
     """
 
-    __slots__ = ("times", "order", "deltas", "_ranks", "_images_after")
+    __slots__ = ("times", "order", "deltas", "sampling", "_ranks", "_images_after")
 
     def __init__(self, ranks: Mapping[str, int]):
         self.times = array("d")
         self.order = array("q")
         self.deltas = array("d")
+        self.sampling = False
+        """Whether the flush under way is the sampler's (in the middle of an instant)."""
         self._ranks = ranks
         self._images_after = len(ranks)
 
     def add(self, now: float, volume: str, is_head: bool, delta: float) -> None:
         self.times.append(now)
-        self.order.append(self._ranks[volume] + (0 if is_head else self._images_after))
+        self.order.append(self._ranks[volume] + (0 if is_head else self._images_after)
+                          + (0 if self.sampling else 2 * self._images_after))
         self.deltas.append(delta)
 
 
@@ -148,9 +152,11 @@ class LockSpaceMeter:
         """(protocol-lock bytes, hold bytes) the volume holds now (as of the last flush)."""
         return self._held[volume.name]
 
-    def flush(self, now: float) -> None:
+    def flush(self, now: float, *, sampling: bool = False) -> None:
         """Re-evaluate the volumes changed since the last flush, heads first, and move the
-        levels at `now`."""
+        levels at `now` (`sampling`: for the sampler, in the middle of the instant)."""
+        if self.trace is not None:
+            self.trace.sampling = sampling
         dirty = self.dirty
         self.dirty = set()
         images: dict[str, Volume] = {}

@@ -50,7 +50,7 @@ class Sampler:
         while t < self.duration_s:
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
-            meter.flush(t)
+            meter.flush(t, sampling=True)
             for rel in self.relationships:
                 lag = stats.lag_s(rel, t)
                 if lag is not None:

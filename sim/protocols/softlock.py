@@ -323,7 +323,7 @@ class SoftLockProtocol(DependencyStrategy):
         sender, receiver = rel.destination.appliance.name, rel.source.appliance.name
         services.events.lock_set_sent(services.env.now, sender, size)
         state.lock_sets_sent += 1
-        copies = ON_TIME if services.messages is None else services.messages.copies()
+        copies = ON_TIME if services.messages is None else services.messages.copies(sender)
         flight = LockSetInFlight(rel, locks, state.lock_sets_sent, rel.source, sender, receiver,
                                  (network.epoch(sender), network.epoch(receiver)), len(copies))
         yield from network.transmit(sender, receiver, size)

@@ -54,12 +54,13 @@ def _joined(scenario: Scenario) -> nx.Graph:
 
 
 def split(scenario: Scenario) -> list[Cascade]:
-    """The scenario's independent cascades, by key. A component of routers alone (no appliance)
-    carries nothing and is left out; a scenario of one cascade gives one `Cascade` whose scenario
-    is `scenario` itself."""
-    groups = sorted((frozenset(nodes) for nodes in nx.connected_components(_joined(scenario))
-                     if any(node in scenario.appliances for node in nodes)),
+    """The scenario's independent cascades, by key. Routers joined to no appliance (whose links
+    carry nothing, but go down and up, and are sampled) go with the first cascade; a scenario of
+    one cascade gives one `Cascade` whose scenario is `scenario` itself."""
+    components = [frozenset(nodes) for nodes in nx.connected_components(_joined(scenario))]
+    groups = sorted((nodes for nodes in components if any(node in scenario.appliances for node in nodes)),
                     key=lambda nodes: min(node for node in nodes if node in scenario.appliances))
+    groups[0] = groups[0].union(*(nodes for nodes in components if not any(n in scenario.appliances for n in nodes)))
     if len(groups) == 1:
         return [Cascade(min(scenario.appliances), groups[0], scenario)]
     return [Cascade(min(node for node in nodes if node in scenario.appliances), nodes, _restrict(scenario, nodes))

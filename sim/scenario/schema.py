@@ -515,7 +515,7 @@ class ReleaseSpec(_Spec):
 class FaultsSpec(_Spec):
     """Faults as they happen: random link failures, appliance crashes, control-message faults,
     and cascade changes. Random processes draw from their own streams (named after the link,
-    the appliance or `messages`), so adding one leaves every other draw unchanged."""
+    the appliance, or the appliance sending a message), so adding one leaves every other draw unchanged."""
 
     links: tuple[LinkFailureSpec, ...] = ()
     """Random failures per link (fixed windows are the links' `outages`)."""

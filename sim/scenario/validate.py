@@ -42,8 +42,14 @@ def cross_reference_problems(s: Scenario, enforce_limits: bool = True) -> list[t
         hosts.add(router)
 
     linked: set[frozenset[str]] = set()
+    named: dict[str, int] = {}
     for i, link in enumerate(s.links):
         a, b = link.between
+        name = f"{a}-{b}"  # what summary.json, the tables and the plots call it
+        if name in named and frozenset((a, b)) not in linked:
+            problems.append((("links", i, "between"), f"its name {name!r} is also the name of links[{named[name]}] "
+                             "(a link is named by its ends joined by '-'): rename an appliance or router"))
+        named.setdefault(name, i)
         for end in (a, b):
             if end not in hosts:
                 problems.append((("links", i, "between"), f"unknown appliance or router {end!r}"))
