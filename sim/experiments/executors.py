@@ -1,8 +1,9 @@
-"""Where a sweep's runs execute: local worker processes, or a Dask distributed cluster.
+"""Where a sweep's runs, or a scenario's independent cascades (`cascadesim run --jobs`), execute:
+local worker processes, or a Dask distributed cluster.
 
 Both are a `concurrent.futures.Executor`: `ProcessPoolExecutor` on this machine, and Dask's
-`Client.get_executor()` (its futures are `concurrent.futures.Future`s) on a cluster, so the sweep
-has one code path and a laptop and a cluster give the same rows. A Dask cluster is an existing
+`Client.get_executor()` (its futures are `concurrent.futures.Future`s) on a cluster, so sweeps
+and cascades have one code path each and a laptop and a cluster give the same results. A Dask cluster is an existing
 scheduler (`--scheduler tcp://HOST:PORT`) or a `LocalCluster` started here (`--executor dask`).
 """
 
