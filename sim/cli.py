@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import BrokenExecutor, Executor
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -133,6 +133,10 @@ def _protocol_list(text: str) -> list[str]:
     return chosen
 
 
+WORKER_DIED = ("cascadesim: a worker process died while it ran a cascade (out of memory?); nothing was written. "
+               "Run again with fewer --jobs (--jobs 1 runs the cascades in this process)")
+
+
 @contextlib.contextmanager
 def cascade_workers(args: argparse.Namespace, scenario: Scenario) -> Iterator[Executor | None]:
     """Where the cascades of `scenario` run: `--jobs` local worker processes (default one per CPU,
@@ -244,6 +248,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ExecutorError as err:
         print(f"cascadesim: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenExecutor:
+        print(WORKER_DIED, file=sys.stderr)
+        return 1
     result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
     folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir),
                               plots=not args.no_plots)
@@ -289,6 +296,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except ExecutorError as err:
         print(f"cascadesim: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenExecutor:
+        print(WORKER_DIED, file=sys.stderr)
+        return 1
     title = f"{scenario.name}, seed {scenario.seed}: the same scenario and seed under each protocol"
     summaries = write_compare(csv_path, {p: t.folder for p, t in targets.items()}, title,
                               on_wait=_waiting(csv_path.parent), plots=not args.no_plots)

@@ -5,12 +5,15 @@ results whichever processes ran the cascades."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from random_worlds import world_yaml, worlds
 
+from sim.cli import main
 from sim.engine.cascade_runs import PCPI_ID_COLUMNS
 from sim.engine.model import run_whole, simulate
 from sim.experiments.executors import open_executor
@@ -296,3 +300,21 @@ def test_two_links_with_one_name_are_refused() -> None:
                     volumes={}, mirrors=[], snapshot_policies={})
     with pytest.raises(ScenarioError, match=r"links\[1\].between: its name 'a-b-c' is also the name of links\[0\]"):
         load_document(document)
+
+
+def test_a_worker_that_dies_is_reported_without_a_traceback_and_nothing_is_written(tmp_path: Path, monkeypatch, capsys) -> None:
+    class DyingWorkers(ProcessPoolExecutor):
+        def map(self, *_args: Any, **_options: Any) -> Any:
+            raise BrokenProcessPool("a child process terminated abruptly")
+
+    @contextlib.contextmanager
+    def dying(_args: Any, _scenario: Scenario) -> Iterator[ProcessPoolExecutor]:
+        with DyingWorkers(1) as pool:
+            yield pool
+
+    monkeypatch.setattr("sim.cli.cascade_workers", dying)
+    path = tmp_path / "chains.yaml"
+    path.write_text(yaml.safe_dump(chains_document(2, days=1), sort_keys=False))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    assert "a worker process died while it ran a cascade" in capsys.readouterr().err
+    assert not list((tmp_path / "out").rglob("summary.json"))
