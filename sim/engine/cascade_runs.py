@@ -1,6 +1,6 @@
 """A scenario of several independent cascades (`sim.scenario.cascades`), run one cascade at a
-time, here or in other processes (`jobs`, a `concurrent.futures.Executor`: local workers or a
-Dask cluster), and merged into the results of the whole scenario.
+time, here or in other processes (a `concurrent.futures.Executor`: local workers, `--jobs`, or
+a Dask cluster, `--scheduler`), and merged into the results of the whole scenario.
 
 A scenario of one cascade is one run, as always. A scenario of several is always run cascade
 by cascade, whatever runs them, so its results do not depend on how many processes did: the
@@ -49,7 +49,7 @@ PCPI_ID_COLUMNS: dict[str, tuple[str, ...]] = {
 @dataclass(frozen=True, slots=True)
 class CascadeOutcome:
     """One cascade's run, as sent back from wherever it ran: its summary, its tables' sources
-    (pickled as DataFrames), and what the merge needs besides."""
+    (Parquet files a local worker wrote, or DataFrames pickled), and what the merge needs besides."""
 
     summary: dict[str, Any]
     tables: dict[str, TableSource]
