@@ -318,3 +318,15 @@ def test_a_worker_that_dies_is_reported_without_a_traceback_and_nothing_is_writt
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 1
     assert "a worker process died while it ran a cascade" in capsys.readouterr().err
     assert not list((tmp_path / "out").rglob("summary.json"))
+
+
+def test_compare_with_jobs_gives_the_table_compare_here_gives(tmp_path: Path) -> None:
+    path = tmp_path / "chains.yaml"
+    path.write_text(yaml.safe_dump(chains_document(2, days=1), sort_keys=False))
+    tables = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}"
+        subprocess.run([sys.executable, "-m", "sim", "compare", str(path), "--protocols", "none,softlock", "--jobs", jobs,
+                        "--no-plots", "--quiet", "--out", str(out)], check=True, capture_output=True)
+        tables.append((out / "chains" / "compare-seed3.csv").read_text())
+    assert tables[0] == tables[1]
