@@ -133,8 +133,26 @@ def _protocol_list(text: str) -> list[str]:
     return chosen
 
 
-WORKER_DIED = ("cascadesim: a worker process died while it ran a cascade (out of memory?); nothing was written. "
+WORKER_DIED = ("cascadesim: a worker process died while it ran a cascade (out of memory?); that run was not written. "
                "Run again with fewer --jobs (--jobs 1 runs the cascades in this process)")
+
+
+def _workers_checked(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`command`, a command that may run cascades on workers (`cascade_workers`), with a cluster it
+    cannot use reported as bad input (exit 2) and a worker that died as a failed run (exit 1)."""
+    @functools.wraps(command)
+    def checked(args: argparse.Namespace) -> int:
+        from sim.experiments.executors import ExecutorError
+
+        try:
+            return command(args)
+        except ExecutorError as err:
+            print(f"cascadesim: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except BrokenExecutor:
+            print(WORKER_DIED, file=sys.stderr)
+            return 1
+    return checked
 
 
 @contextlib.contextmanager
@@ -227,8 +245,8 @@ def _output_checked(command: Callable[[argparse.Namespace], int]) -> Callable[[a
 
 
 @_output_checked
+@_workers_checked
 def cmd_run(args: argparse.Namespace) -> int:
-    from sim.experiments.executors import ExecutorError
     from sim.experiments.provenance import provenance
     from sim.present.compare import kpi_table
     from sim.present.formatting import format_count, format_seconds
@@ -241,16 +259,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = plan_run_folder(Path(args.out), scenario.name, scenario.protocol, scenario.seed, source.sha256,
                              force=args.force)
     _warn_no_limits(args)
-    try:
-        with cascade_workers(args, scenario) as executor:
-            result = simulate_with_progress(scenario, _progress_stream(args), scenario.protocol,
-                                            tables=args.tables == "all", executor=executor)
-    except ExecutorError as err:
-        print(f"cascadesim: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except BrokenExecutor:
-        print(WORKER_DIED, file=sys.stderr)
-        return 1
+    with cascade_workers(args, scenario) as executor:
+        result = simulate_with_progress(scenario, _progress_stream(args), scenario.protocol,
+                                        tables=args.tables == "all", executor=executor)
     result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
     folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir),
                               plots=not args.no_plots)
@@ -264,8 +275,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 @_output_checked
+@_workers_checked
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim.experiments.executors import ExecutorError
     from sim.experiments.provenance import provenance
     from sim.present.compare import kpi_table
     from sim.present.terminal import format_kpi_table, verdict_lines
@@ -284,21 +295,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     csv_path = plan_compare(out, scenario.name, scenario.seed)
     _warn_no_limits(args)
     bar_file = _progress_stream(args)
-    try:
-        with cascade_workers(args, scenario) as executor:
-            for protocol, target in targets.items():
-                result = simulate_with_progress(scenario.model_copy(update={"protocol": protocol}), bar_file, protocol,
-                                                executor=executor)
-                result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
-                folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir),
-                                          plots=not args.no_plots)
-                print(f"{protocol}: {folder}")
-    except ExecutorError as err:
-        print(f"cascadesim: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except BrokenExecutor:
-        print(WORKER_DIED, file=sys.stderr)
-        return 1
+    with cascade_workers(args, scenario) as executor:
+        for protocol, target in targets.items():
+            result = simulate_with_progress(scenario.model_copy(update={"protocol": protocol}), bar_file, protocol,
+                                            executor=executor)
+            result.summary["provenance"] = provenance(source, args.set, limits=not args.no_limits)
+            folder = write_run_folder(result, target, source.text, on_wait=_waiting(target.scenario_dir),
+                                      plots=not args.no_plots)
+            print(f"{protocol}: {folder}")
     title = f"{scenario.name}, seed {scenario.seed}: the same scenario and seed under each protocol"
     summaries = write_compare(csv_path, {p: t.folder for p, t in targets.items()}, title,
                               on_wait=_waiting(csv_path.parent), plots=not args.no_plots)

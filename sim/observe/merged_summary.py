@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.observe.kpis import NAMES
 from sim.observe.lock_traffic import Propagation, propagation_summary
-from sim.results.layout import SCHEMA_VERSION
+from sim.observe.summary import summary_document
 from sim.scenario import Plan, Scenario
 
 SUMMED = ("premature_deletions", "bases_lost_pending", "rebaselines", "updates_completed", "updates_skipped",
@@ -98,16 +97,7 @@ def merge_summaries(scenario: Scenario, plan: Plan, summaries: Sequence[dict[str
         "link_availability": (sum(usage["availability"] for usage in link_usage.values()) / len(link_usage)
                               if link_usage else 1.0),
     })
-    assert set(measured) == set(NAMES), "every registered KPI is merged, and only those"
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "scenario": scenario.name,
-        "seed": scenario.seed,
-        "protocol": scenario.protocol,
-        "duration_s": scenario.duration,
-        "events_processed": events_processed,
-        "wall_seconds": wall_seconds,
-        "kpis": {name: measured[name] for name in NAMES},
+    return summary_document(scenario, events_processed, wall_seconds, measured, {
         "lock_messages_sent": sent,
         "lock_messages_lost": dict(sorted(_union(summaries, "lock_messages_lost").items())),
         "lock_space_byte_hours": lock_byte_h,
@@ -119,7 +109,7 @@ def merge_summaries(scenario: Scenario, plan: Plan, summaries: Sequence[dict[str
         "relationships": per_relationship,
         "appliances": dict(sorted(_union(summaries, "appliances").items())),
         "links": link_usage,
-    }
+    })
 
 
 def _union(summaries: Sequence[dict[str, Any]], section: str) -> dict[str, Any]:

@@ -80,16 +80,7 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
         "link_availability": (sum(usage["availability"] for usage in link_usage.values()) / len(link_usage)
                               if link_usage else 1.0),
     }
-    assert set(measured) == set(NAMES), "every registered KPI is measured, and only those"
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "scenario": scenario.name,
-        "seed": scenario.seed,
-        "protocol": scenario.protocol,
-        "duration_s": scenario.duration,
-        "events_processed": events_processed,
-        "wall_seconds": wall_seconds,
-        "kpis": {name: measured[name] for name in NAMES},
+    return summary_document(scenario, events_processed, wall_seconds, measured, {
         "lock_messages_sent": {name: {"messages": traffic.messages[name], "bytes": traffic.message_bytes[name]}
                                for name in traffic.messages},
         "lock_messages_lost": dict(traffic.lost),
@@ -108,4 +99,29 @@ def build_summary(scenario: Scenario, end: float, events_processed: int, wall_se
             "availability": 1.0 - fault_log.downtime[appliance.name].until(end) / end if end > 0 else 1.0,
         } for appliance in appliances},
         "links": link_usage,
+    })
+
+
+SECTIONS = ("lock_messages_sent", "lock_messages_lost", "lock_space_byte_hours", "lock_space_peak_bytes",
+            "hold_space_byte_hours", "lock_propagation_s", "gap_pcpis", "peak_pcpis", "relationships", "appliances",
+            "links")
+"""summary.json's sections after the KPIs, in the order it writes them."""
+
+
+def summary_document(scenario: Scenario, events_processed: int, wall_seconds: float, measured: dict[str, Any],
+                     sections: dict[str, Any]) -> dict[str, Any]:
+    """summary.json's layout: what was run, the KPIs `measured` in the registry's order, then the
+    `sections` (one run's, or a merge of cascades' runs: `sim.observe.merged_summary`)."""
+    assert set(measured) == set(NAMES), "every registered KPI is measured, and only those"
+    assert tuple(sections) == SECTIONS, "every section, in summary.json's order"
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "protocol": scenario.protocol,
+        "duration_s": scenario.duration,
+        "events_processed": events_processed,
+        "wall_seconds": wall_seconds,
+        "kpis": {name: measured[name] for name in NAMES},
+        **sections,
     }
