@@ -37,6 +37,9 @@ sampler); `all` (the default) is what `cascadesim run` does.
 
 from __future__ import annotations
 
+import sim  # noqa: F401 - first: then SimPy too loads compiled, as under cascadesim (sim.native)
+
+# isort: split
 import argparse
 import gc
 import json
@@ -53,6 +56,7 @@ import simpy
 from ruamel.yaml import YAML
 
 from sim.engine.model import GC_GEN0_THRESHOLD, Model
+from sim.native import HOT_MODULES, is_native
 from sim.protocols.registry import names as protocol_names
 from sim.results import Results
 from sim.results.tables import write_parquet
@@ -65,10 +69,10 @@ BARE_PROCESSES = 1000
 BARE_TIMEOUTS = 1_000_000
 FLOOR_REPEATS = 3
 """Replays of the schedule floor; its CPU is their median."""
-COLUMNS = ("appliances", "days", "protocol", "tables", "limits", "events", "wall_s", "events_per_s", "peak_rss_mb",
+COLUMNS = ("appliances", "days", "protocol", "tables", "compiled", "limits", "events", "wall_s", "events_per_s", "peak_rss_mb",
            "bare_simpy_events_per_s", "ratio", "build_cpu_s", "start_cpu_s", "loop_cpu_s", "finalise_cpu_s",
            "write_cpu_s", "updates", "events_per_update", "floor_events", "floor_cpu_s", "model_floor", "loop_rss_b_per_event")
-KEY = ("appliances", "days", "protocol", "tables")
+KEY = ("appliances", "days", "protocol", "tables", "compiled")
 
 
 def fleet_document(chains: int, days: int, protocol: str, seed: int) -> dict[str, Any]:
@@ -170,6 +174,13 @@ def measure_model(scenario: Scenario, *, tables: bool = True) -> dict[str, Any]:
         "updates": results.summary["kpis"]["updates_completed"],
         "loop_rss_bytes": max(rss_loop - rss_before, 0.0),
     }
+
+
+def compiled_modules() -> str:
+    """How many of the hot modules this process loaded compiled (`sim.native`), e.g. `47/47`;
+    `0/47` when it runs as Python."""
+    loaded = [sys.modules.get(name) for name in HOT_MODULES]
+    return f"{sum(1 for module in loaded if module is not None and is_native(module))}/{len(HOT_MODULES)}"
 
 
 def schedule_floor(scenario: Scenario) -> tuple[int, float]:
@@ -315,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         "days": args.days,
         "protocol": args.protocol,
         "tables": args.tables,
+        "compiled": compiled_modules(),
         "limits": "off" if args.no_limits else "on",
         "events": events,
         "wall_s": round(wall_s, 3),

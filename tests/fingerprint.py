@@ -38,14 +38,16 @@ def table_digest(frame: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def fingerprints(ignore: tuple[str, ...] = ()) -> dict[str, dict[str, str | int]]:
-    """{"<file>/<protocol>": {"summary": sha256, "<table>": sha256, ...}}, every registered protocol."""
+def fingerprints(ignore: tuple[str, ...] = (), paths: list[Path] | None = None) -> dict[str, dict[str, str | int]]:
+    """{"<file>/<protocol>": {"summary": sha256, "<table>": sha256, ...}}, every registered
+    protocol, for the scenario files `paths` (default: the library's and the kept worlds)."""
     sys.path.insert(0, str(ROOT))
     from sim.engine.model import simulate
     from sim.protocols.registry import names
     from sim.scenario import load_scenario
 
-    paths = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "tests" / "worlds").glob("*.yaml"))
+    if paths is None:
+        paths = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "tests" / "worlds").glob("*.yaml"))
     found: dict[str, dict[str, str | int]] = {}
     for path in paths:
         scenario = load_scenario(path)
@@ -63,8 +65,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--ignore-summary-key", action="append", default=[])
+    parser.add_argument("--scenario", action="append", type=Path, help="only these files (repeatable)")
     args = parser.parse_args()
-    args.out.write_text(json.dumps(fingerprints(tuple(args.ignore_summary_key)), indent=1, sort_keys=True) + "\n")
+    found = fingerprints(tuple(args.ignore_summary_key), [path.resolve() for path in args.scenario] if args.scenario else None)
+    args.out.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,181 @@
+"""The event loop's hot modules compiled with Cython, loaded only while they match their source.
+
+The simulator is pure Python. `python -m sim.native build` (run by `make demo` and `make
+test`) compiles the modules of `HOT_MODULES` from their own source, unchanged, into
+`sim/_native/` and writes a manifest with the SHA-256 of each source file it compiled. On
+import, `sim` installs a finder (`install`) that loads a compiled module instead of its `.py`
+only when the `.py` is still the file it was compiled from, for this interpreter: a module
+edited since is imported from its source, so a stale build can never run old code. Nothing
+else changes: the compiled code is the same Python, run without the interpreter's dispatch,
+and gives the same results to the last bit (tests/test_native.py, bench/README.md).
+
+Without a C compiler or Cython the build says so and everything runs as Python. Setting
+`CASCADESIM_PURE_PYTHON=1` ignores a build. `python -m sim.native status` lists what is
+loaded from where.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+NATIVE_DIR = PACKAGE / "_native"
+MANIFEST = NATIVE_DIR / "manifest.json"
+PURE_ENV = "CASCADESIM_PURE_PYTHON"
+DIRECTIVES: dict[str, object] = {"language_level": 3, "annotation_typing": False}
+"""Cython's directives for the build: the code compiled as the interpreter runs it (an
+annotation is a hint, not a C type). A build made with other directives is not loaded."""
+
+HOT_MODULES: tuple[str, ...] = (
+    "sim.engine.clock",
+    "sim.engine.crashes",
+    "sim.engine.deletion",
+    "sim.engine.durations",
+    "sim.engine.events",
+    "sim.engine.faults",
+    "sim.engine.holds",
+    "sim.engine.lock_table",
+    "sim.engine.messages",
+    "sim.engine.mirror",
+    "sim.engine.model",
+    "sim.engine.network",
+    "sim.engine.snapshots",
+    "sim.engine.storage",
+    "sim.protocols.base",
+    "sim.protocols.btrbk",
+    "sim.protocols.ceph",
+    "sim.protocols.hard",
+    "sim.protocols.lease",
+    "sim.protocols.local",
+    "sim.protocols.none",
+    "sim.protocols.softlock",
+    "sim.protocols.softlock_pending",
+    "sim.protocols.syncoid",
+    "sim.protocols.targets",
+    "sim.protocols.znapzend",
+    "sim.protocols.zrepl",
+    "sim.observe.collectors",
+    "sim.observe.fault_log",
+    "sim.observe.gaps",
+    "sim.observe.lock_space",
+    "sim.observe.lock_traffic",
+    "sim.observe.mirrors",
+    "sim.observe.oracle",
+    "sim.observe.pile_up",
+    "sim.observe.sampler",
+    "sim.observe.space_pressure",
+    "sim.retention.base",
+    "sim.retention.btrbk",
+    "sim.retention.keep_n",
+    "sim.retention.sanoid",
+    "sim.retention.thinner",
+    "sim.retention.znapzend",
+    "sim.retention.zrepl_grid",
+    "sim.retention.zrepl_last_n",
+    "simpy.core",
+    "simpy.events",
+)
+"""The modules a run spends its event loop in (bench/profile_fleet.py's own time per file)."""
+
+
+def source_of(module: str) -> Path:
+    """The `.py` file of `module`: one of this package's, or of SimPy's (found without
+    importing SimPy)."""
+    top, *rest = module.split(".")
+    if top == "sim":
+        return ROOT.joinpath(top, *rest).with_suffix(".py")
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin is None:
+        return Path(os.devnull)
+    return Path(spec.origin).parent.joinpath(*rest).with_suffix(".py")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def interpreter_tag() -> str:
+    """What a compiled module is bound to: this interpreter's extension suffix."""
+    return importlib.machinery.EXTENSION_SUFFIXES[0]
+
+
+def compiled_path(module: str) -> Path:
+    """Where `build` puts the compiled form of `module`."""
+    return NATIVE_DIR.joinpath(*module.split(".")).with_name(module.rsplit(".", 1)[1] + interpreter_tag())
+
+
+def fresh_modules(manifest_path: Path = MANIFEST) -> dict[str, Path]:
+    """The compiled modules of the manifest at `manifest_path` that may be loaded: built for
+    this interpreter from the `.py` file as it is now. Empty without a (readable) manifest."""
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if (not isinstance(manifest, dict) or manifest.get("interpreter") != interpreter_tag()
+            or manifest.get("directives") != DIRECTIVES):
+        return {}
+    fresh: dict[str, Path] = {}
+    for module, entry in manifest.get("modules", {}).items():
+        compiled = manifest_path.parent / entry["file"]
+        source = source_of(module)
+        if compiled.is_file() and source.is_file() and digest(source) == entry["source_sha256"]:
+            fresh[module] = compiled
+    return fresh
+
+
+class NativeFinder(importlib.abc.MetaPathFinder):
+    """Finds the compiled form of a module that has a fresh one (`fresh_modules`)."""
+
+    def __init__(self, compiled: dict[str, Path]):
+        self.compiled = compiled
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        compiled = self.compiled.get(fullname)
+        if compiled is None:
+            return None
+        loader = importlib.machinery.ExtensionFileLoader(fullname, str(compiled))
+        return importlib.util.spec_from_file_location(fullname, compiled, loader=loader)
+
+
+def install() -> None:
+    """Put a `NativeFinder` for the fresh compiled modules first on the import path, unless
+    `CASCADESIM_PURE_PYTHON` is set or there are none. Called once, by `sim/__init__.py`."""
+    if os.environ.get(PURE_ENV) or any(isinstance(finder, NativeFinder) for finder in sys.meta_path):
+        return
+    compiled = fresh_modules()
+    if compiled:
+        sys.meta_path.insert(0, NativeFinder(compiled))
+
+
+def is_native(module: ModuleType) -> bool:
+    """Whether `module` was loaded from a compiled file."""
+    return isinstance(getattr(module, "__loader__", None), importlib.machinery.ExtensionFileLoader)
+
+
+def status() -> list[tuple[str, str]]:
+    """(module, how it loads) for each hot module: `compiled`, `stale` (edited since it was
+    compiled: runs as Python), `not built`, or `ignored` under CASCADESIM_PURE_PYTHON."""
+    try:
+        listed = json.loads(MANIFEST.read_text()).get("modules", {})
+    except (OSError, ValueError, AttributeError):
+        listed = {}
+    fresh = fresh_modules()
+    rows = []
+    for module in HOT_MODULES:
+        if module in fresh:
+            how = "ignored (CASCADESIM_PURE_PYTHON)" if os.environ.get(PURE_ENV) else "compiled"
+        else:
+            how = "stale: runs as Python" if module in listed else "not built: runs as Python"
+        rows.append((module, how))
+    return rows
