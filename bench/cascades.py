@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scale import EXIT_BAD_INPUT, format_table, load_fleet, merge_into, peak_rss_mb  # noqa: E402
+from scale import EXIT_BAD_INPUT, compiled_modules, format_table, load_fleet, merge_into, peak_rss_mb  # noqa: E402
 
 from sim.engine.cascade_runs import merge, run_cascade  # noqa: E402
 from sim.engine.model import run_whole  # noqa: E402
@@ -33,9 +33,9 @@ from sim.results import Results  # noqa: E402
 from sim.scenario.cascades import split, volume_names  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "results" / "bench" / "cascades.json"
-COLUMNS = ("appliances", "days", "protocol", "tables", "jobs", "cascades", "wall_s", "cpu_s", "busy_s",
+COLUMNS = ("appliances", "days", "protocol", "tables", "compiled", "jobs", "cascades", "wall_s", "cpu_s", "busy_s",
            "merge_cpu_s", "speed_up", "peak_rss_mb")
-KEY = ("appliances", "days", "protocol", "tables", "jobs")
+KEY = ("appliances", "days", "protocol", "tables", "compiled", "jobs")
 
 
 def run_cascades(scenario: Any, jobs: int, tables: bool) -> tuple[Results, dict[str, float]]:
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     tables = args.tables == "all"
     rows, first = [], None
-    base = {"appliances": 3 * (args.appliances // 3), "days": args.days, "protocol": args.protocol, "tables": args.tables}
+    base = {"appliances": 3 * (args.appliances // 3), "days": args.days, "protocol": args.protocol, "tables": args.tables,
+            "compiled": compiled_modules()}
     for jobs in (int(text) for text in args.jobs.split(",")):
         results, measured = run_cascades(scenario, jobs, tables)
         rows.append({**base, "jobs": jobs, **measured, "peak_rss_mb": peak_rss_mb()})

@@ -1,17 +1,16 @@
 """The event loop's hot modules compiled with Cython, loaded only while they match their source.
 
-The simulator is pure Python. `python -m sim.native build` (run by `make demo` and `make
-test`) compiles the modules of `HOT_MODULES` from their own source, unchanged, into
-`sim/_native/` and writes a manifest with the SHA-256 of each source file it compiled. On
-import, `sim` installs a finder (`install`) that loads a compiled module instead of its `.py`
-only when the `.py` is still the file it was compiled from, for this interpreter: a module
-edited since is imported from its source, so a stale build can never run old code. Nothing
-else changes: the compiled code is the same Python, run without the interpreter's dispatch,
-and gives the same results to the last bit (tests/test_native.py, bench/README.md).
+The simulator is Python. `python -m sim.compile build` (run by `make demo` and `make test`)
+compiles the modules of `HOT_MODULES` (SimPy's core among them) from their own source,
+unchanged, into `sim/_native/`, and writes a manifest with the SHA-256 of each source file it
+compiled. On import, `sim` installs a finder (`install`) that loads a compiled module instead
+of its `.py` only while the `.py` is still the file it was compiled from, for this interpreter
+and these directives: a module edited since is imported from its source, so a stale build
+never runs old code. The compiled code is the same Python run without the interpreter's
+dispatch, and gives the same results to the last bit (tests/test_native.py, bench/README.md).
 
-Without a C compiler or Cython the build says so and everything runs as Python. Setting
-`CASCADESIM_PURE_PYTHON=1` ignores a build. `python -m sim.native status` lists what is
-loaded from where.
+Without a build everything runs as Python; `CASCADESIM_PURE_PYTHON=1` ignores a build.
+`python -m sim.compile status` lists how each hot module loads.
 """
 
 from __future__ import annotations
@@ -85,7 +84,8 @@ HOT_MODULES: tuple[str, ...] = (
     "simpy.core",
     "simpy.events",
 )
-"""The modules a run spends its event loop in (bench/profile_fleet.py's own time per file)."""
+"""The modules a run's event loop runs in: the engine, the strategies, the observers, the
+retention rules, and SimPy's event loop and events (bench/profile_fleet.py)."""
 
 
 def source_of(module: str) -> Path:
@@ -125,11 +125,14 @@ def fresh_modules(manifest_path: Path = MANIFEST) -> dict[str, Path]:
             or manifest.get("directives") != DIRECTIVES):
         return {}
     fresh: dict[str, Path] = {}
-    for module, entry in manifest.get("modules", {}).items():
-        compiled = manifest_path.parent / entry["file"]
-        source = source_of(module)
-        if compiled.is_file() and source.is_file() and digest(source) == entry["source_sha256"]:
-            fresh[module] = compiled
+    try:
+        for module, entry in manifest.get("modules", {}).items():
+            compiled = manifest_path.parent / entry["file"]
+            source = source_of(module)
+            if compiled.is_file() and source.is_file() and digest(source) == entry["source_sha256"]:
+                fresh[module] = compiled
+    except (AttributeError, KeyError, TypeError, ValueError):  # a manifest not written by sim.compile
+        return {}
     return fresh
 
 

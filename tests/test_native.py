@@ -62,8 +62,10 @@ def test_a_manifest_entry_is_fresh_only_for_the_source_it_was_built_from(tmp_pat
     compiled.unlink()  # the compiled file is gone
     manifest.write_text(json.dumps(entry(source_sha)))
     assert native.fresh_modules(manifest) == {}
-    manifest.write_text("{not json")
-    assert native.fresh_modules(manifest) == {}
+    header = {"interpreter": native.interpreter_tag(), "directives": native.DIRECTIVES}
+    for broken in ("{not json", "[]", json.dumps({**header, "modules": {CHECKED: {}}}), json.dumps({**header, "modules": 3})):
+        manifest.write_text(broken)
+        assert native.fresh_modules(manifest) == {}
     assert native.fresh_modules(tmp_path / "missing.json") == {}
 
 
