@@ -23,6 +23,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -109,76 +110,78 @@ def interpreter_tag() -> str:
     return importlib.machinery.EXTENSION_SUFFIXES[0]
 
 
-def compiled_path(module: str) -> Path:
-    """Where `build` puts the compiled form of `module`."""
-    return NATIVE_DIR.joinpath(*module.split(".")).with_name(module.rsplit(".", 1)[1] + interpreter_tag())
+def compiled_name(module: str, source_sha256: str) -> str:
+    """The file name of `module` compiled from the source of SHA-256 `source_sha256`, relative
+    to `NATIVE_DIR`. The hash is in the name, so a file is never replaced by other code: a
+    manifest that names a file names the code it holds."""
+    *package, name = module.split(".")
+    return "/".join([*package, f"{name}-{source_sha256[:16]}{interpreter_tag()}"])
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A compiled module as the manifest lists it: its file, the SHA-256 of the source it was
+    compiled from, and the file's size."""
+
+    path: Path
+    source_sha256: str
+    size: int
+
+    def matches(self, module: str) -> bool:
+        """Whether this file may run as `module` now: it is whole, and the module's source is
+        byte for byte the one it was compiled from."""
+        try:
+            if self.path.stat().st_size != self.size:
+                return False
+            return digest(source_of(module)) == self.source_sha256
+        except OSError:
+            return False
+
+
+def listed_modules(manifest_path: Path = MANIFEST) -> dict[str, Compiled]:
+    """The hot modules the manifest at `manifest_path` lists, if it was written for this
+    interpreter and these directives; empty without a manifest `sim.compile` wrote."""
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("interpreter") != interpreter_tag() or manifest.get("directives") != DIRECTIVES:
+            return {}
+        return {module: Compiled(manifest_path.parent / entry["file"], entry["source_sha256"], int(entry["size"]))
+                for module, entry in manifest["modules"].items() if module in HOT_MODULES}
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
+        return {}
 
 
 def fresh_modules(manifest_path: Path = MANIFEST) -> dict[str, Path]:
-    """The compiled modules of the manifest at `manifest_path` that may be loaded: built for
-    this interpreter from the `.py` file as it is now. Empty without a (readable) manifest."""
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if (not isinstance(manifest, dict) or manifest.get("interpreter") != interpreter_tag()
-            or manifest.get("directives") != DIRECTIVES):
-        return {}
-    fresh: dict[str, Path] = {}
-    try:
-        for module, entry in manifest.get("modules", {}).items():
-            compiled = manifest_path.parent / entry["file"]
-            source = source_of(module)
-            if compiled.is_file() and source.is_file() and digest(source) == entry["source_sha256"]:
-                fresh[module] = compiled
-    except (AttributeError, KeyError, TypeError, ValueError):  # a manifest not written by sim.compile
-        return {}
-    return fresh
+    """The compiled modules of the manifest at `manifest_path` that may be loaded now."""
+    return {module: entry.path for module, entry in listed_modules(manifest_path).items() if entry.matches(module)}
 
 
 class NativeFinder(importlib.abc.MetaPathFinder):
-    """Finds the compiled form of a module that has a fresh one (`fresh_modules`)."""
+    """Finds the compiled form of a listed module, checked against its source each time the
+    module is imported or reloaded: one edited since runs from its `.py`."""
 
-    def __init__(self, compiled: dict[str, Path]):
-        self.compiled = compiled
+    def __init__(self, listed: dict[str, Compiled]):
+        self.listed = listed
 
     def find_spec(self, fullname: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        compiled = self.compiled.get(fullname)
-        if compiled is None:
+        entry = self.listed.get(fullname)
+        if entry is None or not entry.matches(fullname):
             return None
-        loader = importlib.machinery.ExtensionFileLoader(fullname, str(compiled))
-        return importlib.util.spec_from_file_location(fullname, compiled, loader=loader)
+        loader = importlib.machinery.ExtensionFileLoader(fullname, str(entry.path))
+        return importlib.util.spec_from_file_location(fullname, entry.path, loader=loader)
 
 
 def install() -> None:
-    """Put a `NativeFinder` for the fresh compiled modules first on the import path, unless
-    `CASCADESIM_PURE_PYTHON` is set or there are none. Called once, by `sim/__init__.py`."""
+    """Put a `NativeFinder` for the listed compiled modules first on the import path, unless
+    `CASCADESIM_PURE_PYTHON` is set or none is listed. Called once, by `sim/__init__.py`."""
     if os.environ.get(PURE_ENV) or any(isinstance(finder, NativeFinder) for finder in sys.meta_path):
         return
-    compiled = fresh_modules()
-    if compiled:
-        sys.meta_path.insert(0, NativeFinder(compiled))
+    listed = listed_modules()
+    if listed:
+        sys.meta_path.insert(0, NativeFinder(listed))
 
 
 def is_native(module: ModuleType) -> bool:
     """Whether `module` was loaded from a compiled file."""
     return isinstance(getattr(module, "__loader__", None), importlib.machinery.ExtensionFileLoader)
-
-
-def status() -> list[tuple[str, str]]:
-    """(module, how it loads) for each hot module: `compiled`, `stale` (edited since it was
-    compiled: runs as Python), `not built`, or `ignored` under CASCADESIM_PURE_PYTHON."""
-    try:
-        listed = json.loads(MANIFEST.read_text()).get("modules", {})
-    except (OSError, ValueError, AttributeError):
-        listed = {}
-    fresh = fresh_modules()
-    rows = []
-    for module in HOT_MODULES:
-        if module in fresh:
-            how = "ignored (CASCADESIM_PURE_PYTHON)" if os.environ.get(PURE_ENV) else "compiled"
-        else:
-            how = "stale: runs as Python" if module in listed else "not built: runs as Python"
-        rows.append((module, how))
-    return rows

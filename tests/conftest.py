@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sim  # noqa: F401 - first: then SimPy too loads compiled in the tests, as under cascadesim (sim.native)
+
+# isort: split
 import io
 import json
 from pathlib import Path

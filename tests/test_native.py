@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from sim import native
+from sim.compile import CompilerUnusable, probe_compiler, write_manifest
 from sim.compile import main as compile_main
-from sim.compile import write_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKED = "sim.engine.network"
@@ -43,30 +43,35 @@ def python(code: str, *, pure: bool = False, path: Path = ROOT, **env: str) -> s
 
 def test_a_manifest_entry_is_fresh_only_for_the_source_it_was_built_from(tmp_path: Path) -> None:
     compiled = tmp_path / "network.so"
-    compiled.write_bytes(b"")
+    compiled.write_bytes(b"compiled code")
     source_sha = native.digest(native.source_of(CHECKED))
     manifest = tmp_path / "manifest.json"
-
-    def entry(sha: str, interpreter: str = native.interpreter_tag()) -> dict[str, object]:
-        return {"interpreter": interpreter, "directives": native.DIRECTIVES,
-                "modules": {CHECKED: {"file": compiled.name, "source_sha256": sha}}}
-
-    manifest.write_text(json.dumps(entry(source_sha)))
-    assert native.fresh_modules(manifest) == {CHECKED: compiled}
-    manifest.write_text(json.dumps(entry("0" * 64)))  # the source was edited since
-    assert native.fresh_modules(manifest) == {}
-    manifest.write_text(json.dumps(entry(source_sha, ".cpython-310-x86_64-linux-gnu.so")))  # another interpreter
-    assert native.fresh_modules(manifest) == {}
-    manifest.write_text(json.dumps({**entry(source_sha), "directives": {"binding": False}}))  # other directives
-    assert native.fresh_modules(manifest) == {}
-    compiled.unlink()  # the compiled file is gone
-    manifest.write_text(json.dumps(entry(source_sha)))
-    assert native.fresh_modules(manifest) == {}
     header = {"interpreter": native.interpreter_tag(), "directives": native.DIRECTIVES}
+
+    def entry(sha: str = source_sha, size: int = 13, module: str = CHECKED, **changed: object) -> dict[str, object]:
+        return {**header, "modules": {module: {"file": compiled.name, "source_sha256": sha, "size": size}}, **changed}
+
+    manifest.write_text(json.dumps(entry()))
+    assert native.fresh_modules(manifest) == {CHECKED: compiled}
+    for stale in (entry(sha="0" * 64),  # the source was edited since
+                  entry(size=12),  # the file is not the one the build wrote (cut short, say)
+                  entry(module="sim.engine.cascade_runs"),  # not a hot module (any more)
+                  entry(interpreter=".cpython-310-x86_64-linux-gnu.so"),  # another interpreter
+                  entry(directives={"binding": False})):  # other directives
+        manifest.write_text(json.dumps(stale))
+        assert native.fresh_modules(manifest) == {}, stale
+    compiled.unlink()  # the compiled file is gone
+    manifest.write_text(json.dumps(entry()))
+    assert native.fresh_modules(manifest) == {}
     for broken in ("{not json", "[]", json.dumps({**header, "modules": {CHECKED: {}}}), json.dumps({**header, "modules": 3})):
         manifest.write_text(broken)
         assert native.fresh_modules(manifest) == {}
     assert native.fresh_modules(tmp_path / "missing.json") == {}
+
+
+def test_a_compiled_file_is_named_after_the_source_it_holds() -> None:
+    assert native.compiled_name("sim.engine.network", "ab" * 32) == (
+        f"sim/engine/network-abababababababab{native.interpreter_tag()}")
 
 
 def test_modules_outside_the_package_are_found_without_importing_them() -> None:
@@ -82,12 +87,18 @@ def test_the_compiled_module_loads_unless_pure_python_is_asked_for() -> None:
     assert python("import sim\n" + code, pure=True).split() == ["False", "False"]
 
 
+def package_copy(tmp_path: Path) -> Path:
+    """A copy of this checkout's package with its build, to edit."""
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT / "sim", copy / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
 @needs_build
 def test_an_edited_module_runs_from_its_source_and_the_others_stay_compiled(tmp_path: Path) -> None:
     """A copy of the package with one hot module edited after the build: that module is
     imported from its `.py` (a stale build never runs old code), every other one compiled."""
-    copy = tmp_path / "checkout"
-    shutil.copytree(ROOT / "sim", copy / "sim", ignore=shutil.ignore_patterns("__pycache__"))
+    copy = package_copy(tmp_path)
     edited = copy / "sim" / "engine" / "network.py"
     edited.write_text(edited.read_text() + "\nEDITED_AFTER_THE_BUILD = True\n")
     out = python("import sim.engine.network as n, sim.engine.mirror as m\nfrom sim.native import is_native\n"
@@ -96,6 +107,27 @@ def test_an_edited_module_runs_from_its_source_and_the_others_stay_compiled(tmp_
     assert out[3] == str(edited)
     status = python("from sim.compile import status\nprint(dict(status())['sim.engine.network'])", path=copy)
     assert status.strip() == "stale: runs as Python"
+
+
+@needs_build
+def test_a_module_edited_while_python_runs_is_imported_and_reloaded_from_its_source(tmp_path: Path) -> None:
+    """The check is made at each import, not once: a hot module first imported after an edit,
+    and one reloaded after an edit (a notebook's autoreload), run the edited source."""
+    copy = package_copy(tmp_path)
+    clock, deletion = (copy / "sim" / "engine" / f"{name}.py" for name in ("clock", "deletion"))
+    out = python(f"""
+import importlib, pathlib
+import sim, sim.engine.clock as clock
+from sim.native import is_native
+before = is_native(clock)
+for path in ({str(clock)!r}, {str(deletion)!r}):
+    path = pathlib.Path(path)
+    path.write_text(path.read_text() + "\\nEDITED = 1\\n")
+clock = importlib.reload(clock)
+import sim.engine.deletion as deletion
+print(before, is_native(clock), clock.EDITED, is_native(deletion), deletion.EDITED)
+""", path=copy).split()
+    assert out == ["True", "False", "1", "False", "1"]
 
 
 @needs_build
@@ -120,15 +152,24 @@ def test_a_build_without_a_compiler_says_so_and_leaves_pure_python(monkeypatch: 
 
     monkeypatch.setattr("sim.compile.build", no_compiler)
     assert compile_main(["build"]) == 0
-    assert "not compiled (No module named 'Cython'); everything runs as Python" in capsys.readouterr().err
+    python_modules = len(native.HOT_MODULES) - len(native.fresh_modules())
+    assert capsys.readouterr().err == (f"cascadesim: the hot path was not compiled (No module named 'Cython'); "
+                                       f"{python_modules} of {len(native.HOT_MODULES)} hot modules run as Python\n")
     assert compile_main(["bogus"]) == 2
 
 
+@pytest.mark.parametrize(("compiler", "says"), [("/nonexistent/cc", "no usable C compiler"),
+                                                ("false", "cannot build against Python's headers")])
+def test_a_compiler_that_cannot_build_is_found_before_any_module_is_compiled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiler: str, says: str) -> None:
+    monkeypatch.setenv("CC", compiler)
+    with pytest.raises(CompilerUnusable, match=says):
+        probe_compiler(tmp_path)
+
+
 def test_the_manifest_is_replaced_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sim.compile.NATIVE_DIR", tmp_path)
     monkeypatch.setattr("sim.compile.MANIFEST", tmp_path / "manifest.json")
-    compiled = tmp_path / "sim" / "engine" / "network.so"
-    write_manifest({CHECKED: compiled}, {CHECKED: "ab" * 32})
-    assert json.loads((tmp_path / "manifest.json").read_text())["modules"] == {
-        CHECKED: {"file": "sim/engine/network.so", "source_sha256": "ab" * 32}}
-    assert not list(tmp_path.glob("*.partial"))
+    entry = {"file": "sim/engine/network-abababababababab.so", "source_sha256": "ab" * 32, "size": 1}
+    write_manifest({CHECKED: entry})
+    assert json.loads((tmp_path / "manifest.json").read_text())["modules"] == {CHECKED: entry}
+    assert [path.name for path in tmp_path.iterdir()] == ["manifest.json"]
