@@ -180,6 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args != ["build"]:
         print("usage: python -m sim.compile build|status", file=sys.stderr)
         return 2
+    stale = len(HOT_MODULES) - len(fresh_modules())
+    if stale:
+        modules = f"{stale} hot module{'s' if stale != 1 else ''}"
+        print(f"cascadesim: compiling {modules} with Cython (all {len(HOT_MODULES)}: about 45 s on 2 cores; "
+              "then only the ones edited)", flush=True)
     try:
         built = build()
     except Exception as error:  # noqa: BLE001 - whatever stops the compiler leaves Python, which is correct
