@@ -53,4 +53,4 @@ bench: native
 	$(BIN)/python bench/limits.py large_keep --keep 100000 --hours 96 --protocol softlock
 
 clean:
-	rm -rf $(VENV) results/*/ .pytest_cache build sim/_native
+	rm -rf $(VENV) results/*/ .pytest_cache sim/_native

@@ -58,14 +58,12 @@ def build(modules: Sequence[str] = HOT_MODULES, jobs: int | None = None) -> dict
         probe_compiler(staging)
         listed = listed_modules()
         stale = [module for module in modules if not (module in listed and listed[module].matches(module))]
-        shas = {}
-        for module in stale:
-            copy = staging.joinpath("src", *module.split(".")).with_suffix(".py")
+        copies = {module: staging.joinpath("src", *module.split(".")).with_suffix(".py") for module in stale}
+        for module, copy in copies.items():
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source_of(module), copy)
-            shas[module] = digest(copy)
-        _compile({module: staging.joinpath("src", *module.split(".")).with_suffix(".py") for module in stale},
-                 staging, jobs or os.cpu_count() or 1)
+        shas = {module: digest(copy) for module, copy in copies.items()}
+        _compile(copies, staging, jobs or os.cpu_count() or 1)
         entries = {module: {"file": listed[module].path.relative_to(NATIVE_DIR).as_posix(),
                             "source_sha256": listed[module].source_sha256, "size": listed[module].size}
                    for module in modules if module not in stale}
@@ -183,8 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = len(HOT_MODULES) - len(fresh_modules())
     if stale:
         modules = f"{stale} hot module{'s' if stale != 1 else ''}"
-        print(f"cascadesim: compiling {modules} with Cython (all {len(HOT_MODULES)}: about 45 s on 2 cores; "
-              "then only the ones edited)", flush=True)
+        print(f"cascadesim: compiling {modules} with Cython (once; later builds compile only the modules "
+              "edited since)", flush=True)
     try:
         built = build()
     except Exception as error:  # noqa: BLE001 - whatever stops the compiler leaves Python, which is correct
