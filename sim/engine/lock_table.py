@@ -85,7 +85,7 @@ class LockTable:
 
     def set_hard(self, volume: Volume, pcpi_id: int, owner: str) -> None:
         volume.locks.hard.setdefault(pcpi_id, {})[owner] = self.env.now
-        self.events.volume_changed(volume)
+        self.events.protection_changed(volume)
 
     def release_hard(self, volume: Volume, pcpi_id: int, owner: str, reason: str = "released") -> None:
         held = volume.locks.hard.get(pcpi_id)
@@ -94,7 +94,7 @@ class LockTable:
         set_s = held.pop(owner)
         if not held:
             del volume.locks.hard[pcpi_id]
-        self.events.volume_changed(volume)
+        self.events.protection_changed(volume)
         self.events.hard_lock_released(self.env.now, volume, pcpi_id, owner, set_s, reason)
 
     # -- soft locks ------------------------------------------------------------------------
@@ -116,7 +116,7 @@ class LockTable:
         delay = now - lock.created_s if arrived else None
         volume.locks.soft.setdefault(lock.pcpi_id, {})[(sender, lock.locking_dataset)] = (lock, now, delay)
         self.events.soft_lock_set(now, volume, sender, lock, delay)
-        self.events.volume_changed(volume)
+        self.events.protection_changed(volume)
 
     def renew_soft(self, volume: Volume, sender: str, lock: SoftLock) -> None:
         """Replace a held lock's record (same PCPI, new candidates), keeping its set time."""
@@ -134,7 +134,7 @@ class LockTable:
         lock, set_s, delay = held.pop((sender, dataset))
         if not held:
             del volume.locks.soft[pcpi_id]
-        self.events.volume_changed(volume)
+        self.events.protection_changed(volume)
         self.events.soft_lock_released(self.env.now, volume, sender, lock, set_s, delay, reason)
 
     # -- a PCPI leaves -----------------------------------------------------------------------

@@ -199,11 +199,12 @@ class Model:
         thresholds = gc.get_threshold()
         gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])
         try:
-            while peek() < until:
-                step()
-                processed += 1
-                if meter.dirty and peek() > env.now:
-                    meter.flush(env.now)
+            with self.events.dispatching_directly():
+                while peek() < until:
+                    step()
+                    processed += 1
+                    if meter.dirty and peek() > env.now:
+                        meter.flush(env.now)
         finally:
             gc.set_threshold(*thresholds)
         if meter.dirty:

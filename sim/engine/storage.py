@@ -194,7 +194,7 @@ class Volume:
         reading = self.reading
         for pcpi_id in pcpi_ids:
             reading[pcpi_id] = reading.get(pcpi_id, 0) + 1
-        self._services.events.volume_changed(self)
+        self._services.events.protection_changed(self)
 
     def stop_reading(self, pcpi_ids: tuple[int, ...]) -> None:
         """A transfer stopped reading these PCPIs; an image update's deferred deletion of one
@@ -210,7 +210,7 @@ class Volume:
             by = self._deferred.pop(pcpi_id, None)
             if by is not None and pcpi_id in self.pcpis and self.may_delete(pcpi_id, IMAGE):
                 self.delete_pcpi(pcpi_id, IMAGE, by)
-        self._services.events.volume_changed(self)
+        self._services.events.protection_changed(self)
 
     # -- writes and PCPIs ----------------------------------------------------------------
 

@@ -143,10 +143,18 @@ class LockSpaceMeter:
             self.lock_levels.setdefault(volume.appliance.name, Level())
             self.hold_levels.setdefault(volume.appliance.name, Level())
         events.volume_changed.subscribe(self.changed)
+        events.protection_changed.subscribe(self.protection_changed)
 
     def changed(self, volume: Volume) -> None:
-        """A volume's PCPIs, locks or busy PCPIs changed: account it at the next flush."""
+        """A volume's PCPIs changed: account it at the next flush."""
         self.dirty.add(volume)
+
+    def protection_changed(self, volume: Volume) -> None:
+        """A volume's locks or busy PCPIs changed: a head's are what bound its span (and so
+        every image's charge), an image's own bound nothing here, so only a head is accounted
+        again at the next flush."""
+        if self._head[volume.name] is volume:
+            self.dirty.add(volume)
 
     def held_bytes(self, volume: Volume) -> tuple[float, float]:
         """(protocol-lock bytes, hold bytes) the volume holds now (as of the last flush)."""
