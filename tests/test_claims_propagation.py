@@ -52,16 +52,14 @@ class Trace:
         self.wire: list[list] = []  # [src appliance, dst appliance, bytes, sent_s, delivered_s]
         self.forwards: list[tuple] = []  # (time, volume, (volume, sender) of the set that caused it, or None)
         protocol, network, env = model.strategy, model.network, model.env
-        transmit = network.transmit
+        message_time = network.message_time
         receiving: list[tuple[str, str]] = []
 
-        def traced_transmit(src, dst, size):
-            row = [src, dst, size, env.now, None]
-            self.wire.append(row)
-            yield from transmit(src, dst, size)
-            row[4] = env.now
+        def traced_message_time(src, dst, size):
+            self.wire.append([src, dst, size, env.now, None])
+            return message_time(src, dst, size)
 
-        network.transmit = traced_transmit
+        network.message_time = traced_message_time
         if not hasattr(protocol, "send_lock_set"):  # protocol none: no lock sets at all
             return
         transmit_lock_set, receive_lock_set, forward = protocol.transmit_lock_set, protocol.receive_lock_set, protocol.forward
@@ -71,9 +69,21 @@ class Trace:
             if not rel.defunct:
                 record = LockSet(rel.name, env.now, tuple(protocol.lock_set(rel)))
                 self.sets.append(record)
-            yield from transmit_lock_set(rel)
-            if record is not None:
-                record.delivered_s = env.now
+            wires = len(self.wire)
+            wire = transmit_lock_set(rel)
+            row = self.wire[-1] if len(self.wire) > wires else None
+
+            def delivered(_event=None):
+                if record is not None:
+                    record.delivered_s = env.now
+                if row is not None:
+                    row[4] = env.now
+
+            if wire is None:
+                delivered()
+            else:
+                wire.callbacks.append(delivered)
+            return wire
 
         def traced_receive_lock_set(rel, locks, sequence):
             receiving.append((rel.source.name, rel.destination.name))

@@ -1,7 +1,8 @@
 """What makes lock sets cheap (issue 15) changes nothing a run produces.
 
 A set reuses the lock objects of the previous set while their fields do not change, and a
-forwarded set travels without a SimPy process of its own (`run_detached`). These tests check
+forwarded set travels without a SimPy process of its own (a body resumed from event callbacks,
+`_resume_detached`, only when it must wait for the path). These tests check
 that reused locks are never changed under a set already sent, that a detached body runs at
 exactly the point of the event order a process would, and that forwarding still carries the
 tail's lock to the head of a depth-4 chain whose lock sets are lost, duplicated, late and
@@ -11,15 +12,22 @@ held back.
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import pytest
 import simpy
 from conftest import SCENARIOS, chain_document
 
 from sim.engine.model import Model, simulate
-from sim.protocols.softlock import run_detached
+from sim.protocols.softlock import _resume_detached, _Start
 from sim.scenario import load_scenario
 from sim.scenario.schema import DelaySpec, MessageFaultSpec
+
+
+def run_detached(env: simpy.Environment, body) -> None:
+    """Start `body` where a process would start, and run it from event callbacks, as a
+    forwarded set that must wait for the path is run."""
+    _Start(env, partial(_resume_detached, body))
 
 
 def fields(locks) -> tuple:

@@ -77,7 +77,7 @@ class Messages:
             return locks
 
         def traced_copy_arrived(flight, event=None):
-            if model.network.epoch(flight.receiver) == flight.epochs[1]:
+            if model.network.epochs(flight.sender, flight.receiver)[1] == flight.epochs[1]:
                 self.arrived.append((env.now, flight.rel.name, flight.sequence))
             copy_arrived(flight, event)
 

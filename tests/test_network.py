@@ -137,7 +137,7 @@ def test_control_message_waits_for_the_link_then_pays_latency_and_size():
 
     def send():
         yield from network.wait_for_path("A", "B")
-        yield from network.transmit("A", "B", 500.0)
+        yield env.timeout(network.message_time("A", "B", 500.0))
         arrived.append(env.now)
 
     def restore():
@@ -148,6 +148,14 @@ def test_control_message_waits_for_the_link_then_pays_latency_and_size():
     env.process(restore())
     env.run()
     assert arrived == [pytest.approx(3.0 + 0.25 + 0.5)]
+
+
+def test_a_message_time_is_latency_summed_plus_size_over_the_narrowest_capacity_now():
+    network = make_network([("A", "B", 1000.0, 0.25), ("B", "C", 250.0, 0.5)])
+    assert network.message_time("A", "C", 500.0) == pytest.approx(0.25 + 0.5 + 500.0 / 250.0)
+    network.set_link_bandwidth(network.links[0], 100.0)
+    assert network.message_time("A", "C", 500.0) == pytest.approx(0.75 + 500.0 / 100.0)
+    assert network.message_time("A", "A", 500.0) is None
 
 
 def test_routes_take_the_lowest_latency_path():

@@ -149,10 +149,10 @@ class MirrorRelationship:
         self.destination = destination
         self.firings = firings
         self.busy = False
-        self.retired = False
-        """The destination was removed for good."""
-        self.source_removed = False
-        """The source volume was removed for good (it was a retired destination)."""
+        self._retired = self._source_removed = False
+        self.defunct = False
+        """Whether the relationship can no longer update: retired, or its source removed (an
+        attribute kept by their setters, as it is read at every step of an update)."""
         self.base: Pcpi | None = None
         self.baselined = False
         self.updates_completed = 0
@@ -174,9 +174,24 @@ class MirrorRelationship:
         """Sources it was re-pointed away from, with the mirror PCPIs it left on each, until released."""
 
     @property
-    def defunct(self) -> bool:
-        """Whether the relationship can no longer update."""
-        return self.retired or self.source_removed
+    def retired(self) -> bool:
+        """The destination was removed for good."""
+        return self._retired
+
+    @retired.setter
+    def retired(self, value: bool) -> None:
+        self._retired = value
+        self.defunct = self._retired or self._source_removed
+
+    @property
+    def source_removed(self) -> bool:
+        """The source volume was removed for good (it was a retired destination)."""
+        return self._source_removed
+
+    @source_removed.setter
+    def source_removed(self, value: bool) -> None:
+        self._source_removed = value
+        self.defunct = self._retired or self._source_removed
 
     def start(self) -> None:
         """Start the update cycle from now on (again, after a re-point revived the relationship)."""

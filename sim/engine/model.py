@@ -200,10 +200,12 @@ class Model:
         gc.set_threshold(GC_GEN0_THRESHOLD, *thresholds[1:])
         try:
             with self.events.dispatching_directly():
-                while peek() < until:
+                next_s = peek()
+                while next_s < until:
                     step()
                     processed += 1
-                    if meter.dirty and peek() > env.now:
+                    next_s = peek()  # a flush schedules nothing: still the next event's time after it
+                    if meter.dirty and next_s > env.now:
                         meter.flush(env.now)
         finally:
             gc.set_threshold(*thresholds)

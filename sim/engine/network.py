@@ -373,9 +373,11 @@ class Network:
     def appliance_up(self, name: str) -> bool:
         return name not in self._down_appliances
 
-    def epoch(self, name: str) -> int:
-        """How many times appliance `name` has crashed so far."""
-        return self._epochs.get(name, 0)
+    def epochs(self, a: str, b: str) -> tuple[int, int]:
+        """How many times appliances `a` and `b` have crashed so far (a message between them
+        was lost if either count moved while it travelled)."""
+        epochs = self._epochs
+        return epochs.get(a, 0), epochs.get(b, 0)
 
     def set_appliance_down(self, name: str) -> None:
         """Appliance `name` crashed: nothing reaches it or leaves it until `set_appliance_up`."""
@@ -410,14 +412,24 @@ class Network:
         down_appliances = self._down_appliances
         if down_appliances and any(node in down_appliances for node in self.nodes_on(src, dst)):
             return False
-        return all(link.up for link in self.path(src, dst))
+        for link in self.path(src, dst):  # noqa: SIM110 - a loop, not all(...): no generator per lock set
+            if link.down_count:
+                return False
+        return True
 
-    def transmit(self, src: str, dst: str, size_bytes: float) -> Generator[simpy.Event, Any, None]:
-        """Process body: carry a small control message over an up path, taking latency +
-        size / narrowest current capacity (callers wait for the path first: `wait_for_path`)."""
+    def message_time(self, src: str, dst: str, size_bytes: float) -> float | None:
+        """How long a small control message of `size_bytes` takes from `src` to `dst` over an up
+        path, sent now: latency + size / narrowest current capacity (None: the two are one
+        appliance, no wire and no wait). Senders wait for the path first (`wait_for_path`)."""
         links = self.path(src, dst)
-        if links:
-            yield self.env.timeout(sum(link.latency_s for link in links) + size_bytes / min(link.capacity_bps for link in links))
+        if not links:
+            return None
+        latency_s, narrowest_bps = 0, links[0].capacity_bps  # one pass: this runs for every lock set
+        for link in links:
+            latency_s += link.latency_s
+            if link.capacity_bps < narrowest_bps:
+                narrowest_bps = link.capacity_bps
+        return latency_s + size_bytes / narrowest_bps
 
 
 def _latency(links: tuple[Link, ...]) -> float:

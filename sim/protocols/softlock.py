@@ -105,15 +105,6 @@ class _Start(simpy.Event):
         env.schedule(self, URGENT)
 
 
-def run_detached(env: simpy.Environment, body: Generator[simpy.Event, Any, None]) -> None:
-    """Run the process body `body` as `env.process(body)` would, for a body nothing waits for
-    or interrupts: it starts at the same point of the event order (after what is already due
-    now with start priority), and resumes, in the same place among each yielded event's
-    callbacks, when that event is processed. What it saves is the process itself: its start
-    is one event, and its end no event at all (a process's end is an event of its own)."""
-    _Start(env, partial(_resume_detached, body))
-
-
 def _resume_detached(body: Generator[simpy.Event, Any, None], event: simpy.Event) -> None:
     """Resume `body` with the outcome of `event`, and on until it yields an event not yet
     processed (as `simpy.Process` does) or returns."""
@@ -294,16 +285,24 @@ class SoftLockProtocol(DependencyStrategy):
         network = self.services.network
         src, dst = rel.destination.appliance.name, rel.source.appliance.name
         if network.path_is_up(src, dst):
-            yield from self.transmit_lock_set(rel)
+            wire = self.transmit_lock_set(rel)
+            if wire is not None:
+                yield wire
             return
         waiting = state.lock_set_waiting = self.services.env.event()
         yield from network.wait_for_path(src, dst)
         state.lock_set_waiting = None
-        yield from self.transmit_lock_set(rel)
+        wire = self.transmit_lock_set(rel)
+        if wire is not None:
+            yield wire
         waiting.succeed()
 
-    def transmit_lock_set(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
-        """Process body: build the set now, carry it over the up path, apply it at the source.
+    def transmit_lock_set(self, rel: MirrorRelationship) -> simpy.Event | None:
+        """Build the set now, put it on the up path, and have it applied at the source when it
+        gets there. Returns the event of its wire time, which the sender waits for: the set
+        arrives as it fires, before the sender resumes. None: nothing to wait for (a defunct
+        relationship sends nothing; two volumes of one appliance need no wire, and the set has
+        arrived already).
 
         Sets carry a sequence number and the source ignores one older than a set it has
         already applied: a smaller, newer set can overtake a larger one on the wire, a set
@@ -314,24 +313,37 @@ class SoftLockProtocol(DependencyStrategy):
         and the next exchange goes out as usual.
         """
         if rel.defunct:
-            return
+            return None
         services = self.services
-        network = services.network
+        network, env = services.network, services.env
         state = self.state_of(rel)
         locks = self.lock_set(rel)
         size = services.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum([len(k.candidates) for k in locks])
         sender, receiver = rel.destination.appliance.name, rel.source.appliance.name
-        services.events.lock_set_sent(services.env.now, sender, size)
+        services.events.lock_set_sent(env.now, sender, size)
         state.lock_sets_sent += 1
         copies = ON_TIME if services.messages is None else services.messages.copies(sender)
         flight = LockSetInFlight(rel, locks, state.lock_sets_sent, rel.source, sender, receiver,
-                                 (network.epoch(sender), network.epoch(receiver)), len(copies))
-        yield from network.transmit(sender, receiver, size)
+                                 network.epochs(sender, receiver), len(copies))
+        wire_s = network.message_time(sender, receiver, size)
+        if wire_s is None:
+            self._wire_crossed(flight, copies)
+            return None
+        wire = env.timeout(wire_s)
+        wire.callbacks.append(partial(self._wire_crossed, flight, copies))
+        return wire
+
+    def _wire_crossed(self, flight: LockSetInFlight, copies: tuple[float, ...], _event: simpy.Event | None = None) -> None:
+        """A lock set has crossed the wire: its copies arrive, each after its extra delay (one
+        copy, at once, without message faults)."""
+        if copies is ON_TIME:
+            self.copy_arrived(flight)
+            return
         if not copies:
-            services.events.lock_set_lost(services.env.now, sender, "loss")
+            self.services.events.lock_set_lost(self.services.env.now, flight.sender, "loss")
         for extra_s in copies:
             if extra_s > 0:
-                services.env.timeout(extra_s).callbacks.append(partial(self.copy_arrived, flight))
+                self.services.env.timeout(extra_s).callbacks.append(partial(self.copy_arrived, flight))
             else:
                 self.copy_arrived(flight)
 
@@ -343,7 +355,7 @@ class SoftLockProtocol(DependencyStrategy):
         the old source holds nothing for it any more)."""
         flight.copies_left -= 1
         network = self.services.network
-        survived = ((network.epoch(flight.sender), network.epoch(flight.receiver)) == flight.epochs
+        survived = (network.epochs(flight.sender, flight.receiver) == flight.epochs
                     and network.appliance_up(flight.receiver))
         if survived:
             flight.arrived = True
@@ -405,10 +417,24 @@ class SoftLockProtocol(DependencyStrategy):
     def forward(self, volume: Volume) -> None:
         """Claims 31 and 35: a changed set on an intermediate system goes upstream at once.
 
-        Nothing waits for a forwarded set, so it needs no SimPy process of its own: it is
-        sent as one would be (`run_detached`), at the same point of the event order."""
+        Nothing waits for a forwarded set, so it needs no SimPy process of its own: it leaves
+        where a process sending it would start (`_Start`), as `send_lock_set` sends it."""
         if self.forwards and volume.incoming is not None:
-            run_detached(self.services.env, self.send_lock_set(volume.incoming))
+            _Start(self.services.env, partial(self._forward_set, volume.incoming))
+
+    def _forward_set(self, rel: MirrorRelationship, start: simpy.Event) -> None:
+        """`send_lock_set` for a set nothing waits for: a set already waiting for the path leaves
+        with the newest set anyway, and one that can go now needs no process body; only one
+        that must wait for the path runs `send_lock_set`, from here (`_resume_detached`)."""
+        if rel.defunct:
+            return
+        state = self.state_of(rel)
+        if state.lock_set_waiting is not None:
+            return
+        if self.services.network.path_is_up(rel.destination.appliance.name, rel.source.appliance.name):
+            self.transmit_lock_set(rel)
+            return
+        _resume_detached(self.send_lock_set(rel), start)
 
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
         yield from self.send_lock_set(rel)
