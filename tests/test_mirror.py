@@ -54,7 +54,7 @@ def test_common_base_is_the_newest_destination_pcpi_the_source_still_has():
     destination = storage.volume("B:/vol/v", writable=False)
     p1, p2, p3 = (storage.take(source, 60.0 * i) for i in (1, 2, 3))
     storage.at(200.0)
-    destination.apply_image((p1, p2, p3))
+    destination.apply_image({p.id: p for p in (p1, p2, p3)})
     storage.take(source, 240.0)
     relationship = SimpleNamespace(source=source, destination=destination, kind="volume")
     source.delete_pcpi(3, "retention", "hourly")

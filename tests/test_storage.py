@@ -86,8 +86,8 @@ def test_writes_beyond_the_appliance_capacity_fail_and_are_counted():
 def test_mirror_image_makes_the_destination_set_exactly_the_source_set():
     storage, source, pcpis = volume_with(5)
     destination = storage.volume("B:/vol/v", writable=False)
-    destination.apply_image(tuple(pcpis[:3]))
-    destination.apply_image(tuple(pcpis[2:]))
+    destination.apply_image({p.id: p for p in pcpis[:3]})
+    destination.apply_image({p.id: p for p in pcpis[2:]})
     assert list(destination.pcpis) == [p.id for p in pcpis[2:]]
     assert storage.deleted == [(pcpis[0].id, "mirror_image", "mirror"), (pcpis[1].id, "mirror_image", "mirror")]
     assert destination.snapshot_space_bytes == pytest.approx(pcpis[4].cum_changed_bytes - pcpis[2].cum_changed_bytes)
@@ -96,9 +96,9 @@ def test_mirror_image_makes_the_destination_set_exactly_the_source_set():
 def test_an_image_update_leaves_a_busy_pcpi_until_its_read_ends():
     storage, source, pcpis = volume_with(4)
     destination = storage.volume("B:/vol/v", writable=False)
-    destination.apply_image(tuple(pcpis[:2]))
+    destination.apply_image({p.id: p for p in pcpis[:2]})
     destination.start_reading((pcpis[0].id,))
-    destination.apply_image(tuple(pcpis[2:]))
+    destination.apply_image({p.id: p for p in pcpis[2:]})
     assert list(destination.pcpis) == [pcpis[0].id, pcpis[2].id, pcpis[3].id]
     destination.stop_reading((pcpis[0].id,))
     assert list(destination.pcpis) == [pcpis[2].id, pcpis[3].id]

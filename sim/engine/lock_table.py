@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sim.engine.storage import Pcpi, Volume
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True, frozen=True, init=False)
 class SoftLock:
     """An advisory lock on a PCPI held on behalf of a downstream dataset.
 
@@ -43,6 +43,18 @@ class SoftLock:
     created_s: float
     hops: int
     candidates: tuple[int, ...]
+
+    def __init__(self, pcpi_id: int, type: str, string: str, locking_dataset: str,  # noqa: A002 - the patent's field name
+                 created_s: float, hops: int, candidates: tuple[int, ...]):
+        # Written out: the one `dataclass` generates runs interpreted, and every lock set builds locks.
+        set_field = object.__setattr__
+        set_field(self, "pcpi_id", pcpi_id)
+        set_field(self, "type", type)
+        set_field(self, "string", string)
+        set_field(self, "locking_dataset", locking_dataset)
+        set_field(self, "created_s", created_s)
+        set_field(self, "hops", hops)
+        set_field(self, "candidates", candidates)
 
     def pinned_on(self, pcpi_id: int, candidates: tuple[int, ...] | None = None, hops: int | None = None) -> SoftLock:
         """The same lock pinning `pcpi_id` (built directly: `dataclasses.replace` is slow on the hot path)."""

@@ -82,7 +82,7 @@ Slots = tuple[tuple[simpy.Resource, Any], ...]
 """Transfer slots held on appliances that limit concurrent transfers (resource, request)."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Transfer:
     """One update's transfer, from its start to its end, across its attempts.
 
@@ -97,11 +97,24 @@ class Transfer:
     kind: str
     base: Pcpi | None
     send: Pcpi
-    flow: Flow | None = None
-    attempts: int = 0
-    sent_bytes: float = 0.0
-    delivered_bytes: float = 0.0
-    wasted_bytes: float = 0.0
+    flow: Flow | None
+    attempts: int
+    sent_bytes: float
+    delivered_bytes: float
+    wasted_bytes: float
+
+    def __init__(self, started_s: float, size: float, kind: str, base: Pcpi | None, send: Pcpi):
+        # Written out: the one `dataclass` generates runs interpreted (one per update).
+        self.started_s = started_s
+        self.size = size
+        self.kind = kind
+        self.base = base
+        self.send = send
+        self.flow = None
+        self.attempts = 0
+        self.sent_bytes = 0.0
+        self.delivered_bytes = 0.0
+        self.wasted_bytes = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +385,7 @@ class MirrorRelationship:
         """The transfer arrived (and fits): the destination applies it."""
         dst = self.destination
         if self.kind == "volume":
-            dst.apply_image(tuple(image.values()))
+            dst.apply_image(image)
         elif self.kind == "vault":
             dst.receive(tuple(image.values()))
             self.in_flight_image = None  # received: what the vault keeps is its own PCPIs now
@@ -446,21 +459,19 @@ class MirrorRelationship:
         """Whether what arrived fits on the destination's appliance; a vault destination with
         autodelete first deletes its oldest PCPIs (never the base) to make room."""
         dst = self.destination
-        image = tuple(self.in_flight_image.values()) if self.in_flight_image is not None else ()
         if self.kind == "volume":
-            def growth() -> float:
-                return dst.growth_on_image(image)
-        elif self.kind == "vault":
-            def growth() -> float:
-                return dst.growth_on_receive(image)
-        else:
-            def growth() -> float:
-                return dst.growth_on_write(transfer.size)
+            return dst.growth_on_image(self.in_flight_image or {}) <= dst.appliance.free_bytes
+        if self.kind != "vault":
+            return dst.growth_on_write(transfer.size) <= dst.appliance.free_bytes
+        image = tuple(self.in_flight_image.values()) if self.in_flight_image is not None else ()
+
+        def growth() -> float:
+            return dst.growth_on_receive(image)
+
         if growth() <= dst.appliance.free_bytes:
             return True
-        if self.kind == "vault":
-            spare = (transfer.base.id,) if transfer.base is not None else ()
-            dst.make_room(growth, spare, self.name)
+        spare = (transfer.base.id,) if transfer.base is not None else ()
+        dst.make_room(growth, spare, self.name)
         return growth() <= dst.appliance.free_bytes
 
     def _ready_to_send(self) -> Generator[simpy.Event, Any, Slots]:

@@ -270,28 +270,27 @@ class Volume:
         self.arrived_s.pop(pcpi_id, None)
         services.events.volume_changed(self)
 
-    def apply_image(self, image: tuple[Pcpi, ...]) -> None:
-        """Make this read-only volume's PCPI set `image` (its source's set). A busy PCPI
-        missing from the image stays until no transfer reads it; one the dependency strategy
-        vetoes stays until a later image update."""
+    def apply_image(self, image: dict[int, Pcpi]) -> None:
+        """Make this read-only volume's PCPI set `image` (its source's set, by id, oldest
+        first). A busy PCPI missing from the image stays until no transfer reads it; one the
+        dependency strategy vetoes stays until a later image update."""
         services = self._services
         now = services.env.now
-        keep = {pcpi.id for pcpi in image}
         by = self.incoming.name if self.incoming else "mirror"
-        for pcpi_id in [pid for pid in self.pcpis if pid not in keep]:
-            if pcpi_id in self.reading:
+        pcpis, reading = self.pcpis, self.reading
+        for pcpi_id in [pid for pid in pcpis if pid not in image]:
+            if pcpi_id in reading:
                 self._deferred[pcpi_id] = by
             elif self.may_delete(pcpi_id, IMAGE):
                 self.delete_pcpi(pcpi_id, IMAGE, by)
         before = self.snapshot_space_bytes
-        arrived = []
-        for pcpi in image:
-            if pcpi.id not in self.pcpis:
-                self.pcpis[pcpi.id] = pcpi
-                self.arrived_s[pcpi.id] = now
-                arrived.append(pcpi)
+        arrived = [pcpi for pcpi_id, pcpi in image.items() if pcpi_id not in pcpis]
+        arrived_s = self.arrived_s
+        for pcpi in arrived:
+            pcpis[pcpi.id] = pcpi
+            arrived_s[pcpi.id] = now
         if image:
-            self.cum_changed_bytes = image[-1].cum_changed_bytes
+            self.cum_changed_bytes = next(reversed(image.values())).cum_changed_bytes
         self.appliance.use(self.snapshot_space_bytes - before)
         services.events.volume_changed(self)
         for pcpi in arrived:
@@ -299,16 +298,21 @@ class Volume:
 
     # -- room for what arrives ------------------------------------------------------------
 
-    def growth_on_image(self, image: tuple[Pcpi, ...]) -> float:
+    def growth_on_image(self, image: dict[int, Pcpi]) -> float:
         """Bytes `apply_image(image)` would add to the appliance's use now: the snapshot space
         from the oldest PCPI it would keep (one the image has, or one it cannot delete yet:
         busy, locked or vetoed) to the image's newest."""
         if not image:
             return 0.0
-        keep = {pcpi.id for pcpi in image}
-        oldest = next((self.pcpis[pid] for pid in self.pcpis
-                       if pid in keep or pid in self.reading or not self.may_delete(pid, IMAGE)), image[0])
-        return image[-1].cum_changed_bytes - oldest.cum_changed_bytes - self.snapshot_space_bytes
+        reading = self.reading
+        oldest = None
+        for pcpi_id, pcpi in self.pcpis.items():
+            if pcpi_id in image or pcpi_id in reading or not self.may_delete(pcpi_id, IMAGE):
+                oldest = pcpi
+                break
+        if oldest is None:
+            oldest = next(iter(image.values()))
+        return next(reversed(image.values())).cum_changed_bytes - oldest.cum_changed_bytes - self.snapshot_space_bytes
 
     def growth_on_receive(self, received: tuple[Pcpi, ...]) -> float:
         """Bytes `receive(received)` would add to the appliance's use now (before the vault's

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from sim.engine.events import DomainEvents
@@ -104,6 +105,9 @@ class TotalLockTrace:
         self.deltas.append(delta)
 
 
+_name = attrgetter("name")
+
+
 class LockSpaceMeter:
     """Bytes held by protocol locks and by application holds, per volume and per appliance."""
 
@@ -168,7 +172,7 @@ class LockSpaceMeter:
         dirty = self.dirty
         self.dirty = set()
         images: dict[str, Volume] = {}
-        for volume in sorted(dirty, key=lambda v: v.name):
+        for volume in sorted(dirty, key=_name) if len(dirty) > 1 else dirty:
             head = self._head[volume.name]
             if head is volume:
                 if self._evaluate_head(volume, now):
@@ -176,7 +180,7 @@ class LockSpaceMeter:
                 self._set(volume, now, self._charge(volume, self._span[volume.name]))
             else:
                 images[volume.name] = volume
-        for name in sorted(images):
+        for name in sorted(images) if len(images) > 1 else images:
             image = images[name]
             self._set(image, now, self._charge(image, self._span.get(self._head[name].name, {})))
 
@@ -230,7 +234,11 @@ class LockSpaceMeter:
         protected = set(head.locks.hard)
         protected.update(head.reading)
         older = seen_in_scope.get(label, 0)
-        return all(rule.keeps(head, head.by_label[label], pcpi, older, protected, now) for rule in rules)
+        members = head.by_label[label]
+        for rule in rules:  # noqa: SIM110 - a loop, not all(...): no generator per flush
+            if not rule.keeps(head, members, pcpi, older, protected, now):
+                return False
+        return True
 
     @staticmethod
     def _soft_kind(head: Volume, pcpi_id: int) -> str | None:

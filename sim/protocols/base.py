@@ -27,7 +27,7 @@ registry (`sim.protocols.registry`).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -63,6 +63,20 @@ class Services:
     messages: MessageFaults | None = None
 
 
+class _States(dict):
+    """A strategy's state per relationship, made by `new_state` the first time it is asked for."""
+
+    __slots__ = ("_new",)
+
+    def __init__(self, new: Callable[[MirrorRelationship], Any]):
+        super().__init__()
+        self._new = new
+
+    def __missing__(self, rel: MirrorRelationship) -> Any:
+        state = self[rel] = self._new(rel)
+        return state
+
+
 class DependencyStrategy:
     """The base of every strategy, and protocol `none` itself: no soft locks, only each
     source's hard lock on its own relationship's base (which the engine keeps)."""
@@ -83,17 +97,16 @@ class DependencyStrategy:
         self.name = name
         self.services = services
         self.config = config
-        self._states: dict[MirrorRelationship, Any] = {}
+        self._states = _States(self.new_state)
+        """Per relationship, the strategy's state: `self._states[rel]` is `state_of(rel)`, a
+        dictionary look-up where a call costs too much (a lock set reads it several times)."""
 
     def new_state(self, rel: MirrorRelationship) -> Any:
         """The strategy's own state for one relationship (None: it keeps none)."""
         return None
 
     def state_of(self, rel: MirrorRelationship) -> Any:
-        state = self._states.get(rel)
-        if state is None:
-            state = self._states[rel] = self.new_state(rel)
-        return state
+        return self._states[rel]
 
     def forget(self, rel: MirrorRelationship) -> None:
         """Drop the strategy's state for `rel` (it was re-pointed: it starts afresh)."""

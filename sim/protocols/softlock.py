@@ -59,7 +59,7 @@ class LockSetState:
     """The destination's lock sets numbered above this one were built after the transfer."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class TransferRequests:
     """The requests an intermediate's set makes for one outgoing transfer (one per PCPI it
     reads: its candidates and, once built, its lock), and what they were built from."""
@@ -71,12 +71,21 @@ class TransferRequests:
     candidates: list[tuple[int, ...]]
     locks: list[SoftLock | None]
 
+    def __init__(self, reads: tuple[int, ...], image: tuple[int, ...], started_s: float,
+                 candidates: list[tuple[int, ...]], locks: list[SoftLock | None]):
+        # Written out: the one `dataclass` generates runs interpreted (this runs for most sets).
+        self.reads = reads
+        self.image = image
+        self.started_s = started_s
+        self.candidates = candidates
+        self.locks = locks
+
 
 ON_TIME = (0.0,)
 """The copies of a lock set without message faults: one, with no extra delay."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class LockSetInFlight:
     """One lock set on the wire: what it carries, the source volume it is addressed to, its
     ends and their crash counts when it left, how many of its copies still travel, and
@@ -90,7 +99,20 @@ class LockSetInFlight:
     receiver: str
     epochs: tuple[int, int]
     copies_left: int
-    arrived: bool = False
+    arrived: bool
+
+    def __init__(self, rel: MirrorRelationship, locks: list[SoftLock], sequence: int, source: Volume, sender: str,
+                 receiver: str, epochs: tuple[int, int], copies_left: int, arrived: bool = False):
+        # Written out: the one `dataclass` generates runs interpreted (one per lock set).
+        self.rel = rel
+        self.locks = locks
+        self.sequence = sequence
+        self.source = source
+        self.sender = sender
+        self.receiver = receiver
+        self.epochs = epochs
+        self.copies_left = copies_left
+        self.arrived = arrived
 
 
 class _Start(simpy.Event):
@@ -175,7 +197,7 @@ class SoftLockProtocol(DependencyStrategy):
         since the last set (`LockSetState`): a set costs new locks, and narrowing, only for
         what changed, and a holder sees at a glance (`is`) that a lock it holds is unchanged.
         """
-        state = self.state_of(rel)
+        state = self._states[rel]
         now = self.services.env.now
         locks: list[SoftLock] = []
         held = rel.held_base_ids()
@@ -211,7 +233,6 @@ class SoftLockProtocol(DependencyStrategy):
             state.forwarded, state.requests = {}, {}
             return
         shared = dst.pcpis
-        in_shared = shared.__contains__
         if shared_ids is None:
             shared_ids = tuple(reversed(shared))
         unchanged = shared_ids == state.shared_ids
@@ -223,7 +244,7 @@ class SoftLockProtocol(DependencyStrategy):
                 if unchanged and before is not None and before[0] is lock:
                     up = before[1]
                 else:
-                    narrowed = tuple(filter(in_shared, lock.candidates))
+                    narrowed = tuple([c for c in lock.candidates if c in shared])
                     up = lock.pinned_on(narrowed[0], narrowed, lock.hops + 1) if narrowed else None
                 forwarded[id(lock)] = (lock, up)
                 if up is not None:
@@ -234,7 +255,7 @@ class SoftLockProtocol(DependencyStrategy):
         for out in dst.outgoing:
             if out.defunct:
                 continue
-            reads = out.transfer_reads + self.state_of(out).handover_reads
+            reads = out.transfer_reads + self._states[out].handover_reads
             if not reads:
                 continue
             if listed is None:
@@ -243,7 +264,7 @@ class SoftLockProtocol(DependencyStrategy):
             asked = requested_before.get(out)
             if not (unchanged and asked is not None and asked.reads == reads and asked.image == image
                     and asked.started_s == out.transfer_started_s):
-                fallback = tuple(filter(in_shared, reversed(image)))
+                fallback = tuple([c for c in reversed(image) if c in shared])
                 asked = TransferRequests(reads, image, out.transfer_started_s, [
                     ((pcpi_id,) if pcpi_id in shared else ()) + tuple([c for c in fallback if c < pcpi_id])
                     for pcpi_id in reads], [None] * len(reads))
@@ -278,7 +299,7 @@ class SoftLockProtocol(DependencyStrategy):
         """
         if rel.defunct:
             return
-        state = self.state_of(rel)
+        state = self._states[rel]
         if state.lock_set_waiting is not None:
             yield state.lock_set_waiting
             return
@@ -316,7 +337,7 @@ class SoftLockProtocol(DependencyStrategy):
             return None
         services = self.services
         network, env = services.network, services.env
-        state = self.state_of(rel)
+        state = self._states[rel]
         locks = self.lock_set(rel)
         size = services.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum([len(k.candidates) for k in locks])
         sender, receiver = rel.destination.appliance.name, rel.source.appliance.name
@@ -360,7 +381,7 @@ class SoftLockProtocol(DependencyStrategy):
         if survived:
             flight.arrived = True
             rel = flight.rel
-            state = self.state_of(rel)
+            state = self._states[rel]
             if flight.sequence > state.lock_sets_applied and not rel.defunct and rel.source is flight.source:
                 state.lock_sets_applied = flight.sequence
                 self.receive_lock_set(rel, flight.locks, flight.sequence)
@@ -378,14 +399,15 @@ class SoftLockProtocol(DependencyStrategy):
         """
         table = self.services.locks
         volume, sender = rel.source, rel.destination.name
-        state = self.state_of(rel)
+        state = self._states[rel]
         held_before = table.held_from(volume, sender)
-        in_source = volume.pcpis.__contains__
+        source_pcpis = volume.pcpis
         wanted: dict[tuple[int, str], SoftLock] = {}
         for lock in locks:
-            pinned = next(filter(in_source, lock.candidates), None)
-            if pinned is not None:
-                wanted[(pinned, lock.locking_dataset)] = lock if pinned == lock.pcpi_id else lock.pinned_on(pinned)
+            for pinned in lock.candidates:  # the newest candidate the source has, if any
+                if pinned in source_pcpis:
+                    wanted[(pinned, lock.locking_dataset)] = lock if pinned == lock.pcpi_id else lock.pinned_on(pinned)
+                    break
         changed = False
         if state.handover_reads and sequence > state.handover_after_sequence:
             state.handover_reads = ()
@@ -428,7 +450,7 @@ class SoftLockProtocol(DependencyStrategy):
         that must wait for the path runs `send_lock_set`, from here (`_resume_detached`)."""
         if rel.defunct:
             return
-        state = self.state_of(rel)
+        state = self._states[rel]
         if state.lock_set_waiting is not None:
             return
         if self.services.network.path_is_up(rel.destination.appliance.name, rel.source.appliance.name):
@@ -437,7 +459,9 @@ class SoftLockProtocol(DependencyStrategy):
         _resume_detached(self.send_lock_set(rel), start)
 
     def before_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
-        yield from self.send_lock_set(rel)
+        """Claim 10: the whole set goes up before the update (`send_lock_set`'s body itself,
+        not one more generator around it)."""
+        return self.send_lock_set(rel)
 
     def transfer_started(self, rel: MirrorRelationship) -> None:
         """An intermediate source asks upstream to keep what its running transfer reads."""
@@ -448,11 +472,12 @@ class SoftLockProtocol(DependencyStrategy):
         built after the transfer, replaces it); a transfer that was not applied (its
         relationship became defunct) asks for nothing any more."""
         if applied:
-            state = self.state_of(rel)
+            state = self._states[rel]
             state.handover_reads = reads
             state.handover_after_sequence = state.lock_sets_sent
         else:
             self.forward(rel.source)
 
     def after_update(self, rel: MirrorRelationship) -> Generator[simpy.Event, Any, None]:
-        yield from self.send_lock_set(rel)
+        """Claim 20: the whole set goes up again after the update (`send_lock_set`'s body)."""
+        return self.send_lock_set(rel)
