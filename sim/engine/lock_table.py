@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from sim.engine.storage import Pcpi, Volume
 
 
-@dataclass(slots=True, frozen=True, init=False)
+@dataclass(slots=True, unsafe_hash=True, init=False)
 class SoftLock:
     """An advisory lock on a PCPI held on behalf of a downstream dataset.
 
@@ -34,6 +34,12 @@ class SoftLock:
     base, narrowed at every hop to those the hop shares with its own source. Each system
     that holds the lock pins the newest candidate it still has (`pcpi_id`). `created_s` is
     when the locking dataset created it and `hops` how far it has travelled from there.
+
+    A value: nothing assigns a field after construction (`pinned_on` makes a new lock), as
+    lock sets already sent and the holders share these objects; `tests/test_lock_set_costs.py`
+    checks that every lock sent keeps its fields to the end of a run. It is not a `frozen`
+    dataclass only because that costs seven times as much to construct, and a run constructs
+    thousands of locks per simulated day; it hashes by value as a frozen one would.
     """
 
     pcpi_id: int
@@ -47,14 +53,13 @@ class SoftLock:
     def __init__(self, pcpi_id: int, type: str, string: str, locking_dataset: str,  # noqa: A002 - the patent's field name
                  created_s: float, hops: int, candidates: tuple[int, ...]):
         # Written out: the one `dataclass` generates runs interpreted, and every lock set builds locks.
-        set_field = object.__setattr__
-        set_field(self, "pcpi_id", pcpi_id)
-        set_field(self, "type", type)
-        set_field(self, "string", string)
-        set_field(self, "locking_dataset", locking_dataset)
-        set_field(self, "created_s", created_s)
-        set_field(self, "hops", hops)
-        set_field(self, "candidates", candidates)
+        self.pcpi_id = pcpi_id
+        self.type = type
+        self.string = string
+        self.locking_dataset = locking_dataset
+        self.created_s = created_s
+        self.hops = hops
+        self.candidates = candidates
 
     def pinned_on(self, pcpi_id: int, candidates: tuple[int, ...] | None = None, hops: int | None = None) -> SoftLock:
         """The same lock pinning `pcpi_id` (built directly: `dataclasses.replace` is slow on the hot path)."""
