@@ -376,15 +376,14 @@ class SoftLockProtocol(DependencyStrategy):
         the old source holds nothing for it any more)."""
         flight.copies_left -= 1
         network = self.services.network
-        survived = (network.epochs(flight.sender, flight.receiver) == flight.epochs
-                    and network.appliance_up(flight.receiver))
-        if survived:
+        receiver = flight.receiver
+        if network.epochs(flight.sender, receiver) == flight.epochs and network.appliance_up(receiver):
             flight.arrived = True
-            rel = flight.rel
+            rel, sequence = flight.rel, flight.sequence
             state = self._states[rel]
-            if flight.sequence > state.lock_sets_applied and not rel.defunct and rel.source is flight.source:
-                state.lock_sets_applied = flight.sequence
-                self.receive_lock_set(rel, flight.locks, flight.sequence)
+            if sequence > state.lock_sets_applied and not rel.defunct and rel.source is flight.source:
+                state.lock_sets_applied = sequence
+                self.receive_lock_set(rel, flight.locks, sequence)
         elif flight.copies_left == 0 and not flight.arrived:
             self.services.events.lock_set_lost(self.services.env.now, flight.sender, "crash")
 

@@ -40,5 +40,8 @@ class KeepN(RetentionRule):
     def keeps(self, volume: Volume, members: dict[int, Pcpi], pcpi: Pcpi, older_in_scope: int,
               protected: set[int], now_s: float) -> bool:
         newer = len(members) - 1 - older_in_scope
-        newer_protected = sum(1 for pid in protected if pid > pcpi.id and pid in members)
+        pcpi_id, newer_protected = pcpi.id, 0
+        for pid in protected:  # a loop, not sum(...): no generator each time the lock-space meter asks
+            if pid > pcpi_id and pid in members:
+                newer_protected += 1
         return newer - newer_protected < self.keep
