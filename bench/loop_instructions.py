@@ -5,7 +5,8 @@
 On a shared machine CPU time moves by a few per cent from run to run, which is as much as one
 optimisation of the hot path gains; an instruction count does not move at all (same scenario,
 same seed, same build: the same count to the last instruction), so it tells whether a change
-made the loop cheaper. It is a proxy: a cache miss costs more than an instruction, and
+made the loop cheaper (the child runs with `PYTHONHASHSEED=0`: with strings hashed at random,
+dictionaries probe differently from run to run and the count moves by about 2 %). It is a proxy: a cache miss costs more than an instruction, and
 `bench/README.md` checks the counts against CPU time.
 
 The fleet is `scale.py`'s (`--appliances // 3` chains), built with `tables=False`. Callgrind
@@ -20,6 +21,7 @@ everything they call cost), and keeps the raw profile for `callgrind_annotate`.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                            days=args.days, protocol=args.protocol, seed=args.seed)
     done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={profile}", "--collect-atstart=no",
                            f"--toggle-collect={symbol}", sys.executable, "-c", runner],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     if done.returncode != 0:
         print(done.stderr[-2000:], file=sys.stderr)
         return 1

@@ -191,7 +191,8 @@ class LockSpaceMeter:
         last_kind = self._last_kind.setdefault(head.name, {})
         span: dict[int, str | None] = {}
         seen_in_scope: dict[str | None, int] = {}
-        for pcpi in head.pcpis.values():
+        pcpis = head.pcpis
+        for pcpi in pcpis.values():
             if self._kept_without_soft_locks(head, pcpi, seen_in_scope, now):
                 break
             kind = self._soft_kind(head, pcpi.id)
@@ -204,8 +205,9 @@ class LockSpaceMeter:
             span[pcpi.id] = kind
             seen_in_scope[pcpi.label] = seen_in_scope.get(pcpi.label, 0) + 1
             seen_in_scope[None] = seen_in_scope.get(None, 0) + 1
-        for pcpi_id in [pid for pid in last_kind if pid not in head.pcpis]:
-            del last_kind[pcpi_id]
+        if last_kind:
+            for pcpi_id in [pid for pid in last_kind if pid not in pcpis]:
+                del last_kind[pcpi_id]
         changed = span != self._span.get(head.name)
         self._span[head.name] = span
         return changed
@@ -213,14 +215,15 @@ class LockSpaceMeter:
     def _kept_without_soft_locks(self, head: Volume, pcpi: Pcpi, seen_in_scope: dict[str | None, int],
                                  now: float) -> bool:
         pcpi_id = pcpi.id
-        if pcpi_id in head.locks.hard or pcpi_id in head.reading:
+        hard, reading = head.locks.hard, head.reading
+        if pcpi_id in hard or pcpi_id in reading:
             return True
         label = pcpi.label
         scopes = self._retention.get(head.name, {})
         if None in scopes:  # a vault destination: its retention rules every PCPI it received
             rules = scopes[None]
-            protected = set(head.locks.hard)
-            protected.update(head.reading)
+            protected = set(hard)
+            protected.update(reading)
             older = seen_in_scope.get(None, 0)
             return all(rule.keeps(head, head.pcpis, pcpi, older, protected, now) for rule in rules)
         if label == self._mirror_label:
@@ -231,8 +234,8 @@ class LockSpaceMeter:
         rules = scopes.get(label)
         if not rules:
             return True
-        protected = set(head.locks.hard)
-        protected.update(head.reading)
+        protected = set(hard)
+        protected.update(reading)
         older = seen_in_scope.get(label, 0)
         members = head.by_label[label]
         for rule in rules:  # noqa: SIM110 - a loop, not all(...): no generator per flush
