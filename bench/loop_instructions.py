@@ -6,8 +6,9 @@ On a shared machine CPU time moves by a few per cent from run to run, which is a
 optimisation of the hot path gains; an instruction count does not move at all (same scenario,
 same seed, same build: the same count to the last instruction), so it tells whether a change
 made the loop cheaper (the child runs with `PYTHONHASHSEED=0`: with strings hashed at random,
-dictionaries probe differently from run to run and the count moves by about 2 %). It is a proxy: a cache miss costs more than an instruction, and
-`bench/README.md` checks the counts against CPU time.
+dictionaries probe differently from run to run and the count moves by about 2 %). It is a
+proxy: a cache miss costs more than an instruction, and `bench/README.md` checks the counts
+against CPU time.
 
 The fleet is `scale.py`'s (`--appliances // 3` chains), built with `tables=False`. Callgrind
 counts only inside the compiled `Model.run` (`--toggle-collect` on its C function), so building

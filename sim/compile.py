@@ -62,6 +62,9 @@ def build(modules: Sequence[str] = HOT_MODULES, jobs: int | None = None) -> dict
         for module, copy in copies.items():
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source_of(module), copy)
+            declarations = source_of(module).with_suffix(".pxd")
+            if declarations.is_file():  # Cython reads the module's .pxd beside its .py
+                shutil.copyfile(declarations, copy.with_suffix(".pxd"))
         shas = {module: digest(copy) for module, copy in copies.items()}
         _compile(copies, staging, jobs or os.cpu_count() or 1)
         entries = {module: {"file": listed[module].path.relative_to(NATIVE_DIR).as_posix(),

@@ -102,7 +102,15 @@ def source_of(module: str) -> Path:
 
 
 def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """SHA-256 of the module source at `path`: the `.py`, and with it the `.pxd` beside it if
+    there is one (it declares the module's classes as typed extension types: another `.pxd`
+    is other compiled code, so a module whose `.pxd` changed is stale too)."""
+    content = hashlib.sha256(path.read_bytes())
+    declarations = path.with_suffix(".pxd")
+    if declarations.is_file():
+        content.update(b"\0pxd\0")
+        content.update(declarations.read_bytes())
+    return content.hexdigest()
 
 
 def interpreter_tag() -> str:

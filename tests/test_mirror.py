@@ -1,6 +1,5 @@
 """Mirror updates: exact traces, common base, re-baselines, skipped updates, lag closed form."""
 
-from types import SimpleNamespace
 
 import pytest
 from conftest import Storage, chain_document
@@ -56,13 +55,14 @@ def test_common_base_is_the_newest_destination_pcpi_the_source_still_has():
     storage.at(200.0)
     destination.apply_image({p.id: p for p in (p1, p2, p3)})
     storage.take(source, 240.0)
-    relationship = SimpleNamespace(source=source, destination=destination, kind="volume")
+    relationship = MirrorRelationship.__new__(MirrorRelationship)  # only what finding a base reads
+    relationship.source, relationship.destination, relationship.kind = source, destination, "volume"
     source.delete_pcpi(3, "retention", "hourly")
-    assert MirrorRelationship.find_common_base(relationship) is p2
+    assert relationship.find_common_base() is p2
     source.delete_pcpi(2, "retention", "hourly")
-    assert MirrorRelationship.find_common_base(relationship) is p1
+    assert relationship.find_common_base() is p1
     source.delete_pcpi(1, "retention", "hourly")
-    assert MirrorRelationship.find_common_base(relationship) is None
+    assert relationship.find_common_base() is None
 
 
 def test_an_update_due_while_one_runs_is_skipped_and_counted(make_scenario):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -173,3 +174,40 @@ def test_the_manifest_is_replaced_at_once(tmp_path: Path, monkeypatch: pytest.Mo
     write_manifest({CHECKED: entry})
     assert json.loads((tmp_path / "manifest.json").read_text())["modules"] == {CHECKED: entry}
     assert [path.name for path in tmp_path.iterdir()] == ["manifest.json"]
+
+
+def test_a_modules_pxd_is_part_of_the_source_its_build_is_checked_against(tmp_path: Path) -> None:
+    module = tmp_path / "volumes.py"
+    module.write_text("class Volume:\n    pass\n")
+    alone = native.digest(module)
+    declarations = module.with_suffix(".pxd")
+    declarations.write_text("cdef class Volume:\n    cdef public object name\n")
+    declared = native.digest(module)
+    declarations.write_text("cdef class Volume:\n    cdef public object name, size\n")
+    assert len({alone, declared, native.digest(module)}) == 3
+    declarations.unlink()
+    assert native.digest(module) == alone
+
+
+def declared_and_set(pxd: Path) -> list[tuple[str, set[str], set[str]]]:
+    """For each class a .pxd declares: (class, attributes declared, attributes its methods set
+    on `self` that are not properties)."""
+    source = pxd.with_suffix(".py").read_text()
+    found = []
+    for name, fields in re.findall(r"^cdef class (\w+):\n((?:    .*\n?)*)", pxd.read_text(), re.M):
+        declared = {field.strip() for line in re.findall(r"cdef public object (.*)", fields) for field in line.split(",")}
+        body = re.search(rf"^class {name}\b.*?(?=^\S)", source + "\nEND", re.M | re.S).group()
+        properties = set(re.findall(r"@property\s+def (\w+)", body))
+        assigned = set(re.findall(r"self\.(\w+)(?:\s*:\s*[^=\n]+)?\s*=(?!=)", body)) - properties
+        found.append((name, declared, assigned))
+    return found
+
+
+def test_every_pxd_belongs_to_a_hot_module_and_declares_exactly_what_its_classes_set() -> None:
+    pxds = sorted((ROOT / "sim").rglob("*.pxd"))
+    assert pxds
+    for pxd in pxds:
+        module = ".".join(pxd.relative_to(ROOT).with_suffix("").parts)
+        assert module in native.HOT_MODULES, pxd
+        for name, declared, assigned in declared_and_set(pxd):
+            assert declared == assigned, (pxd.name, name, declared ^ assigned)
