@@ -63,6 +63,8 @@ class Trace:
         if not hasattr(protocol, "send_lock_set"):  # protocol none: no lock sets at all
             return
         transmit_lock_set, receive_lock_set, forward = protocol.transmit_lock_set, protocol.receive_lock_set, protocol.forward
+        wire_crossed = protocol.wire_crossed
+        on_the_wire: dict[int, tuple[LockSet | None, list | None]] = {}
 
         def traced_transmit_lock_set(rel):
             record = None
@@ -70,20 +72,18 @@ class Trace:
                 record = LockSet(rel.name, env.now, tuple(protocol.lock_set(rel)))
                 self.sets.append(record)
             wires = len(self.wire)
-            wire = transmit_lock_set(rel)
-            row = self.wire[-1] if len(self.wire) > wires else None
+            flight = transmit_lock_set(rel)
+            if flight is not None:
+                on_the_wire[id(flight)] = (record, self.wire[-1] if len(self.wire) > wires else None)
+            return flight
 
-            def delivered(_event=None):
-                if record is not None:
-                    record.delivered_s = env.now
-                if row is not None:
-                    row[4] = env.now
-
-            if wire is None:
-                delivered()
-            else:
-                wire.callbacks.append(delivered)
-            return wire
+        def traced_wire_crossed(flight, event=None):
+            record, row = on_the_wire.pop(id(flight), (None, None))
+            if record is not None:
+                record.delivered_s = env.now
+            if row is not None:
+                row[4] = env.now
+            wire_crossed(flight, event)
 
         def traced_receive_lock_set(rel, locks, sequence):
             receiving.append((rel.source.name, rel.destination.name))
@@ -96,7 +96,7 @@ class Trace:
             self.forwards.append((env.now, volume.name, receiving[-1] if receiving else None))
             forward(volume)
 
-        protocol.transmit_lock_set = traced_transmit_lock_set
+        protocol.transmit_lock_set, protocol.wire_crossed = traced_transmit_lock_set, traced_wire_crossed
         protocol.receive_lock_set = traced_receive_lock_set
         protocol.forward = traced_forward
 

@@ -234,3 +234,33 @@ def test_a_forwarded_set_waits_out_an_outage_and_leaves_with_the_newest_locks(ma
             ((key, value) for per_pcpi in a.locks.soft.values() for key, value in per_pcpi.items())
             if dataset == c.name and lock.string.startswith("snapmirror ")]
     assert [lock.pcpi_id for lock in held] == [newest_shared] and held[0].hops == 2
+
+
+@pytest.mark.parametrize("protocol", ["softlock", "lease"])
+def test_a_before_update_set_whose_update_ends_while_it_is_on_the_wire_is_never_delivered(make_scenario, protocol):
+    # A set sent from an update's process is delivered by that process once its wire time has
+    # passed: when the update is cut short meanwhile (a re-point or the end of the relationship),
+    # the set neither arrives nor is reported lost, as a set whose sender stopped sending.
+    model = Model(make_scenario(chain_document(protocol=protocol, duration="1h")))
+    strategy = model.strategy
+    sent: list = []
+    crossed: list = []
+    transmit, wire_crossed = strategy.transmit_lock_set, strategy.wire_crossed
+
+    def recorded_transmit(rel):
+        flight = transmit(rel)
+        sent.append((model.env.now, flight))
+        return flight
+
+    strategy.transmit_lock_set = recorded_transmit
+    strategy.wire_crossed = lambda flight, event=None: crossed.append(flight) or wire_crossed(flight, event)
+    model.start()
+    ab = model.relationships[0]
+    model.run(until_s=900.0 + 0.0005)  # the 15-minute update's set to A is on the wire (1 ms)
+    (on_the_wire,) = [flight for at, flight in sent if at == 900.0 and flight.rel is ab]
+    assert ab._waiting and on_the_wire not in crossed
+    ab.break_transfer("repointed")
+    model.run(until_s=1800.0)
+    assert on_the_wire not in crossed and on_the_wire.copies_left == 1 and not on_the_wire.arrived
+    later = [flight for at, flight in sent if 900.0 < at < 1799.0]  # sent after, all delivered
+    assert later and all(flight in crossed for flight in later)

@@ -88,8 +88,9 @@ ON_TIME = (0.0,)
 @dataclass(slots=True, init=False)
 class LockSetInFlight:
     """One lock set on the wire: what it carries, the source volume it is addressed to, its
-    ends and their crash counts when it left, how many of its copies still travel, and
-    whether one of them arrived."""
+    ends and their crash counts when it left, its wire time (None: no wire, between two
+    volumes of one appliance), the extra delay of each copy that will arrive, how many of
+    them still travel, and whether one of them arrived."""
 
     rel: MirrorRelationship
     locks: list[SoftLock]
@@ -98,11 +99,13 @@ class LockSetInFlight:
     sender: str
     receiver: str
     epochs: tuple[int, int]
+    wire_s: float | None
+    copies: tuple[float, ...]
     copies_left: int
     arrived: bool
 
     def __init__(self, rel: MirrorRelationship, locks: list[SoftLock], sequence: int, source: Volume, sender: str,
-                 receiver: str, epochs: tuple[int, int], copies_left: int, arrived: bool = False):
+                 receiver: str, epochs: tuple[int, int], wire_s: float | None, copies: tuple[float, ...]):
         # Written out: the one `dataclass` generates runs interpreted (one per lock set).
         self.rel = rel
         self.locks = locks
@@ -111,8 +114,10 @@ class LockSetInFlight:
         self.sender = sender
         self.receiver = receiver
         self.epochs = epochs
-        self.copies_left = copies_left
-        self.arrived = arrived
+        self.wire_s = wire_s
+        self.copies = copies
+        self.copies_left = len(copies)
+        self.arrived = False
 
 
 class _Start(simpy.Event):
@@ -303,27 +308,25 @@ class SoftLockProtocol(DependencyStrategy):
         if state.lock_set_waiting is not None:
             yield state.lock_set_waiting
             return
-        network = self.services.network
+        network, env = self.services.network, self.services.env
         src, dst = rel.destination.appliance.name, rel.source.appliance.name
-        if network.path_is_up(src, dst):
-            wire = self.transmit_lock_set(rel)
-            if wire is not None:
-                yield wire
-            return
-        waiting = state.lock_set_waiting = self.services.env.event()
-        yield from network.wait_for_path(src, dst)
-        state.lock_set_waiting = None
-        wire = self.transmit_lock_set(rel)
-        if wire is not None:
-            yield wire
-        waiting.succeed()
+        waiting = None
+        if not network.path_is_up(src, dst):
+            waiting = state.lock_set_waiting = env.event()
+            yield from network.wait_for_path(src, dst)
+            state.lock_set_waiting = None
+        flight = self.transmit_lock_set(rel)
+        if flight is not None:
+            if flight.wire_s is not None:
+                yield env.timeout(flight.wire_s)  # an update interrupted here delivers nothing
+            self.wire_crossed(flight)
+        if waiting is not None:
+            waiting.succeed()
 
-    def transmit_lock_set(self, rel: MirrorRelationship) -> simpy.Event | None:
-        """Build the set now, put it on the up path, and have it applied at the source when it
-        gets there. Returns the event of its wire time, which the sender waits for: the set
-        arrives as it fires, before the sender resumes. None: nothing to wait for (a defunct
-        relationship sends nothing; two volumes of one appliance need no wire, and the set has
-        arrived already).
+    def transmit_lock_set(self, rel: MirrorRelationship) -> LockSetInFlight | None:
+        """Build the set now and put it on the up path; the sender delivers it
+        (`wire_crossed`) once its wire time has passed. None: a defunct relationship sends
+        nothing.
 
         Sets carry a sequence number and the source ignores one older than a set it has
         already applied: a smaller, newer set can overtake a larger one on the wire, a set
@@ -336,27 +339,21 @@ class SoftLockProtocol(DependencyStrategy):
         if rel.defunct:
             return None
         services = self.services
-        network, env = services.network, services.env
+        network = services.network
         state = self._states[rel]
         locks = self.lock_set(rel)
         size = services.lock_record_bytes * (1 + len(locks)) + PCPI_ID_BYTES * sum([len(k.candidates) for k in locks])
         sender, receiver = rel.destination.appliance.name, rel.source.appliance.name
-        services.events.lock_set_sent(env.now, sender, size)
+        services.events.lock_set_sent(services.env.now, sender, size)
         state.lock_sets_sent += 1
         copies = ON_TIME if services.messages is None else services.messages.copies(sender)
-        flight = LockSetInFlight(rel, locks, state.lock_sets_sent, rel.source, sender, receiver,
-                                 network.epochs(sender, receiver), len(copies))
-        wire_s = network.message_time(sender, receiver, size)
-        if wire_s is None:
-            self._wire_crossed(flight, copies)
-            return None
-        wire = env.timeout(wire_s)
-        wire.callbacks.append(partial(self._wire_crossed, flight, copies))
-        return wire
+        return LockSetInFlight(rel, locks, state.lock_sets_sent, rel.source, sender, receiver,
+                               network.epochs(sender, receiver), network.message_time(sender, receiver, size), copies)
 
-    def _wire_crossed(self, flight: LockSetInFlight, copies: tuple[float, ...], _event: simpy.Event | None = None) -> None:
+    def wire_crossed(self, flight: LockSetInFlight, _event: simpy.Event | None = None) -> None:
         """A lock set has crossed the wire: its copies arrive, each after its extra delay (one
         copy, at once, without message faults)."""
+        copies = flight.copies
         if copies is ON_TIME:
             self.copy_arrived(flight)
             return
@@ -452,8 +449,15 @@ class SoftLockProtocol(DependencyStrategy):
         state = self._states[rel]
         if state.lock_set_waiting is not None:
             return
-        if self.services.network.path_is_up(rel.destination.appliance.name, rel.source.appliance.name):
-            self.transmit_lock_set(rel)
+        services = self.services
+        if services.network.path_is_up(rel.destination.appliance.name, rel.source.appliance.name):
+            flight = self.transmit_lock_set(rel)
+            if flight is None:
+                return
+            if flight.wire_s is None:
+                self.wire_crossed(flight)
+            else:  # nothing can interrupt a forwarded set: it is delivered where its body would resume
+                services.env.timeout(flight.wire_s).callbacks.append(partial(self.wire_crossed, flight))
             return
         _resume_detached(self.send_lock_set(rel), start)
 
