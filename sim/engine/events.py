@@ -40,7 +40,7 @@ class Signal(Generic[P]):
             subscriber(*args, **kwargs)
 
 
-def _nobody(*_args: object) -> None:
+def _nobody(*_args: object, **_kwargs: object) -> None:
     """What emitting a signal nobody subscribed to does while the clock runs."""
 
 
@@ -124,10 +124,10 @@ class DomainEvents:
         arguments' packing. The signals are back when it ends, for whatever subscribes next;
         nothing subscribes while the clock runs (observers subscribe when they are built)."""
         signals = {name: value for name, value in vars(self).items() if isinstance(value, Signal)}
-        for name, signal in signals.items():
-            subscribers = signal._subscribers
-            setattr(self, name, _nobody if not subscribers else subscribers[0] if len(subscribers) == 1 else signal)
         try:
+            for name, signal in signals.items():
+                subscribers = signal._subscribers
+                setattr(self, name, _nobody if not subscribers else subscribers[0] if len(subscribers) == 1 else signal)
             yield
         finally:
             for name, signal in signals.items():
