@@ -38,8 +38,8 @@ class SoftLock:
     A value: nothing assigns a field after construction (`pinned_on` makes a new lock), as
     lock sets already sent and the holders share these objects; `tests/test_lock_set_costs.py`
     checks that every lock sent keeps its fields to the end of a run. It is not a `frozen`
-    dataclass only because that costs seven times as much to construct, and a run constructs
-    thousands of locks per simulated day; it hashes by value as a frozen one would.
+    dataclass only because that costs about five times as much to construct, and a run
+    constructs thousands of locks per simulated day; it hashes by value as a frozen one would.
     """
 
     pcpi_id: int
