@@ -69,9 +69,12 @@ BARE_PROCESSES = 1000
 BARE_TIMEOUTS = 1_000_000
 FLOOR_REPEATS = 3
 """Replays of the schedule floor; its CPU is their median."""
+MODEL_FLOOR_TARGETS = {"none": 8.0, "softlock": 12.0}
+"""Issue 15's targets for `model_floor`, per protocol."""
 COLUMNS = ("appliances", "days", "protocol", "tables", "compiled", "limits", "events", "wall_s", "events_per_s", "peak_rss_mb",
            "bare_simpy_events_per_s", "ratio", "build_cpu_s", "start_cpu_s", "loop_cpu_s", "finalise_cpu_s",
-           "write_cpu_s", "updates", "events_per_update", "floor_events", "floor_cpu_s", "model_floor", "loop_rss_b_per_event")
+           "write_cpu_s", "updates", "events_per_update", "floor_events", "floor_cpu_s", "model_floor", "loop_rss_b_per_event",
+           "floor_us_per_event", "work_us_per_firing", "work_budget_us")
 KEY = ("appliances", "days", "protocol", "tables", "compiled")
 
 
@@ -219,6 +222,26 @@ def schedule_floor(scenario: Scenario) -> tuple[int, float]:
     return processed, cpu_s
 
 
+def work_per_firing(events: int, loop_cpu_s: float, floor_events: int, floor_cpu_s: float,
+                     target: float | None) -> dict[str, float | None]:
+    """Split the model's loop CPU per firing into what SimPy costs for its events and the rest.
+
+    `floor_us_per_event`: the floor's CPU per event, what SimPy itself costs for one event
+    (a timeout resuming a generator). `work_us_per_firing`: the model's loop CPU beyond that
+    cost for each of its events (`loop - events x floor_us_per_event`), per firing of the
+    floor: the model's own work (storage, mirrors, locks, network, observers) per firing.
+    `work_budget_us`: what that work may cost per firing for `model_floor` to meet `target`
+    with the model's events as they are, `(target - events / floor_events) x floor_us_per_event`
+    (None without a target; negative: the events alone exceed it)."""
+    if not floor_events or floor_cpu_s <= 0:
+        return {"floor_us_per_event": None, "work_us_per_firing": None, "work_budget_us": None}
+    per_event = floor_cpu_s / floor_events
+    work = (loop_cpu_s - events * per_event) / floor_events
+    budget = None if target is None else (target - events / floor_events) * per_event
+    return {"floor_us_per_event": round(per_event * 1e6, 4), "work_us_per_firing": round(work * 1e6, 3),
+            "work_budget_us": None if budget is None else round(budget * 1e6, 3)}
+
+
 def current_rss_bytes() -> float:
     """Resident set size of this process now, in bytes (Linux; elsewhere the peak so far)."""
     try:
@@ -256,7 +279,8 @@ def format_table(rows: list[dict[str, Any]], columns: tuple[str, ...] = COLUMNS)
                "bare_simpy_events_per_s": "{:.0f}", "ratio": "{:.3f}", "build_cpu_s": "{:.2f}",
                "start_cpu_s": "{:.2f}", "loop_cpu_s": "{:.2f}", "finalise_cpu_s": "{:.2f}",
                "write_cpu_s": "{:.2f}", "events_per_update": "{:.2f}", "floor_cpu_s": "{:.3f}", "model_floor": "{:.1f}",
-               "loop_rss_b_per_event": "{:.0f}"}
+               "loop_rss_b_per_event": "{:.0f}", "floor_us_per_event": "{:.3f}",
+               "work_us_per_firing": "{:.2f}", "work_budget_us": "{:.2f}"}
 
     def cell(row: dict[str, Any], column: str) -> str:
         value = row.get(column)
@@ -345,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         "floor_cpu_s": round(floor_cpu_s, 4),
         "model_floor": round(model["loop_cpu_s"] / floor_cpu_s, 2) if floor_cpu_s > 0 else None,
         "loop_rss_b_per_event": round(model["loop_rss_bytes"] / events, 1) if events else None,
+        **work_per_firing(events, model["loop_cpu_s"], floor_events, floor_cpu_s, MODEL_FLOOR_TARGETS.get(args.protocol)),
     }
     merge_into(args.out, row)
     print(format_table([row]))
