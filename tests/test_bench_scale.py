@@ -4,7 +4,6 @@ the model's own work, against the budget issue 15's model/floor target leaves th
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ SCALE = Path(__file__).resolve().parent.parent / "bench" / "scale.py"
 def scale():
     spec = importlib.util.spec_from_file_location("bench_scale", SCALE)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_scale"] = module
     spec.loader.exec_module(module)
     return module
 
