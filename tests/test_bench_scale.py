@@ -15,6 +15,9 @@ SCALE = Path(__file__).resolve().parent.parent / "bench" / "scale.py"
 
 @pytest.fixture(scope="module")
 def scale():
+    # Loaded without a place in sys.modules, on purpose: Hypothesis draws constants from the
+    # local modules sys.modules holds, so registering the benchmark would change the worlds
+    # tests/test_random_worlds.py draws after this file (it once lost "re-point two hops up").
     spec = importlib.util.spec_from_file_location("bench_scale", SCALE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
