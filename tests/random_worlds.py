@@ -35,16 +35,37 @@ one head on A, a volume mirror to B, a star network of 1 Gbit/s links without la
 routers, extra links, outages, qtrees, autodelete, holds, retirements or tight capacity,
 no fault of any kind, hourly schedules, one day, the coarsest sampling.
 Every drawn document passes `sim.scenario.load_scenario` and runs in well under a second.
+
+The same worlds whatever ran before. Hypothesis sometimes draws a constant it found in the
+source of a local module that `sys.modules` holds at the time, so the worlds a derandomized
+search draws would depend on which of `sim`'s modules earlier tests happened to import (a new
+test file once made CI's check that the strategy draws each feature lose one). Importing every
+module of `sim` here, before any world is drawn, makes the worlds depend on the code alone.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
+import pkgutil
 from typing import Any
 
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
+
+import sim
+
+
+def _import_every_sim_module() -> None:
+    """Import every module of `sim` (not `__main__`, which runs the command line, nor the
+    compiled build's folder, whose modules load through `sim.native`)."""
+    for module in pkgutil.walk_packages(sim.__path__, "sim."):
+        if not module.name.endswith(".__main__") and not module.name.startswith("sim._native"):
+            importlib.import_module(module.name)
+
+
+_import_every_sim_module()
 
 APPLIANCES = tuple("ABCDEFGH")
 ROUTERS = ("R1", "R2")
