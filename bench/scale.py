@@ -13,7 +13,9 @@ in this process:
 - the schedule floor: one bare SimPy timeout per firing of each snapshot policy and each
   mirror schedule, replayed at the same simulated times in a bare environment with the same
   stepping loop and GC threshold as `Model.run`; its loop CPU (median of three replays) and
-  `model/floor`, the model's loop CPU over the floor's, the figure issue 15 sets targets on;
+  `model/floor`, the model's loop CPU over the floor's, the figure issue 15 sets targets on,
+  and that loop CPU split per firing into the model's events and its own work, against what
+  the target leaves that work (`work_per_firing`);
 - memory: peak resident set size of the process (MB), after `finalise` and writing the
   tables, and the growth of the peak over the event loop per event (RSS at the end of the
   loop minus RSS before building, over events);
@@ -224,12 +226,13 @@ def schedule_floor(scenario: Scenario) -> tuple[int, float]:
 
 def work_per_firing(events: int, loop_cpu_s: float, floor_events: int, floor_cpu_s: float,
                      target: float | None) -> dict[str, float | None]:
-    """Split the model's loop CPU per firing into what SimPy costs for its events and the rest.
+    """Split the model's loop CPU per firing into its events, each charged what a floor event
+    costs, and the rest (an approximation: bench/README.md, "Model / schedule floor").
 
-    `floor_us_per_event`: the floor's CPU per event, what SimPy itself costs for one event
-    (a timeout resuming a generator). `work_us_per_firing`: the model's loop CPU beyond that
-    cost for each of its events (`loop - events x floor_us_per_event`), per firing of the
-    floor: the model's own work (storage, mirrors, locks, network, observers) per firing.
+    `floor_us_per_event`: the floor's CPU per event (a bare timeout resuming a generator).
+    `work_us_per_firing`: the model's loop CPU beyond that charge for each of its events
+    (`loop - events x floor_us_per_event`), per firing of the floor: the model's own work
+    (storage, mirrors, locks, network, observers) per firing.
     `work_budget_us`: what that work may cost per firing for `model_floor` to meet `target`
     with the model's events as they are, `(target - events / floor_events) x floor_us_per_event`
     (None without a target; negative: the events alone exceed it)."""
